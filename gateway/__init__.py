@@ -1,0 +1,1 @@
+"""The gateway: composition, query planning, execution, HTTP server, MCP (issues 3-5, 8)."""

@@ -1,0 +1,3 @@
+from hubgraph.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""``hubgraph``: one console script; each hub contributes its commands from its ``cli.py``.
+
+Commands that span hubs live here: ``config``, ``migrate``, ``up`` and ``schema``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from subgraphs import available_hubs, load_hub
+from subgraphs.core.kit.settings import ConfigError, config_file, describe, load_settings
+
+console = Console(stderr=True)
+app = typer.Typer(
+    help="Hubgraph: an organisation's coordination hubs as one typed GraphQL graph.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+schema_app = typer.Typer(help="The SDL files under schema/.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+for _hub in available_hubs():
+    app.add_typer(importlib.import_module(f"subgraphs.{_hub}.cli").app, name=_hub)
+
+
+def _hubs(selected: str | None) -> list[str]:
+    if selected is None:
+        return available_hubs()
+    if selected not in available_hubs():
+        console.print(f"[red]unknown hub {selected!r}[/]; choose one of: {', '.join(available_hubs())}")
+        raise typer.Exit(2)
+    return [selected]
+
+
+@app.command()
+def config() -> None:
+    """Print the effective configuration of every hub, secrets masked."""
+    path = config_file()
+    console.print(f"configuration file: {path or 'none (defaults and environment only)'}")
+    table = Table("hub", "setting", "value", "from")
+    for hub in available_hubs():
+        for name, value, source in describe(load_settings(hub)):
+            table.add_row(hub, name, str(value), source)
+    Console().print(table)
+
+
+@app.command()
+def migrate(hub: str = typer.Option(None, help="Only this hub (default: all).")) -> None:
+    """Upgrade each hub's database to the newest schema (Alembic head)."""
+    from subgraphs.core.kit.database import Database
+    from subgraphs.core.kit.migrations import current_revisions, upgrade
+
+    async def run(name: str) -> set[str]:
+        settings = load_settings(name)
+        db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        try:
+            await upgrade(load_hub(name), db)
+            return await current_revisions(load_hub(name), db)
+        finally:
+            await db.dispose()
+
+    for name in _hubs(hub):
+        with console.status(f"migrating {name}..."):
+            revisions = asyncio.run(run(name))
+        console.print(f"{name}: at {', '.join(sorted(revisions))}")
+
+
+@app.command()
+def up(
+    demo: bool = typer.Option(False, "--demo", help="Load demo data (always done for a new database)."),
+    embedded: bool = typer.Option(True, "--embedded/--processes", help="Run every hub in this process."),
+) -> None:
+    """Start every hub (migrating first), each on its own loopback port."""
+    from subgraphs.core.kit.app import create_hub_app
+    from subgraphs.core.kit.cli import load_demo
+    from subgraphs.core.kit.logs import configure_logging
+    from subgraphs.core.kit.serving import Served, serve_all
+
+    served = []
+    table = Table("hub", "GraphQL (GraphiQL in a browser)", "ready")
+    for name in available_hubs():
+        settings = load_settings(name)
+        configure_logging(settings.log_format, settings.log_level)
+        hub = load_hub(name)
+        is_new = settings.is_sqlite and not Path(settings.database_url.split("///", 1)[-1]).exists()
+        with console.status(f"preparing {name}..."):
+            if demo or is_new:
+                created = asyncio.run(load_demo(hub, settings))
+                console.print(f"{name}: demo data {'loaded' if sum(created.values()) else 'already present'}")
+        app_ = create_hub_app(hub, settings, migrate_on_start=True)
+        base = f"http://{settings.host}:{settings.port}"
+        served.append(Served(name, app_, settings.host, settings.port))
+        table.add_row(name, f"{base}/graphql", f"{base}/readyz")
+    Console().print(table)
+    console.print('try: curl -s -H "content-type: application/json" '
+                  f"-d '{{\"query\":\"{{ stateSummary {{ domains openRisks activeAlerts }} }}\"}}' "
+                  f"http://{served[0].host}:{served[0].port}/graphql")
+    console.print("Ctrl-C stops everything.")
+    asyncio.run(serve_all(served))
+
+
+@schema_app.command("export")
+def schema_export(
+    directory: Path = typer.Option(Path("schema"), help="Where the SDL files go."),
+) -> None:
+    """Write each hub's SDL to schema/<hub>.graphql."""
+    from subgraphs.core.kit.federation import sdl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in available_hubs():
+        path = directory / f"{name}.graphql"
+        path.write_text(sdl(load_hub(name).schema))
+        console.print(f"wrote {path}")
+
+
+@schema_app.command("check")
+def schema_check(directory: Path = typer.Option(Path("schema"), help="Where the SDL files are.")) -> None:
+    """Fail when a checked-in SDL file differs from what the hub serves."""
+    from subgraphs.core.kit.federation import sdl
+
+    stale = []
+    for name in available_hubs():
+        path = directory / f"{name}.graphql"
+        if not path.exists() or path.read_text() != sdl(load_hub(name).schema):
+            stale.append(str(path))
+    if stale:
+        console.print(f"[red]stale:[/] {', '.join(stale)}; run `hubgraph schema export` and commit the result")
+        raise typer.Exit(1)
+    console.print("schema files are current")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/] {exc}")
+        sys.exit(2)

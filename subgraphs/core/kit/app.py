@@ -1,0 +1,169 @@
+"""The Starlette app factory every hub is served by.
+
+Routes: ``/graphql`` (POST and GET; GraphiQL for browsers), ``/healthz`` (the process
+is alive), ``/readyz`` (the database answers and its schema is at the newest migration).
+Every request gets an id (``X-Request-Id``, taken from the caller when given) and one
+structured log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from subgraphs.core.kit import migrations
+from subgraphs.core.kit.database import Database
+from subgraphs.core.kit.hub import HubDefinition
+from subgraphs.core.kit.loaders import Loaders
+from subgraphs.core.kit.logs import (
+    current_operation_name,
+    reset_request_id,
+    set_operation_name,
+    set_request_id,
+)
+from subgraphs.core.kit.settings import HubSettings
+
+access_log = logging.getLogger("hubgraph.access")
+READY_CHECK_TIMEOUT_S = 2.0
+
+
+@dataclass
+class HubContext:
+    """What every resolver gets as ``info.context``."""
+
+    request: Request
+    response: Response
+    db: Database
+    settings: HubSettings
+    loaders: Loaders
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class HubGraphQL(GraphQL):
+    """Strawberry's ASGI view, with our request context."""
+
+    def __init__(self, hub: HubDefinition, db: Database, settings: HubSettings) -> None:
+        super().__init__(hub.schema, graphql_ide="graphiql")
+        self.db = db
+        self.settings = settings
+        self.extra = hub.context_factory(settings) if hub.context_factory else {}
+
+    async def get_context(self, request: Any, response: Any) -> HubContext:  # type: ignore[override]
+        return HubContext(request, response, self.db, self.settings, Loaders(self.db), self.extra)
+
+
+class RequestContextMiddleware:
+    """Request id in and out, and one access-log line per HTTP request."""
+
+    def __init__(self, app: ASGIApp, hub: str) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if 0 < len(given) <= 128 else uuid.uuid4().hex
+        token = set_request_id(request_id)
+        set_operation_name(None)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "hub": self.hub,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "operation": current_operation_name(),
+                },
+            )
+            reset_request_id(token)
+
+
+def create_hub_app(
+    hub: HubDefinition,
+    settings: HubSettings,
+    *,
+    db: Database | None = None,
+    migrate_on_start: bool = False,
+) -> Starlette:
+    """Build the ASGI app serving ``hub``. The app owns ``db`` unless one is passed in."""
+    owns_db = db is None
+    database = db or Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    heads = migrations.head_revisions(hub)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "hub": hub.name})
+
+    async def readyz(_: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(database.ping(), READY_CHECK_TIMEOUT_S)
+            checks["database"] = "ok"
+            current = await migrations.current_revisions(hub, database)
+            checks["migrations"] = "ok" if current == heads else (
+                f"at {sorted(current) or 'nothing'}, expected {sorted(heads)}; "
+                "run `hubgraph migrate`"
+            )
+        except Exception as exc:
+            checks.setdefault("database", f"unreachable: {type(exc).__name__}")
+        ready = all(value == "ok" for value in checks.values()) and len(checks) == 2
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "hub": hub.name, "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if migrate_on_start:
+            await migrations.upgrade(hub, database)
+        try:
+            yield
+        finally:
+            if owns_db:
+                await database.dispose()
+
+    graphql = HubGraphQL(hub, database, settings)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware, hub=hub.name)
+    app.state.hub = hub
+    app.state.db = database
+    app.state.settings = settings
+    return app

@@ -1,0 +1,67 @@
+"""The commands every hub has: ``hubgraph <hub> serve`` and ``hubgraph <hub> demo``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.console import Console
+
+from subgraphs.core.kit.database import Database
+from subgraphs.core.kit.hub import HubDefinition
+from subgraphs.core.kit.logs import configure_logging
+from subgraphs.core.kit.migrations import upgrade
+from subgraphs.core.kit.serving import Served, serve
+from subgraphs.core.kit.settings import HubSettings, load_settings
+
+console = Console(stderr=True)
+
+
+async def load_demo(hub: HubDefinition, settings: HubSettings) -> dict[str, int]:
+    """Migrate, then load the hub's demo data in one transaction (idempotent)."""
+    if hub.demo is None:
+        return {}
+    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        await upgrade(hub, db)
+        async with db.transaction() as session:
+            return await hub.demo(session)
+    finally:
+        await db.dispose()
+
+
+def hub_cli(name: str) -> typer.Typer:
+    app = typer.Typer(help=f"The {name} hub.", no_args_is_help=True)
+
+    def definition() -> HubDefinition:
+        from subgraphs import load_hub
+
+        return load_hub(name)
+
+    @app.command("serve")
+    def serve_command(
+        port: int = typer.Option(None, help="Port (default: from configuration)."),
+        host: str = typer.Option(None, help="Interface (default: from configuration)."),
+        migrate: bool = typer.Option(True, help="Upgrade the database to the newest schema first."),
+    ) -> None:
+        """Serve this hub's GraphQL subgraph."""
+        from subgraphs.core.kit.app import create_hub_app
+
+        settings = load_settings(name)
+        configure_logging(settings.log_format, settings.log_level)
+        hub = definition()
+        app = create_hub_app(hub, settings, migrate_on_start=migrate)
+        bind_host, bind_port = host or settings.host, port or settings.port
+        console.print(f"[bold]{name}[/] hub on http://{bind_host}:{bind_port}/graphql")
+        serve(Served(name, app, bind_host, bind_port))
+
+    @app.command("demo")
+    def demo_command() -> None:
+        """Load this hub's demo data (idempotent: a second run adds nothing)."""
+        settings = load_settings(name)
+        created = asyncio.run(load_demo(definition(), settings))
+        total = sum(created.values())
+        detail = ", ".join(f"{count} {kind}" for kind, count in created.items() if count)
+        console.print(f"{name}: demo data loaded ({detail})" if total else f"{name}: demo data already present")
+
+    return app

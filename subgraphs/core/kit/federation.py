@@ -1,0 +1,53 @@
+"""Building a hub's federation-2 schema the same way everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.federation import Schema
+
+from subgraphs.core.kit.errors import ErrorCodes
+from subgraphs.core.kit.logs import set_operation_name
+
+# Strawberry's default link is v2.11, which some standard composers still reject.
+# 2.7 has everything the hubs use (@key, @shareable, @override, @interfaceObject,
+# @authenticated / @requiresScopes) and every current composer accepts it.
+FEDERATION_VERSION = "2.7"
+
+# Parsing and validating a document costs milliseconds; gateways send the same few
+# documents over and over, so both are cached (bounded, so hostile input cannot grow it).
+DOCUMENT_CACHE_SIZE = 512
+
+
+class OperationName(SchemaExtension):
+    """Puts the operation name into the request's log context."""
+
+    def on_operation(self) -> Iterator[None]:
+        try:
+            set_operation_name(self.execution_context.operation_name)
+        except Exception:  # an unparsable document has no name yet
+            set_operation_name(None)
+        yield
+
+
+def hub_schema(query: type, mutation: type | None = None, types: Sequence[type] = ()) -> Schema:
+    extensions: list[Any] = [
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        OperationName,
+        ErrorCodes,
+    ]
+    return Schema(
+        query=query,
+        mutation=mutation,
+        types=list(types),
+        extensions=extensions,
+        federation_version=FEDERATION_VERSION,
+    )
+
+
+def sdl(schema: Schema) -> str:
+    """The SDL a gateway sees through ``_service { sdl }``, newline-terminated."""
+    return schema.as_str().rstrip() + "\n"

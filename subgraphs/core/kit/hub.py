@@ -1,0 +1,32 @@
+"""What a hub declares about itself so the kit can serve, migrate and export it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.federation import Schema
+
+DemoLoader = Callable[[AsyncSession], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True)
+class HubDefinition:
+    """A hub, as the kit sees it.
+
+    ``demo`` loads the hub's demo data idempotently into a session and returns how many
+    rows of each kind it created (zero everywhere on a second run).
+    """
+
+    name: str
+    description: str
+    schema: Schema
+    metadata: MetaData
+    migrations: Path
+    demo: DemoLoader | None = None
+    # Hub-specific values put on every request context (e.g. core's integration rules).
+    context_factory: Callable[[Any], dict[str, Any]] | None = None

@@ -1,0 +1,124 @@
+"""Alembic, one environment per hub, each with its own version table.
+
+Hubs may share one PostgreSQL database in small deployments, so each hub records its
+revision in ``alembic_version_<hub>`` and only ever touches its own tables.
+
+The functions here drive Alembic over a connection we already hold (the async engine's
+``run_sync``), so migrations run the same from the CLI, at start-up and in tests.
+A hub's ``migrations/env.py`` is three lines: it calls :func:`run_environment`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from subgraphs.core.kit.database import Database
+
+if TYPE_CHECKING:
+    from subgraphs.core.kit.hub import HubDefinition
+
+
+def version_table(hub: str) -> str:
+    return f"alembic_version_{hub}"
+
+
+def alembic_config(hub: HubDefinition, database_url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(hub.migrations))
+    if database_url:
+        # ConfigParser interpolates '%'; URL-encoded passwords contain it.
+        config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["hub"] = hub.name
+    config.attributes["target_metadata"] = hub.metadata
+    return config
+
+
+async def upgrade(hub: HubDefinition, db: Database, revision: str = "head") -> None:
+    """Upgrade the hub's schema to ``revision`` (default: the newest)."""
+    config = alembic_config(hub)
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+def head_revisions(hub: HubDefinition) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(hub)).get_heads())
+
+
+async def current_revisions(hub: HubDefinition, db: Database) -> set[str]:
+    def read(connection: Connection) -> set[str]:
+        context = MigrationContext.configure(
+            connection, opts={"version_table": version_table(hub.name)}
+        )
+        return set(context.get_current_heads())
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def is_at_head(hub: HubDefinition, db: Database) -> bool:
+    return await current_revisions(hub, db) == head_revisions(hub)
+
+
+def run_environment(target_metadata: MetaData, hub: str) -> None:
+    """The body of every hub's ``migrations/env.py``."""
+    from alembic import context
+
+    config = context.config
+    options: dict[str, Any] = {
+        "target_metadata": target_metadata,
+        "version_table": version_table(hub),
+        "compare_type": True,
+        "compare_server_default": True,
+    }
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run_on(connection, options)
+        return
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        from subgraphs.core.kit.settings import load_settings
+
+        url = load_settings(hub).database_url
+    if context.is_offline_mode():
+        context.configure(url=url, literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # `alembic` run by hand: build a throwaway engine and run on its connection.
+    import asyncio
+
+    async def run_online() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync_conn: _run_on(sync_conn, options))
+        await engine.dispose()
+
+    asyncio.run(run_online())
+
+
+def _run_on(connection: Connection, options: dict[str, Any]) -> None:
+    from alembic import context
+
+    # SQLite cannot ALTER most things: batch mode rebuilds tables instead.
+    render_as_batch = connection.dialect.name == "sqlite"
+    context.configure(connection=connection, render_as_batch=render_as_batch, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def migrations_dir(package_file: str) -> Path:
+    """The ``migrations/`` folder next to a hub's module."""
+    return Path(package_file).resolve().parent / "migrations"

@@ -1,0 +1,62 @@
+"""Running ASGI apps with uvicorn: one, or several side by side in one process.
+
+Several servers in one event loop share one shutdown: Ctrl-C (SIGINT) or SIGTERM asks
+every server to finish its in-flight requests and stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+@dataclass(frozen=True)
+class Served:
+    name: str
+    app: ASGIApp
+    host: str
+    port: int
+
+
+class _SharedSignalServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to :func:`serve_all`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _config(item: Served) -> uvicorn.Config:
+    # log_config=None: keep the structured logging the process configured.
+    return uvicorn.Config(item.app, host=item.host, port=item.port, log_config=None, lifespan="on")
+
+
+async def serve_all(items: Sequence[Served]) -> None:
+    """Serve every app until a signal arrives; a server that fails to start stops all."""
+    servers = [_SharedSignalServer(_config(item)) for item in items]
+
+    def stop(*_: object) -> None:
+        for server in servers:
+            server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        tasks = [asyncio.create_task(server.serve()) for server in servers]
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def serve(item: Served) -> None:
+    uvicorn.Server(_config(item)).run()

@@ -1,0 +1,169 @@
+"""Configuration: defaults, then an optional TOML file, then environment variables.
+
+The TOML file is ``$HUBGRAPH_CONFIG`` or, if that is unset, ``./hubgraph.toml`` when it
+exists. Its shape::
+
+    home = "./var"              # data directory (HUBGRAPH_HOME)
+    log_format = "console"      # or "json" (HUBGRAPH_LOG_FORMAT)
+    log_level = "info"          # (HUBGRAPH_LOG_LEVEL)
+
+    [hubs.core]
+    database_url = "postgresql+asyncpg://hub@db/core"   # HUBGRAPH_CORE_DATABASE_URL
+    port = 8000                                          # HUBGRAPH_CORE_PORT
+    host = "127.0.0.1"                                   # HUBGRAPH_CORE_HOST
+
+    [hubs.core.options]         # hub-specific settings, read by that hub only
+    ...
+
+Every value remembers where it came from, so ``hubgraph config`` can say so.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+DEFAULT_PORTS: dict[str, int] = {"core": 8000, "dev": 8001, "ops": 8002, "fin": 8003}
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_SECRET_WORDS = ("password", "secret", "token", "key")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which value and why."""
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """Everything one hub process needs to know about its environment."""
+
+    hub: str
+    home: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_format: str = "console"
+    log_level: str = "info"
+    sqlite_busy_timeout_ms: int = 5000
+    options: Mapping[str, Any] = field(default_factory=dict)
+    # Where each value came from: "default", "file <path>" or "env NAME".
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
+
+def config_file(env: Mapping[str, str] | None = None) -> Path | None:
+    """The TOML file in effect, or None."""
+    env = os.environ if env is None else env
+    if explicit := env.get("HUBGRAPH_CONFIG"):
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"HUBGRAPH_CONFIG points to {path}, which is not a file")
+        return path
+    default = Path("hubgraph.toml")
+    return default if default.is_file() else None
+
+
+def _read_toml(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def load_settings(hub: str, env: Mapping[str, str] | None = None) -> HubSettings:
+    """Resolve one hub's settings (defaults < TOML file < environment)."""
+    env = os.environ if env is None else env
+    path = config_file(env)
+    data = _read_toml(path)
+    hub_data = data.get("hubs", {}).get(hub, {})
+    file_source = f"file {path}"
+    sources: dict[str, str] = {}
+
+    def pick(name: str, env_name: str, file_table: Mapping[str, Any], default: Any) -> Any:
+        if env_name in env:
+            sources[name] = f"env {env_name}"
+            return env[env_name]
+        if name in file_table:
+            sources[name] = file_source
+            return file_table[name]
+        sources[name] = "default"
+        return default
+
+    prefix = f"HUBGRAPH_{hub.upper()}_"
+    home = Path(pick("home", "HUBGRAPH_HOME", data, "./var"))
+    default_url = f"sqlite+aiosqlite:///{home / (hub + '.db')}"
+    database_url = str(pick("database_url", prefix + "DATABASE_URL", hub_data, default_url))
+    host = str(pick("host", prefix + "HOST", hub_data, "127.0.0.1"))
+    port = _as_int("port", pick("port", prefix + "PORT", hub_data, DEFAULT_PORTS.get(hub, 8000)))
+    log_format = str(pick("log_format", "HUBGRAPH_LOG_FORMAT", data, "console")).lower()
+    log_level = str(pick("log_level", "HUBGRAPH_LOG_LEVEL", data, "info")).lower()
+    busy = _as_int(
+        "sqlite_busy_timeout_ms",
+        pick("sqlite_busy_timeout_ms", "HUBGRAPH_SQLITE_BUSY_TIMEOUT_MS", data, 5000),
+    )
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"log_format must be one of {LOG_FORMATS}, not {log_format!r}")
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {LOG_LEVELS}, not {log_level!r}")
+    try:
+        make_url(database_url)
+    except Exception as exc:
+        raise ConfigError(f"{hub}: database_url is not a database URL: {exc}") from exc
+    options = dict(hub_data.get("options", {}))
+    if options:
+        sources["options"] = file_source
+    return HubSettings(
+        hub=hub,
+        home=home,
+        database_url=database_url,
+        host=host,
+        port=port,
+        log_format=log_format,
+        log_level=log_level,
+        sqlite_busy_timeout_ms=busy,
+        options=options,
+        sources=sources,
+    )
+
+
+def _as_int(name: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+
+
+def masked(name: str, value: Any) -> Any:
+    """A value fit to print: passwords in URLs and secret-looking keys are hidden."""
+    if isinstance(value, Mapping):
+        return {key: masked(str(key), item) for key, item in value.items()}
+    if name.endswith("url") and isinstance(value, str) and "://" in value:
+        try:
+            return make_url(value).render_as_string(hide_password=True)
+        except Exception:
+            return "***"
+    if any(word in name.lower() for word in _SECRET_WORDS) and value not in (None, ""):
+        return "***"
+    return value
+
+
+def describe(settings: HubSettings) -> list[tuple[str, Any, str]]:
+    """(name, masked value, source) rows for ``hubgraph config``."""
+    rows = []
+    for name in ("home", "database_url", "host", "port", "log_format", "log_level",
+                 "sqlite_busy_timeout_ms", "options"):
+        value = getattr(settings, name)
+        rows.append((name, masked(name, value), settings.sources.get(name, "default")))
+    return rows
