@@ -92,26 +92,25 @@ def _code_for_request_error(error: GraphQLError) -> str:
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
-    return GraphQLError(
-        message,
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        original_error=None,
-        extensions=extensions,
-    )
+    # Changed in place: Strawberry keeps references to pre-execution errors in more
+    # than one list, and every one of them must show the classified error.
+    error.message = message
+    error.extensions = extensions
+    error.original_error = None
+    return error
 
 
 class ErrorCodes(SchemaExtension):
     """Gives every error in a result a stable ``extensions.code`` and masks internals."""
 
+    def on_parse(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            _classify(error)
+
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = [_classify(error) for error in errors]
-        pre = self.execution_context.pre_execution_errors
-        if pre:
-            self.execution_context.pre_execution_errors = [_classify(e) for e in pre]
+        errors = getattr(self.execution_context.result, "errors", None) or ()
+        for error in errors:
+            if not (error.extensions or {}).get("code"):
+                _classify(error)

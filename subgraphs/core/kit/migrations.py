@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy import Connection, MetaData, inspect, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from subgraphs.core.kit.database import Database
@@ -58,11 +57,17 @@ def head_revisions(hub: HubDefinition) -> set[str]:
 
 
 async def current_revisions(hub: HubDefinition, db: Database) -> set[str]:
+    """The revisions recorded in the hub's version table (empty before the first upgrade).
+
+    Read with a plain query rather than Alembic's MigrationContext, which logs on every
+    call: /readyz asks this on every probe.
+    """
+    table = version_table(hub.name)
+
     def read(connection: Connection) -> set[str]:
-        context = MigrationContext.configure(
-            connection, opts={"version_table": version_table(hub.name)}
-        )
-        return set(context.get_current_heads())
+        if not inspect(connection).has_table(table):
+            return set()
+        return set(connection.execute(text(f"SELECT version_num FROM {table}")).scalars())
 
     async with db.engine.connect() as conn:
         return await conn.run_sync(read)

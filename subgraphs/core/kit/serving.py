@@ -59,4 +59,5 @@ async def serve_all(items: Sequence[Served]) -> None:
 
 
 def serve(item: Served) -> None:
-    uvicorn.Server(_config(item)).run()
+    """Serve one app until Ctrl-C or SIGTERM; a graceful stop exits with status 0."""
+    asyncio.run(serve_all([item]))

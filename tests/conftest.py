@@ -1,0 +1,76 @@
+"""Fixtures shared by the whole suite: database backends and live hub servers.
+
+Every hub test runs twice, once on SQLite and once on PostgreSQL (``backend``). Where
+no PostgreSQL is reachable the PostgreSQL half is skipped with the reason shown; with
+``HUBGRAPH_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) that is a failure instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from subgraphs.core.kit.settings import load_settings
+from tests.support import (
+    REQUIRE_POSTGRES,
+    LiveServer,
+    empty_tables,
+    postgres_database,
+    postgres_unavailable_reason,
+)
+
+_postgres_reason: list[str | None] = []
+
+
+def _postgres_skip_reason() -> str | None:
+    if not _postgres_reason:
+        _postgres_reason.append(postgres_unavailable_reason())
+    return _postgres_reason[0]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and (reason := _postgres_skip_reason()):
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"HUBGRAPH_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    return str(request.param)
+
+
+def _database_url(backend: str, tmp: Path, hub: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / (hub + '.db')}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def core_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _database_url(backend, tmp_path_factory.mktemp(f"core-{backend}"), "core")
+
+
+@pytest.fixture(scope="session")
+def core_server(core_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The core hub, migrated, served over HTTP on a free loopback port."""
+    from subgraphs.core.app import create_app
+
+    home = tmp_path_factory.mktemp("home")
+    settings = load_settings(
+        "core", env={"HUBGRAPH_HOME": str(home), "HUBGRAPH_CORE_DATABASE_URL": core_database_url}
+    )
+    server = LiveServer(create_app(settings, migrate_on_start=True)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def core(core_server: LiveServer, core_database_url: str) -> Iterator[LiveServer]:
+    """The core hub with empty tables, emptied again afterwards."""
+    from subgraphs.core.models import Base
+
+    empty_tables(core_database_url, Base.metadata)
+    yield core_server
+    empty_tables(core_database_url, Base.metadata)

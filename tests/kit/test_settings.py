@@ -1,0 +1,101 @@
+"""Settings: defaults < TOML file < environment, with sources and masked secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from subgraphs.core.kit.settings import ConfigError, describe, load_settings, masked
+
+
+def test_defaults_put_one_sqlite_file_per_hub_under_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings("core", env={})
+    assert settings.home == Path("var")
+    assert settings.database_url == "sqlite+aiosqlite:///var/core.db"
+    assert settings.port == 8000 and settings.host == "127.0.0.1"
+    assert settings.is_sqlite
+    assert load_settings("ops", env={}).database_url.endswith("var/ops.db")
+    assert set(settings.sources.values()) == {"default"}
+
+
+def test_file_then_environment_take_precedence(tmp_path: Path) -> None:
+    config = tmp_path / "hubgraph.toml"
+    config.write_text(
+        'home = "/data/hubs"\nlog_format = "json"\n'
+        '[hubs.core]\nport = 9100\ndatabase_url = "postgresql+asyncpg://hub:s3cret@db/core"\n'
+        '[hubs.core.options]\nflag = true\n'
+    )
+    env = {"HUBGRAPH_CONFIG": str(config), "HUBGRAPH_CORE_PORT": "9200"}
+    settings = load_settings("core", env=env)
+    assert settings.home == Path("/data/hubs")
+    assert settings.log_format == "json"
+    assert settings.port == 9200
+    assert settings.database_url == "postgresql+asyncpg://hub:s3cret@db/core"
+    assert settings.options == {"flag": True}
+    assert settings.sources["port"] == "env HUBGRAPH_CORE_PORT"
+    assert settings.sources["database_url"] == f"file {config}"
+    assert settings.sources["host"] == "default"
+    # The file's home moves only hubs without their own database URL.
+    assert load_settings("dev", env=env).database_url == "sqlite+aiosqlite:////data/hubs/dev.db"
+
+
+def test_secrets_are_masked_when_described() -> None:
+    settings = load_settings("core", env={"HUBGRAPH_CORE_DATABASE_URL": "postgresql+asyncpg://hub:s3cret@db:5432/core"})
+    rows = {name: (value, source) for name, value, source in describe(settings)}
+    assert rows["database_url"] == ("postgresql+asyncpg://hub:***@db:5432/core", "env HUBGRAPH_CORE_DATABASE_URL")
+    assert masked("options", {"api_token": "abc", "rules": 3}) == {"api_token": "***", "rules": 3}
+    assert "s3cret" not in str(describe(settings))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HUBGRAPH_CORE_PORT": "eighty"}, "port must be an integer"),
+        ({"HUBGRAPH_LOG_FORMAT": "xml"}, "log_format"),
+        ({"HUBGRAPH_LOG_LEVEL": "loud"}, "log_level"),
+        ({"HUBGRAPH_CORE_DATABASE_URL": "not a url"}, "database URL"),
+        ({"HUBGRAPH_CONFIG": "/nonexistent/hubgraph.toml"}, "not a file"),
+    ],
+)
+def test_bad_configuration_names_the_value(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings("core", env=env)
+
+
+def test_invalid_toml_is_reported_with_its_path(tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("home = \n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings("core", env={"HUBGRAPH_CONFIG": str(config)})
+
+
+def test_config_command_prints_effective_values_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubgraph.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUBGRAPH_CORE_DATABASE_URL", "postgresql+asyncpg://hub:topsecret@db/core")
+    result = CliRunner().invoke(app, ["config"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "postgresql+asyncpg://hub:***@db/core" in result.output
+    assert "topsecret" not in result.output
+    assert "env HUBGRAPH_CORE_DATABASE_URL" in result.output
+
+
+def test_cli_reports_configuration_errors_without_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "hubgraph", "config"],
+        env={"PATH": "/usr/bin:/bin", "HUBGRAPH_LOG_FORMAT": "xml", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr and "log_format" in result.stderr
+    assert "Traceback" not in result.stderr

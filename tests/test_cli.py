@@ -1,0 +1,78 @@
+"""The command line as users run it: real processes, a real port, a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support import free_port
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUBGRAPH_")}
+    env.update({"HUBGRAPH_HOME": str(home), "HUBGRAPH_LOG_FORMAT": "json", **extra})
+    return env
+
+
+def _hubgraph(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hubgraph", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_migrate_and_demo_commands(tmp_path: Path) -> None:
+    env = _env(tmp_path / "home")
+    migrated = _hubgraph("migrate", env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "core: at 0001" in migrated.stderr
+    first = _hubgraph("core", "demo", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "demo data loaded" in first.stderr
+    second = _hubgraph("core", "demo", env=env, cwd=tmp_path)
+    assert "already present" in second.stderr
+    assert (tmp_path / "home" / "core.db").exists()
+    unknown = _hubgraph("migrate", "--hub", "nope", env=env, cwd=tmp_path)
+    assert unknown.returncode == 2 and "unknown hub" in unknown.stderr
+
+
+def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(tmp_path / "home")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hubgraph", "core", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "hub did not become ready"
+            time.sleep(0.1)
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": 'mutation { registerDomain(input: {slug: "custodian", name: "C"}) { slug } }'},
+            headers={"x-request-id": "cli-test-1"},
+        )
+        assert response.json() == {"data": {"registerDomain": {"slug": "custodian"}}}
+    finally:
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    # Structured logs: one JSON object per line, the access line carries the request id.
+    access = [line for line in err.splitlines() if '"hubgraph.access"' in line and "cli-test-1" in line]
+    assert access and '"status":200' in access[0]
