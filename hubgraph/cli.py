@@ -34,7 +34,9 @@ def _hubs(selected: str | None) -> list[str]:
     if selected is None:
         return available_hubs()
     if selected not in available_hubs():
-        console.print(f"[red]unknown hub {selected!r}[/]; choose one of: {', '.join(available_hubs())}")
+        console.print(
+            f"[red]unknown hub {selected!r}[/]; choose one of: {', '.join(available_hubs())}"
+        )
         raise typer.Exit(2)
     return [selected]
 
@@ -74,8 +76,12 @@ def migrate(hub: str = typer.Option(None, help="Only this hub (default: all)."))
 
 @app.command()
 def up(
-    demo: bool = typer.Option(False, "--demo", help="Load demo data (always done for a new database)."),
-    embedded: bool = typer.Option(True, "--embedded/--processes", help="Run every hub in this process."),
+    demo: bool = typer.Option(
+        False, "--demo", help="Load demo data (always done for a new database)."
+    ),
+    embedded: bool = typer.Option(
+        True, "--embedded/--processes", help="Run every hub in this process."
+    ),
 ) -> None:
     """Start every hub (migrating first), each on its own loopback port."""
     from subgraphs.core.kit.app import create_hub_app
@@ -93,15 +99,19 @@ def up(
         with console.status(f"preparing {name}..."):
             if demo or is_new:
                 created = asyncio.run(load_demo(hub, settings))
-                console.print(f"{name}: demo data {'loaded' if sum(created.values()) else 'already present'}")
+                console.print(
+                    f"{name}: demo data {'loaded' if sum(created.values()) else 'already present'}"
+                )
         app_ = create_hub_app(hub, settings, migrate_on_start=True)
         base = f"http://{settings.host}:{settings.port}"
         served.append(Served(name, app_, settings.host, settings.port))
         table.add_row(name, f"{base}/graphql", f"{base}/readyz")
     Console().print(table)
-    console.print('try: curl -s -H "content-type: application/json" '
-                  f"-d '{{\"query\":\"{{ stateSummary {{ domains openRisks activeAlerts }} }}\"}}' "
-                  f"http://{served[0].host}:{served[0].port}/graphql")
+    console.print(
+        'try: curl -s -H "content-type: application/json" '
+        f'-d \'{{"query":"{{ stateSummary {{ domains openRisks activeAlerts }} }}"}}\' '
+        f"http://{served[0].host}:{served[0].port}/graphql"
+    )
     console.print("Ctrl-C stops everything.")
     asyncio.run(serve_all(served))
 
@@ -121,7 +131,9 @@ def schema_export(
 
 
 @schema_app.command("check")
-def schema_check(directory: Path = typer.Option(Path("schema"), help="Where the SDL files are.")) -> None:
+def schema_check(
+    directory: Path = typer.Option(Path("schema"), help="Where the SDL files are."),
+) -> None:
     """Fail when a checked-in SDL file differs from what the hub serves."""
     from subgraphs.core.kit.federation import sdl
 
@@ -131,7 +143,9 @@ def schema_check(directory: Path = typer.Option(Path("schema"), help="Where the 
         if not path.exists() or path.read_text() != sdl(load_hub(name).schema):
             stale.append(str(path))
     if stale:
-        console.print(f"[red]stale:[/] {', '.join(stale)}; run `hubgraph schema export` and commit the result")
+        console.print(
+            f"[red]stale:[/] {', '.join(stale)}; run `hubgraph schema export` and commit the result"
+        )
         raise typer.Exit(1)
     console.print("schema files are current")
 

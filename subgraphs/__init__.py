@@ -18,7 +18,9 @@ KNOWN_HUBS: tuple[str, ...] = ("core", "dev", "ops", "fin")
 
 def available_hubs() -> list[str]:
     """Names of the hubs present in this installation, in start-up order."""
-    return [name for name in KNOWN_HUBS if importlib.util.find_spec(f"subgraphs.{name}") is not None]
+    return [
+        name for name in KNOWN_HUBS if importlib.util.find_spec(f"subgraphs.{name}") is not None
+    ]
 
 
 def load_hub(name: str) -> HubDefinition:

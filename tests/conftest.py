@@ -53,7 +53,9 @@ def core_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def core_server(core_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def core_server(
+    core_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """The core hub, migrated, served over HTTP on a free loopback port."""
     from subgraphs.core.app import create_app
 

@@ -117,7 +117,9 @@ class LiveServer:
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -140,7 +142,9 @@ class LiveServer:
         self._server.should_exit = True
         self._thread.join(timeout=20)
 
-    def post(self, query: str, variables: dict[str, Any] | None = None, **extra: Any) -> httpx.Response:
+    def post(
+        self, query: str, variables: dict[str, Any] | None = None, **extra: Any
+    ) -> httpx.Response:
         body: dict[str, Any] = {"query": query}
         if variables is not None:
             body["variables"] = variables

@@ -22,7 +22,12 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 
 def _hubgraph(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hubgraph", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "hubgraph", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -65,7 +70,9 @@ def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> Non
             time.sleep(0.1)
         response = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
-            json={"query": 'mutation { registerDomain(input: {slug: "custodian", name: "C"}) { slug } }'},
+            json={
+                "query": 'mutation { registerDomain(input: {slug: "custodian", name: "C"}) { slug } }'
+            },
             headers={"x-request-id": "cli-test-1"},
         )
         assert response.json() == {"data": {"registerDomain": {"slug": "custodian"}}}
@@ -74,5 +81,7 @@ def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> Non
         _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     # Structured logs: one JSON object per line, the access line carries the request id.
-    access = [line for line in err.splitlines() if '"hubgraph.access"' in line and "cli-test-1" in line]
+    access = [
+        line for line in err.splitlines() if '"hubgraph.access"' in line and "cli-test-1" in line
+    ]
     assert access and '"status":200' in access[0]

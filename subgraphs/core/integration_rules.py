@@ -51,14 +51,31 @@ class RuleSet:
 
 DEFAULT_RULES = RuleSet(
     (
-        Rule("readme", "A README explains what the repo is", any_of=("README.md", "README.rst", "README", "README.txt")),
-        Rule("licence", "A licence file states the terms", any_of=("LICENSE", "LICENSE.*", "LICENCE", "LICENCE.*", "COPYING")),
+        Rule(
+            "readme",
+            "A README explains what the repo is",
+            any_of=("README.md", "README.rst", "README", "README.txt"),
+        ),
+        Rule(
+            "licence",
+            "A licence file states the terms",
+            any_of=("LICENSE", "LICENSE.*", "LICENCE", "LICENCE.*", "COPYING"),
+        ),
         Rule(
             "ci",
             "Continuous integration is configured",
-            any_of=(".github/workflows/*.yml", ".github/workflows/*.yaml", ".gitlab-ci.yml", ".ci/*", "Jenkinsfile", ".woodpecker.yml"),
+            any_of=(
+                ".github/workflows/*.yml",
+                ".github/workflows/*.yaml",
+                ".gitlab-ci.yml",
+                ".ci/*",
+                "Jenkinsfile",
+                ".woodpecker.yml",
+            ),
         ),
-        Rule("workplans", "Workplans are present and parseable", kind="workplans", path="workplans"),
+        Rule(
+            "workplans", "Workplans are present and parseable", kind="workplans", path="workplans"
+        ),
     )
 )
 
@@ -96,10 +113,16 @@ def rules_from_options(options: Mapping[str, Any]) -> RuleSet:
 def evaluate(rule_set: RuleSet, local_path: str | None) -> list[RuleResult]:
     """Each rule's result for the checkout at ``local_path``."""
     if not local_path:
-        return [RuleResult(r.name, False, "the repo has no local path; set one with updateRepoPath") for r in rule_set.rules]
+        return [
+            RuleResult(r.name, False, "the repo has no local path; set one with updateRepoPath")
+            for r in rule_set.rules
+        ]
     root = Path(local_path)
     if not root.is_dir():
-        return [RuleResult(r.name, False, f"local path {root} is not a directory") for r in rule_set.rules]
+        return [
+            RuleResult(r.name, False, f"local path {root} is not a directory")
+            for r in rule_set.rules
+        ]
     return [_evaluate_rule(rule, root) for rule in rule_set.rules]
 
 

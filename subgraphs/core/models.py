@@ -30,7 +30,14 @@ from subgraphs.core.kit.orm import (
     utcnow,
 )
 
-CAPABILITY_REQUEST_STATUSES = ("requested", "accepted", "in_progress", "done", "rejected", "cancelled")
+CAPABILITY_REQUEST_STATUSES = (
+    "requested",
+    "accepted",
+    "in_progress",
+    "done",
+    "rejected",
+    "cancelled",
+)
 RECIPIENT_KINDS = ("domain", "agent")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -65,9 +72,7 @@ class ManagedRepo(RowIdentity, Base):
 class AgentMessage(RowIdentity, Base):
     __tablename__ = "agent_messages"
     __table_args__ = (
-        CheckConstraint(
-            "recipient_kind IN ('domain', 'agent')", name="recipient_kind"
-        ),
+        CheckConstraint("recipient_kind IN ('domain', 'agent')", name="recipient_kind"),
         Index("ix_agent_messages_recipient_created", "recipient", "created_at"),
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -21,6 +21,7 @@ from subgraphs.core import models, service
 from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
+from subgraphs.core.service import GdprProcessing as GdprProcessingRecord
 
 if TYPE_CHECKING:
     from subgraphs.core.integration_rules import RuleSet
@@ -115,27 +116,41 @@ class Domain:
 
     @strawberry.field(description="Sub-domains, by slug.")
     async def children(self, info: Info) -> list[Domain]:
-        rows = await _ctx(info).loaders.rows_grouped_by(
-            models.Domain, models.Domain.parent_id, order_by=[models.Domain.slug]
-        ).load(self.row_id)
+        rows = (
+            await _ctx(info)
+            .loaders.rows_grouped_by(
+                models.Domain, models.Domain.parent_id, order_by=[models.Domain.slug]
+            )
+            .load(self.row_id)
+        )
         return [Domain.from_row(r) for r in rows]
 
     @strawberry.field(description="Repos registered under this domain, by name.")
     async def repos(self, info: Info) -> list[ManagedRepo]:
-        rows = await _ctx(info).loaders.rows_grouped_by(
-            models.ManagedRepo, models.ManagedRepo.domain_id, order_by=[models.ManagedRepo.name]
-        ).load(self.row_id)
+        rows = (
+            await _ctx(info)
+            .loaders.rows_grouped_by(
+                models.ManagedRepo, models.ManagedRepo.domain_id, order_by=[models.ManagedRepo.name]
+            )
+            .load(self.row_id)
+        )
         return [ManagedRepo.from_row(r) for r in rows]
 
     @strawberry.field(description="Capabilities this domain offers to others.")
     async def capabilities(self, info: Info) -> list[Capability]:
-        rows = await _ctx(info).loaders.rows_grouped_by(
-            models.Capability, models.Capability.domain_id, order_by=[models.Capability.name]
-        ).load(self.row_id)
+        rows = (
+            await _ctx(info)
+            .loaders.rows_grouped_by(
+                models.Capability, models.Capability.domain_id, order_by=[models.Capability.name]
+            )
+            .load(self.row_id)
+        )
         return [Capability.from_row(r) for r in rows]
 
 
-@strawberry.federation.type(keys=["id"], description="A source repository the organisation manages.")
+@strawberry.federation.type(
+    keys=["id"], description="A source repository the organisation manages."
+)
 class ManagedRepo:
     id: strawberry.ID
     name: str
@@ -171,13 +186,19 @@ class ManagedRepo:
         row = await _ctx(info).loaders.rows_by(models.Domain, models.Domain.id).load(self.domain_id)
         return Domain.from_row(row)
 
-    @strawberry.field(description="The most recent integration check, if the repo was ever checked.")
+    @strawberry.field(
+        description="The most recent integration check, if the repo was ever checked."
+    )
     async def latest_integration_check(self, info: Info) -> IntegrationCheck | None:
-        rows = await _ctx(info).loaders.rows_grouped_by(
-            models.RepoIntegrationCheck,
-            models.RepoIntegrationCheck.repo_id,
-            order_by=[models.RepoIntegrationCheck.created_at.desc()],
-        ).load(uuid.UUID(str(self.id)))
+        rows = (
+            await _ctx(info)
+            .loaders.rows_grouped_by(
+                models.RepoIntegrationCheck,
+                models.RepoIntegrationCheck.repo_id,
+                order_by=[models.RepoIntegrationCheck.created_at.desc()],
+            )
+            .load(uuid.UUID(str(self.id)))
+        )
         return IntegrationCheck.from_row(rows[0]) if rows else None
 
 
@@ -213,11 +234,15 @@ class AgentMessage:
 
     @strawberry.field(description="Every message of this conversation, oldest first.")
     async def thread(self, info: Info) -> list[AgentMessage]:
-        rows = await _ctx(info).loaders.rows_grouped_by(
-            models.AgentMessage,
-            models.AgentMessage.thread_id,
-            order_by=[models.AgentMessage.created_at, models.AgentMessage.id],
-        ).load(uuid.UUID(self.thread_id))
+        rows = (
+            await _ctx(info)
+            .loaders.rows_grouped_by(
+                models.AgentMessage,
+                models.AgentMessage.thread_id,
+                order_by=[models.AgentMessage.created_at, models.AgentMessage.id],
+            )
+            .load(uuid.UUID(self.thread_id))
+        )
         return [AgentMessage.from_row(r) for r in rows]
 
 
@@ -281,16 +306,24 @@ class CapabilityRequest:
 
     @strawberry.field
     async def capability(self, info: Info) -> Capability:
-        row = await _ctx(info).loaders.rows_by(models.Capability, models.Capability.id).load(self.capability_id)
+        row = (
+            await _ctx(info)
+            .loaders.rows_by(models.Capability, models.Capability.id)
+            .load(self.capability_id)
+        )
         return Capability.from_row(row)
 
     @strawberry.field(description="The lifecycle so far, oldest first.")
     async def history(self, info: Info) -> list[CapabilityRequestChange]:
-        rows = await _ctx(info).loaders.rows_grouped_by(
-            models.CapabilityRequestChange,
-            models.CapabilityRequestChange.request_id,
-            order_by=[models.CapabilityRequestChange.changed_at],
-        ).load(self.row_id)
+        rows = (
+            await _ctx(info)
+            .loaders.rows_grouped_by(
+                models.CapabilityRequestChange,
+                models.CapabilityRequestChange.request_id,
+                order_by=[models.CapabilityRequestChange.changed_at],
+            )
+            .load(self.row_id)
+        )
         return [
             CapabilityRequestChange(
                 from_status=CapabilityRequestStatus(r.from_status) if r.from_status else None,
@@ -308,9 +341,13 @@ class ThirdPartyService:
     name: str
     vendor: str
     purpose: str
-    data_categories: list[str] = strawberry.field(description="Categories of personal data processed.")
+    data_categories: list[str] = strawberry.field(
+        description="Categories of personal data processed."
+    )
     processing_country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
-    dpa_signed: bool = strawberry.field(description="Whether a data processing agreement is signed.")
+    dpa_signed: bool = strawberry.field(
+        description="Whether a data processing agreement is signed."
+    )
     website: str | None
     row_id: strawberry.Private[uuid.UUID]
 
@@ -330,9 +367,15 @@ class ThirdPartyService:
 
     @strawberry.field(description="Tools that use this service (from ingested manifests).")
     async def tools(self, info: Info) -> list[str]:
-        rows = await _ctx(info).loaders.rows_grouped_by(
-            models.TpscToolUsage, models.TpscToolUsage.service_id, order_by=[models.TpscToolUsage.tool]
-        ).load(self.row_id)
+        rows = (
+            await _ctx(info)
+            .loaders.rows_grouped_by(
+                models.TpscToolUsage,
+                models.TpscToolUsage.service_id,
+                order_by=[models.TpscToolUsage.tool],
+            )
+            .load(self.row_id)
+        )
         return [r.tool for r in rows]
 
 
@@ -352,7 +395,7 @@ class GdprProcessing:
     missing_dpa: bool = strawberry.field(description="No signed data processing agreement.")
 
     @classmethod
-    def from_domain(cls, p: service.GdprProcessing) -> GdprProcessing:
+    def from_domain(cls, p: GdprProcessingRecord) -> GdprProcessing:
         return cls(
             service=ThirdPartyService.from_row(p.service),
             tools=p.tools,
@@ -410,7 +453,11 @@ class IntegrationCheck:
 
     @strawberry.field
     async def repo(self, info: Info) -> ManagedRepo:
-        row = await _ctx(info).loaders.rows_by(models.ManagedRepo, models.ManagedRepo.id).load(self.repo_id)
+        row = (
+            await _ctx(info)
+            .loaders.rows_by(models.ManagedRepo, models.ManagedRepo.id)
+            .load(self.repo_id)
+        )
         return ManagedRepo.from_row(row)
 
 
@@ -453,7 +500,7 @@ class ProgressEvent:
             title=row.title,
             severity=Severity(row.severity),
             domain_slug=row.domain_slug,
-            payload=row.payload,
+            payload=cast(JSON, row.payload),
             occurred_at=row.occurred_at,
             recorded_at=row.created_at,
         )
@@ -582,7 +629,9 @@ class CapabilityRequestFilter:
     status: CapabilityRequestStatus | None = None
     open_only: bool = False
     capability_id: strawberry.ID | None = None
-    domain_slug: str | None = strawberry.field(default=None, description="Requests to this domain's capabilities.")
+    domain_slug: str | None = strawberry.field(
+        default=None, description="Requests to this domain's capabilities."
+    )
     requester: str | None = None
 
 
@@ -607,13 +656,19 @@ class RecordEventInput:
     domain_slug: str | None = None
     payload: JSON | None = None
     occurred_at: datetime | None = None
-    event_key: str | None = strawberry.field(default=None, description="Idempotency key of the emitter.")
+    event_key: str | None = strawberry.field(
+        default=None, description="Idempotency key of the emitter."
+    )
 
 
 # --- root types --------------------------------------------------------------------
 
-First = Annotated[int | None, strawberry.argument(description="Page size (default 50, at most 500).")]
-After = Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")]
+First = Annotated[
+    int | None, strawberry.argument(description="Page size (default 50, at most 500).")
+]
+After = Annotated[
+    str | None, strawberry.argument(description="The endCursor of the previous page.")
+]
 
 
 def _rules(info: Info) -> RuleSet:
@@ -644,7 +699,9 @@ class Query:
             row = await service.find_domain(s, slug)
         return Domain.from_row(row) if row else None
 
-    @strawberry.field(description="A domain and its sub-domains at a glance: repos, messages, capabilities, risks, alerts.")
+    @strawberry.field(
+        description="A domain and its sub-domains at a glance: repos, messages, capabilities, risks, alerts."
+    )
     async def domain_summary(self, info: Info, slug: str) -> DomainSummary:
         async with _ctx(info).db.session() as s:
             summary = await service.domain_summary(s, slug)
@@ -664,7 +721,9 @@ class Query:
     async def state_summary(self, info: Info) -> StateSummary:
         async with _ctx(info).db.session() as s:
             summary = await service.state_summary(s)
-        fields = vars(summary) | {"recent_events": [ProgressEvent.from_row(e) for e in summary.recent_events]}
+        fields = vars(summary) | {
+            "recent_events": [ProgressEvent.from_row(e) for e in summary.recent_events]
+        }
         return StateSummary(**fields)
 
     @strawberry.field(description="One managed repo by id.")
@@ -679,7 +738,9 @@ class Query:
             rows = await service.list_repos(s, domain_slug)
         return [ManagedRepo.from_row(r) for r in rows]
 
-    @strawberry.field(description="Messages, newest first; filter by recipient (domain slug or agent id).")
+    @strawberry.field(
+        description="Messages, newest first; filter by recipient (domain slug or agent id)."
+    )
     async def messages(
         self,
         info: Info,
@@ -739,10 +800,14 @@ class Query:
         self, info: Info, tool: str | None = None, data_category: str | None = None
     ) -> list[ThirdPartyService]:
         async with _ctx(info).db.session() as s:
-            rows = await service.list_third_party_services(s, tool=tool, data_category=data_category)
+            rows = await service.list_third_party_services(
+                s, tool=tool, data_category=data_category
+            )
         return [ThirdPartyService.from_row(r) for r in rows]
 
-    @strawberry.field(description="GDPR records of processing, with transfers and missing agreements flagged.")
+    @strawberry.field(
+        description="GDPR records of processing, with transfers and missing agreements flagged."
+    )
     async def gdpr_report(self, info: Info) -> GdprReport:
         async with _ctx(info).db.session() as s:
             report = await service.gdpr_report(s)
@@ -750,16 +815,24 @@ class Query:
             generated_at=report.generated_at,
             services_total=report.services_total,
             categories=[
-                GdprCategory(category=c.category, processings=[GdprProcessing.from_domain(p) for p in c.processings])
+                GdprCategory(
+                    category=c.category,
+                    processings=[GdprProcessing.from_domain(p) for p in c.processings],
+                )
                 for c in report.categories
             ],
-            transfers_outside_eea=[GdprProcessing.from_domain(p) for p in report.transfers_outside_eea],
+            transfers_outside_eea=[
+                GdprProcessing.from_domain(p) for p in report.transfers_outside_eea
+            ],
             missing_dpa=[GdprProcessing.from_domain(p) for p in report.missing_dpa],
         )
 
     @strawberry.field(description="The integration rules repos are checked against.")
     def integration_rules(self, info: Info) -> list[IntegrationRule]:
-        return [IntegrationRule(name=r.name, description=r.description, kind=r.kind) for r in _rules(info).rules]
+        return [
+            IntegrationRule(name=r.name, description=r.description, kind=r.kind)
+            for r in _rules(info).rules
+        ]
 
     @strawberry.field(description="Each repo's latest integration check, and what fails most.")
     async def integration_summary(self, info: Info) -> IntegrationSummary:
@@ -771,7 +844,10 @@ class Query:
             repos_passing=summary.repos_passing,
             latest_checks=[IntegrationCheck.from_row(c) for c in summary.latest],
             never_checked=[ManagedRepo.from_row(r) for r in summary.never_checked],
-            failures_by_rule=[RuleFailureCount(rule=k, failing_repos=v) for k, v in summary.failures_by_rule.items()],
+            failures_by_rule=[
+                RuleFailureCount(rule=k, failing_repos=v)
+                for k, v in summary.failures_by_rule.items()
+            ],
         )
 
     @strawberry.field(description="Progress events, newest first.")
@@ -786,7 +862,12 @@ class Query:
     ) -> Connection[ProgressEvent]:
         async with _ctx(info).db.session() as s:
             page = await service.list_events(
-                s, event_type=event_type, subject=subject, domain_slug=domain_slug, first=first, after=after
+                s,
+                event_type=event_type,
+                subject=subject,
+                domain_slug=domain_slug,
+                first=first,
+                after=after,
             )
         return Connection.from_page(page, ProgressEvent.from_row)
 
@@ -809,7 +890,11 @@ class Mutation:
     async def register_domain(self, info: Info, input: RegisterDomainInput) -> Domain:
         async with _ctx(info).db.transaction() as s:
             row = await service.register_domain(
-                s, slug=input.slug, name=input.name, description=input.description, parent_slug=input.parent_slug
+                s,
+                slug=input.slug,
+                name=input.name,
+                description=input.description,
+                parent_slug=input.parent_slug,
             )
         return Domain.from_row(row)
 
@@ -817,12 +902,18 @@ class Mutation:
     async def register_repo(self, info: Info, input: RegisterRepoInput) -> ManagedRepo:
         async with _ctx(info).db.transaction() as s:
             row = await service.register_repo(
-                s, name=input.name, domain_slug=input.domain_slug, url=input.url, local_path=input.local_path
+                s,
+                name=input.name,
+                domain_slug=input.domain_slug,
+                url=input.url,
+                local_path=input.local_path,
             )
         return ManagedRepo.from_row(row)
 
     @strawberry.mutation(description="Set (or clear, with null) where a repo is checked out.")
-    async def update_repo_path(self, info: Info, id: strawberry.ID, local_path: str | None) -> ManagedRepo:
+    async def update_repo_path(
+        self, info: Info, id: strawberry.ID, local_path: str | None
+    ) -> ManagedRepo:
         async with _ctx(info).db.transaction() as s:
             row = await service.update_repo_path(s, id, local_path)
         return ManagedRepo.from_row(row)
@@ -840,12 +931,21 @@ class Mutation:
             )
         return AgentMessage.from_row(row)
 
-    @strawberry.mutation(description="Reply to a message; the reply goes to its sender, in its thread.")
+    @strawberry.mutation(
+        description="Reply to a message; the reply goes to its sender, in its thread."
+    )
     async def reply_to_message(
-        self, info: Info, message_id: strawberry.ID, sender: str, body: str, subject: str | None = None
+        self,
+        info: Info,
+        message_id: strawberry.ID,
+        sender: str,
+        body: str,
+        subject: str | None = None,
     ) -> AgentMessage:
         async with _ctx(info).db.transaction() as s:
-            row = await service.reply_to_message(s, message_id, sender=sender, body=body, subject=subject)
+            row = await service.reply_to_message(
+                s, message_id, sender=sender, body=body, subject=subject
+            )
         return AgentMessage.from_row(row)
 
     @strawberry.mutation(description="Mark a message read (idempotent).")
@@ -863,15 +963,23 @@ class Mutation:
         return Capability.from_row(row)
 
     @strawberry.mutation(description="Ask a domain for one of its capabilities.")
-    async def request_capability(self, info: Info, input: RequestCapabilityInput) -> CapabilityRequest:
+    async def request_capability(
+        self, info: Info, input: RequestCapabilityInput
+    ) -> CapabilityRequest:
         async with _ctx(info).db.transaction() as s:
             row = await service.request_capability(
-                s, capability_id=input.capability_id, requester=input.requester, title=input.title, details=input.details
+                s,
+                capability_id=input.capability_id,
+                requester=input.requester,
+                title=input.title,
+                details=input.details,
             )
         return CapabilityRequest.from_row(row)
 
     @strawberry.mutation(description="Accept a requested capability request.")
-    async def accept_capability_request(self, info: Info, id: strawberry.ID, note: str = "") -> CapabilityRequest:
+    async def accept_capability_request(
+        self, info: Info, id: strawberry.ID, note: str = ""
+    ) -> CapabilityRequest:
         async with _ctx(info).db.transaction() as s:
             row = await service.change_capability_request_status(s, id, "accepted", note)
         return CapabilityRequest.from_row(row)
@@ -909,7 +1017,9 @@ class Mutation:
             updated=result.updated,
         )
 
-    @strawberry.mutation(description="Evaluate the integration rules against a repo's local path and record it.")
+    @strawberry.mutation(
+        description="Evaluate the integration rules against a repo's local path and record it."
+    )
     async def check_repo_integration(self, info: Info, repo_id: strawberry.ID) -> IntegrationCheck:
         async with _ctx(info).db.transaction() as s:
             row = await service.check_repo_integration(s, repo_id, _rules(info))

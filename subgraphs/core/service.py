@@ -49,7 +49,37 @@ OPEN_REQUEST_STATUSES = ("requested", "accepted", "in_progress")
 
 # Where personal data may go without a transfer mechanism (EU member states + EEA).
 EU_EEA = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
 )
 
 
@@ -178,7 +208,9 @@ async def update_repo_path(
     return repo
 
 
-async def list_repos(session: AsyncSession, domain_slug: str | None = None) -> list[models.ManagedRepo]:
+async def list_repos(
+    session: AsyncSession, domain_slug: str | None = None
+) -> list[models.ManagedRepo]:
     stmt = select(models.ManagedRepo).order_by(models.ManagedRepo.name)
     if domain_slug:
         domain = await get_domain(session, domain_slug)
@@ -322,12 +354,18 @@ async def request_capability(
     )
     session.add(request)
     await session.flush()
-    session.add(models.CapabilityRequestChange(request_id=request.id, from_status=None, to_status="requested"))
+    session.add(
+        models.CapabilityRequestChange(
+            request_id=request.id, from_status=None, to_status="requested"
+        )
+    )
     await session.flush()
     return request
 
 
-async def get_capability_request(session: AsyncSession, request_id: str) -> models.CapabilityRequest:
+async def get_capability_request(
+    session: AsyncSession, request_id: str
+) -> models.CapabilityRequest:
     request = await session.get(models.CapabilityRequest, parse_id(request_id))
     if request is None:
         raise NotFound(f"no capability request with id {request_id}", argument="id")
@@ -378,7 +416,9 @@ async def list_capability_requests(
     if open_only:
         stmt = stmt.where(models.CapabilityRequest.status.in_(OPEN_REQUEST_STATUSES))
     if capability_id:
-        stmt = stmt.where(models.CapabilityRequest.capability_id == parse_id(capability_id, "capabilityId"))
+        stmt = stmt.where(
+            models.CapabilityRequest.capability_id == parse_id(capability_id, "capabilityId")
+        )
     if domain_slug:
         domain = await get_domain(session, domain_slug)
         offered = select(models.Capability.id).where(models.Capability.domain_id == domain.id)
@@ -392,7 +432,9 @@ async def list_capability_requests(
 # --- third-party services and GDPR -------------------------------------------------
 
 
-async def register_third_party_service(session: AsyncSession, **fields: Any) -> models.ThirdPartyService:
+async def register_third_party_service(
+    session: AsyncSession, **fields: Any
+) -> models.ThirdPartyService:
     from subgraphs.core.tpsc_manifest import validate_service_fields
 
     problems: list[str] = []
@@ -402,7 +444,9 @@ async def register_third_party_service(session: AsyncSession, **fields: Any) -> 
     if await session.scalar(
         select(models.ThirdPartyService).where(models.ThirdPartyService.name == entry.name)
     ):
-        raise Conflict(f"a third-party service named {entry.name!r} is already registered", argument="name")
+        raise Conflict(
+            f"a third-party service named {entry.name!r} is already registered", argument="name"
+        )
     service = models.ThirdPartyService(**vars(entry))
     session.add(service)
     await session.flush()
@@ -470,7 +514,9 @@ async def ingest_tpsc_tool(session: AsyncSession, manifest_text: str) -> TpscIng
         services.append(service)
     await session.flush()
     old = (
-        await session.scalars(select(models.TpscToolUsage).where(models.TpscToolUsage.tool == manifest.tool))
+        await session.scalars(
+            select(models.TpscToolUsage).where(models.TpscToolUsage.tool == manifest.tool)
+        )
     ).all()
     for usage in old:
         await session.delete(usage)
@@ -481,7 +527,9 @@ async def ingest_tpsc_tool(session: AsyncSession, manifest_text: str) -> TpscIng
     return TpscIngestion(manifest.tool, services, created, updated)
 
 
-async def tools_by_service(session: AsyncSession, service_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+async def tools_by_service(
+    session: AsyncSession, service_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
     rows = (
         await session.execute(
             select(models.TpscToolUsage.service_id, models.TpscToolUsage.tool)
@@ -526,7 +574,11 @@ async def gdpr_report(session: AsyncSession) -> GdprReport:
     Services that process no personal data appear in neither list.
     """
     services = list(
-        (await session.scalars(select(models.ThirdPartyService).order_by(models.ThirdPartyService.name))).all()
+        (
+            await session.scalars(
+                select(models.ThirdPartyService).order_by(models.ThirdPartyService.name)
+            )
+        ).all()
     )
     tools = await tools_by_service(session, [s.id for s in services])
     processings = {
@@ -585,7 +637,9 @@ class IntegrationSummary:
 
 async def integration_summary(session: AsyncSession) -> IntegrationSummary:
     """Each repo's most recent check, and what fails most often."""
-    repos = list((await session.scalars(select(models.ManagedRepo).order_by(models.ManagedRepo.name))).all())
+    repos = list(
+        (await session.scalars(select(models.ManagedRepo).order_by(models.ManagedRepo.name))).all()
+    )
     newest = (
         select(
             models.RepoIntegrationCheck.repo_id,
@@ -650,7 +704,8 @@ async def record_event(
         raise BadUserInput(str(exc), argument="eventType") from None
     if severity not in models.SEVERITIES:
         raise BadUserInput(
-            f"severity must be one of {', '.join(models.SEVERITIES)}, not {severity!r}", argument="severity"
+            f"severity must be one of {', '.join(models.SEVERITIES)}, not {severity!r}",
+            argument="severity",
         )
     if payload is not None and not isinstance(payload, dict):
         raise BadUserInput("payload must be a JSON object", argument="payload")
@@ -658,14 +713,18 @@ async def record_event(
         raise BadUserInput("occurredAt must include a time zone", argument="occurredAt")
     subject = _required(subject, "subject", 300)
     if event_key:
-        earlier = await session.scalar(select(models.ProgressEvent).where(models.ProgressEvent.event_key == event_key))
+        earlier = await session.scalar(
+            select(models.ProgressEvent).where(models.ProgressEvent.event_key == event_key)
+        )
         if earlier is not None:
             return earlier
     if domain_slug:
         await get_domain(session, domain_slug)
     flow = RISK_FLOW if kind in RISK_EVENTS else ALERT_FLOW if kind in ALERT_EVENTS else None
     if flow is not None:
-        history = await _subject_events(session, subject, RISK_EVENTS if flow is RISK_FLOW else ALERT_EVENTS)
+        history = await _subject_events(
+            session, subject, RISK_EVENTS if flow is RISK_FLOW else ALERT_EVENTS
+        )
         state = _fold(history, flow)
         _target, allowed_from = flow[kind]
         if state not in allowed_from:
@@ -701,13 +760,18 @@ async def _subject_events(
 ) -> list[models.ProgressEvent]:
     stmt = (
         select(models.ProgressEvent)
-        .where(models.ProgressEvent.subject == subject, models.ProgressEvent.event_type.in_([k.value for k in kinds]))
+        .where(
+            models.ProgressEvent.subject == subject,
+            models.ProgressEvent.event_type.in_([k.value for k in kinds]),
+        )
         .order_by(models.ProgressEvent.occurred_at, models.ProgressEvent.created_at)
     )
     return list((await session.scalars(stmt)).all())
 
 
-def _fold(events: Sequence[models.ProgressEvent], flow: dict[EventType, tuple[str, frozenset[str]]]) -> str:
+def _fold(
+    events: Sequence[models.ProgressEvent], flow: dict[EventType, tuple[str, frozenset[str]]]
+) -> str:
     state = ""
     for event in events:
         state = flow[EventType(event.event_type)][0]
@@ -774,7 +838,9 @@ async def list_risks(
     session: AsyncSession, status: str | None = None, domain_slugs: Sequence[str] | None = None
 ) -> list[Tracked]:
     if status and status not in RISK_STATUSES:
-        raise BadUserInput(f"risk status must be one of {', '.join(RISK_STATUSES)}", argument="status")
+        raise BadUserInput(
+            f"risk status must be one of {', '.join(RISK_STATUSES)}", argument="status"
+        )
     return await _tracked(session, RISK_EVENTS, RISK_FLOW, status, domain_slugs)
 
 
@@ -782,7 +848,9 @@ async def list_alerts(
     session: AsyncSession, status: str | None = None, domain_slugs: Sequence[str] | None = None
 ) -> list[Tracked]:
     if status and status not in ALERT_STATUSES:
-        raise BadUserInput(f"alert status must be one of {', '.join(ALERT_STATUSES)}", argument="status")
+        raise BadUserInput(
+            f"alert status must be one of {', '.join(ALERT_STATUSES)}", argument="status"
+        )
     return await _tracked(session, ALERT_EVENTS, ALERT_FLOW, status, domain_slugs)
 
 
@@ -793,7 +861,9 @@ async def _alert(session: AsyncSession, subject: str) -> Tracked:
     return found[0]
 
 
-async def acknowledge_alert(session: AsyncSession, subject: str, *, by: str, note: str = "") -> Tracked:
+async def acknowledge_alert(
+    session: AsyncSession, subject: str, *, by: str, note: str = ""
+) -> Tracked:
     await _alert(session, subject)
     await record_event(
         session,
@@ -883,10 +953,14 @@ async def state_summary(session: AsyncSession, recent: int = 5) -> StateSummary:
         domains=await _count(session, models.Domain),
         repos=await _count(session, models.ManagedRepo),
         messages=await _count(session, models.AgentMessage),
-        unread_messages=await _count(session, models.AgentMessage, models.AgentMessage.read_at.is_(None)),
+        unread_messages=await _count(
+            session, models.AgentMessage, models.AgentMessage.read_at.is_(None)
+        ),
         capabilities=await _count(session, models.Capability),
         open_capability_requests=await _count(
-            session, models.CapabilityRequest, models.CapabilityRequest.status.in_(OPEN_REQUEST_STATUSES)
+            session,
+            models.CapabilityRequest,
+            models.CapabilityRequest.status.in_(OPEN_REQUEST_STATUSES),
         ),
         third_party_services=await _count(session, models.ThirdPartyService),
         open_risks=sum(1 for r in risks if r.status != "mitigated"),
@@ -925,14 +999,22 @@ async def domain_summary(session: AsyncSession, slug: str) -> DomainSummary:
     ids = [d.id for d in subtree]
     slugs = [d.slug for d in subtree]
     repos = list(
-        (await session.scalars(
-            select(models.ManagedRepo).where(models.ManagedRepo.domain_id.in_(ids)).order_by(models.ManagedRepo.name)
-        )).all()
+        (
+            await session.scalars(
+                select(models.ManagedRepo)
+                .where(models.ManagedRepo.domain_id.in_(ids))
+                .order_by(models.ManagedRepo.name)
+            )
+        ).all()
     )
     capabilities = list(
-        (await session.scalars(
-            select(models.Capability).where(models.Capability.domain_id.in_(ids)).order_by(models.Capability.name)
-        )).all()
+        (
+            await session.scalars(
+                select(models.Capability)
+                .where(models.Capability.domain_id.in_(ids))
+                .order_by(models.Capability.name)
+            )
+        ).all()
     )
     open_requests = await _count(
         session,
@@ -952,7 +1034,9 @@ async def domain_summary(session: AsyncSession, slug: str) -> DomainSummary:
     stamps = [d.updated_at for d in subtree] + [r.updated_at for r in repos]
     stamps += [t.updated_at for t in risks + alerts]
     last_event = await session.scalar(
-        select(func.max(models.ProgressEvent.occurred_at)).where(models.ProgressEvent.domain_slug.in_(slugs))
+        select(func.max(models.ProgressEvent.occurred_at)).where(
+            models.ProgressEvent.domain_slug.in_(slugs)
+        )
     )
     if last_event is not None:
         stamps.append(_aware(last_event))

@@ -28,7 +28,13 @@ import yaml
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 REQUIRED_SERVICE_FIELDS = ("name", "vendor", "processing_country")
 KNOWN_SERVICE_FIELDS = {
-    "name", "vendor", "purpose", "data_categories", "processing_country", "dpa_signed", "website",
+    "name",
+    "vendor",
+    "purpose",
+    "data_categories",
+    "processing_country",
+    "dpa_signed",
+    "website",
 }
 
 
@@ -64,7 +70,9 @@ def parse_document(text: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ManifestError([f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from None
+            raise ManifestError(
+                [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+            ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -80,16 +88,26 @@ def validate_service_fields(entry: Any, where: str, problems: list[str]) -> Serv
         return None
     before = len(problems)
     for key in sorted(set(entry) - KNOWN_SERVICE_FIELDS):
-        problems.append(f"{where}.{key}: unknown field (known: {', '.join(sorted(KNOWN_SERVICE_FIELDS))})")
+        problems.append(
+            f"{where}.{key}: unknown field (known: {', '.join(sorted(KNOWN_SERVICE_FIELDS))})"
+        )
     for key in REQUIRED_SERVICE_FIELDS:
         value = entry.get(key)
         if not isinstance(value, str) or not value.strip():
             problems.append(f"{where}.{key}: required, a non-empty string")
     country = entry.get("processing_country")
-    if isinstance(country, str) and country.strip() and not COUNTRY_CODE.match(country.strip().upper()):
-        problems.append(f"{where}.processing_country: {country!r} is not a two-letter ISO 3166 code")
+    if (
+        isinstance(country, str)
+        and country.strip()
+        and not COUNTRY_CODE.match(country.strip().upper())
+    ):
+        problems.append(
+            f"{where}.processing_country: {country!r} is not a two-letter ISO 3166 code"
+        )
     categories = entry.get("data_categories", [])
-    if not isinstance(categories, list) or not all(isinstance(c, str) and c.strip() for c in categories):
+    if not isinstance(categories, list) or not all(
+        isinstance(c, str) and c.strip() for c in categories
+    ):
         problems.append(f"{where}.data_categories: must be a list of non-empty strings")
     if "dpa_signed" in entry and not isinstance(entry["dpa_signed"], bool):
         problems.append(f"{where}.dpa_signed: must be true or false")
@@ -132,7 +150,9 @@ def parse_manifest(text: str) -> Manifest:
         if service is None:
             continue
         if service.name in seen:
-            problems.append(f"{where}.name: {service.name!r} is listed twice (first at services[{seen[service.name]}])")
+            problems.append(
+                f"{where}.name: {service.name!r} is listed twice (first at services[{seen[service.name]}])"
+            )
             continue
         seen[service.name] = index
         services.append(service)

@@ -39,7 +39,11 @@ async def test_demo_is_idempotent_and_realistic(core: LiveServer, core_database_
     assert {r["name"] for r in data["domain"]["repos"]} >= {"the-custodian", "hub-core"}
     assert data["stateSummary"]["domains"] == len(demo.DOMAINS)
     statuses = {r["subject"]: r["status"] for r in data["risks"]}
-    assert statuses == {"risk:mega-hub": "OPEN", "risk:sso-delay": "ESCALATED", "risk:single-cluster": "MITIGATED"}
+    assert statuses == {
+        "risk:mega-hub": "OPEN",
+        "risk:sso-delay": "ESCALATED",
+        "risk:single-cluster": "MITIGATED",
+    }
     assert data["stateSummary"]["openRisks"] == 2 and data["stateSummary"]["activeAlerts"] == 2
     assert data["alerts"] == [{"subject": "alert:longhorn-degraded"}]
     assert [p["service"]["name"] for p in data["gdprReport"]["missingDpa"]] == ["GitHub"]

@@ -18,7 +18,9 @@ mutation($input: RegisterRepoInput!) {
 """
 
 
-def register(core: LiveServer, slug: str, parent: str | None = None, name: str | None = None) -> dict:
+def register(
+    core: LiveServer, slug: str, parent: str | None = None, name: str | None = None
+) -> dict:
     variables = {"input": {"slug": slug, "name": name or slug.title(), "parentSlug": parent}}
     return core.gql(REGISTER, variables)["registerDomain"]
 
@@ -31,7 +33,9 @@ def test_register_and_nest_domains(core: LiveServer) -> None:
     register(core, "railiance", parent="custodian")
     register(core, "railiance-cluster", parent="railiance")
 
-    data = core.gql('{ domain(slug: "custodian") { name children { slug children { slug } } parent { slug } } }')
+    data = core.gql(
+        '{ domain(slug: "custodian") { name children { slug children { slug } } parent { slug } } }'
+    )
     assert data["domain"]["children"] == [
         {"slug": "net-kingdom", "children": []},
         {"slug": "railiance", "children": [{"slug": "railiance-cluster"}]},
@@ -78,7 +82,9 @@ def test_pagination_rejects_bad_arguments(core: LiveServer) -> None:
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-def test_duplicate_slug_is_a_conflict_and_changes_nothing(core: LiveServer, core_database_url: str) -> None:
+def test_duplicate_slug_is_a_conflict_and_changes_nothing(
+    core: LiveServer, core_database_url: str
+) -> None:
     register(core, "custodian", name="Original")
     error = core.error(REGISTER, {"input": {"slug": "custodian", "name": "Impostor"}})
     assert error["extensions"]["code"] == "CONFLICT"
@@ -91,14 +97,18 @@ def test_duplicate_slug_is_a_conflict_and_changes_nothing(core: LiveServer, core
     ("slug", "name"),
     [("Has Caps", "x"), ("-lead", "x"), ("trail-", "x"), ("", "x"), ("ok", "  "), ("x" * 65, "x")],
 )
-def test_invalid_domain_input_is_rejected(core: LiveServer, core_database_url: str, slug: str, name: str) -> None:
+def test_invalid_domain_input_is_rejected(
+    core: LiveServer, core_database_url: str, slug: str, name: str
+) -> None:
     error = core.error(REGISTER, {"input": {"slug": slug, "name": name}})
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert count_rows(core_database_url, "domains") == 0
 
 
 def test_unknown_parent_is_not_found(core: LiveServer, core_database_url: str) -> None:
-    error = core.error(REGISTER, {"input": {"slug": "orphan", "name": "Orphan", "parentSlug": "nobody"}})
+    error = core.error(
+        REGISTER, {"input": {"slug": "orphan", "name": "Orphan", "parentSlug": "nobody"}}
+    )
     assert error["extensions"]["code"] == "NOT_FOUND"
     assert count_rows(core_database_url, "domains") == 0
 
@@ -106,9 +116,10 @@ def test_unknown_parent_is_not_found(core: LiveServer, core_database_url: str) -
 def test_register_repo_update_path_and_list(core: LiveServer, tmp_path) -> None:
     register(core, "custodian")
     register(core, "net-kingdom", parent="custodian")
-    repo = core.gql(REGISTER_REPO, {"input": {"name": "hub-core", "domainSlug": "custodian", "url": "https://x/hub-core"}})[
-        "registerRepo"
-    ]
+    repo = core.gql(
+        REGISTER_REPO,
+        {"input": {"name": "hub-core", "domainSlug": "custodian", "url": "https://x/hub-core"}},
+    )["registerRepo"]
     assert repo["domain"] == {"slug": "custodian"} and repo["localPath"] is None
     core.gql(REGISTER_REPO, {"input": {"name": "net-kingdom", "domainSlug": "net-kingdom"}})
 
@@ -118,22 +129,39 @@ def test_register_repo_update_path_and_list(core: LiveServer, tmp_path) -> None:
     )["updateRepoPath"]
     assert moved == {"id": repo["id"], "localPath": str(tmp_path)}
 
-    repos = core.gql('{ domain(slug: "custodian") { repos { name localPath } } }')["domain"]["repos"]
+    repos = core.gql('{ domain(slug: "custodian") { repos { name localPath } } }')["domain"][
+        "repos"
+    ]
     assert repos == [{"name": "hub-core", "localPath": str(tmp_path)}]
     everything = core.gql("{ repos { name domain { slug } } }")["repos"]
     assert [r["name"] for r in everything] == ["hub-core", "net-kingdom"]
     only = core.gql('{ repos(domainSlug: "net-kingdom") { name } }')["repos"]
     assert only == [{"name": "net-kingdom"}]
-    assert core.gql("query($id: ID!) { repo(id: $id) { name } }", {"id": repo["id"]})["repo"]["name"] == "hub-core"
+    assert (
+        core.gql("query($id: ID!) { repo(id: $id) { name } }", {"id": repo["id"]})["repo"]["name"]
+        == "hub-core"
+    )
 
 
 def test_repo_errors(core: LiveServer, core_database_url: str) -> None:
     register(core, "custodian")
     core.gql(REGISTER_REPO, {"input": {"name": "hub-core", "domainSlug": "custodian"}})
-    assert core.error(REGISTER_REPO, {"input": {"name": "hub-core", "domainSlug": "custodian"}})["extensions"]["code"] == "CONFLICT"
-    assert core.error(REGISTER_REPO, {"input": {"name": "x", "domainSlug": "nowhere"}})["extensions"]["code"] == "NOT_FOUND"
+    assert (
+        core.error(REGISTER_REPO, {"input": {"name": "hub-core", "domainSlug": "custodian"}})[
+            "extensions"
+        ]["code"]
+        == "CONFLICT"
+    )
+    assert (
+        core.error(REGISTER_REPO, {"input": {"name": "x", "domainSlug": "nowhere"}})["extensions"][
+            "code"
+        ]
+        == "NOT_FOUND"
+    )
     missing = "00000000-0000-0000-0000-000000000000"
-    error = core.error('mutation($id: ID!) { updateRepoPath(id: $id, localPath: "/x") { id } }', {"id": missing})
+    error = core.error(
+        'mutation($id: ID!) { updateRepoPath(id: $id, localPath: "/x") { id } }', {"id": missing}
+    )
     assert error["extensions"]["code"] == "NOT_FOUND"
     error = core.error('mutation { updateRepoPath(id: "not-a-uuid", localPath: "/x") { id } }')
     assert error["extensions"]["code"] == "BAD_USER_INPUT"

@@ -20,7 +20,7 @@ def _make_domains(core: LiveServer, count: int) -> None:
     core.gql('mutation { registerDomain(input: {slug: "root", name: "Root"}) { slug } }')
     for i in range(count - 1):
         core.gql(
-            "mutation($s: String!) { registerDomain(input: {slug: $s, name: $s, parentSlug: \"root\"}) { slug } }",
+            'mutation($s: String!) { registerDomain(input: {slug: $s, name: $s, parentSlug: "root"}) { slug } }',
             {"s": f"d{i:03d}"},
         )
 
@@ -48,7 +48,9 @@ def test_entities_for_100_domains_cost_one_sql_statement(core: LiveServer) -> No
     assert " IN " in selects[0].upper()
 
 
-def test_entities_resolve_mixed_types_missing_keys_and_nested_fields_in_batches(core: LiveServer) -> None:
+def test_entities_resolve_mixed_types_missing_keys_and_nested_fields_in_batches(
+    core: LiveServer,
+) -> None:
     _make_domains(core, 30)
     repo = core.gql(
         'mutation { registerRepo(input: {name: "hub-core", domainSlug: "root"}) { id } }'
@@ -77,7 +79,7 @@ def test_nested_lists_do_not_issue_a_query_per_row(core: LiveServer) -> None:
     core.gql('mutation { registerDomain(input: {slug: "extra-root", name: "X"}) { slug } }')
     for i in range(40):
         core.gql(
-            "mutation($s: String!) { registerDomain(input: {slug: $s, name: $s, parentSlug: \"extra-root\"}) { slug } }",
+            'mutation($s: String!) { registerDomain(input: {slug: $s, name: $s, parentSlug: "extra-root"}) { slug } }',
             {"s": f"e{i:03d}"},
         )
     with core.count_statements() as many:

@@ -47,7 +47,9 @@ def sqlite_core(tmp_path: Path):
     from subgraphs.core.app import create_app
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'core.db'}"
-    settings = load_settings("core", env={"HUBGRAPH_HOME": str(tmp_path), "HUBGRAPH_CORE_DATABASE_URL": url})
+    settings = load_settings(
+        "core", env={"HUBGRAPH_HOME": str(tmp_path), "HUBGRAPH_CORE_DATABASE_URL": url}
+    )
     settings = dataclasses.replace(settings, sqlite_busy_timeout_ms=200)
     server = LiveServer(create_app(settings, migrate_on_start=True)).start()
     yield server, tmp_path / "core.db", url
@@ -75,7 +77,9 @@ def test_unreachable_database_makes_readyz_fail_and_queries_fail_cleanly(tmp_pat
     from subgraphs.core.app import create_app
 
     url = f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/nothing"
-    settings = load_settings("core", env={"HUBGRAPH_HOME": str(tmp_path), "HUBGRAPH_CORE_DATABASE_URL": url})
+    settings = load_settings(
+        "core", env={"HUBGRAPH_HOME": str(tmp_path), "HUBGRAPH_CORE_DATABASE_URL": url}
+    )
     server = LiveServer(create_app(settings)).start()
     try:
         assert server.client.get("/healthz").status_code == 200

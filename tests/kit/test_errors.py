@@ -50,9 +50,13 @@ def server(tmp_path: Path):
     live.stop()
 
 
-def test_unexpected_exception_is_masked_and_logged(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_exception_is_masked_and_logged(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.ERROR, logger="hubgraph.errors"):
-        response = server.client.post("/graphql", json={"query": "{ fine leaky }"}, headers={"x-request-id": "req-42"})
+        response = server.client.post(
+            "/graphql", json={"query": "{ fine leaky }"}, headers={"x-request-id": "req-42"}
+        )
     body = response.json()
     assert body["data"] is None  # leaky is non-null, so the error nulls the whole result
     error = body["errors"][0]

@@ -26,7 +26,9 @@ def empty_database_url(backend: str, tmp_path) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("hub_name", available_hubs())
-async def test_upgrade_from_empty_to_head_and_models_agree(empty_database_url: str, hub_name: str) -> None:
+async def test_upgrade_from_empty_to_head_and_models_agree(
+    empty_database_url: str, hub_name: str
+) -> None:
     hub = load_hub(hub_name)
     db = Database(empty_database_url)
     try:
@@ -38,7 +40,11 @@ async def test_upgrade_from_empty_to_head_and_models_agree(empty_database_url: s
         def diff(connection):
             context = MigrationContext.configure(
                 connection,
-                opts={"version_table": version_table(hub.name), "compare_type": True, "compare_server_default": True},
+                opts={
+                    "version_table": version_table(hub.name),
+                    "compare_type": True,
+                    "compare_server_default": True,
+                },
             )
             tables = set(inspect(connection).get_table_names())
             return compare_metadata(context, hub.metadata), tables
@@ -57,7 +63,8 @@ def test_readyz_reports_pending_migrations(empty_database_url: str, tmp_path) ->
     from subgraphs.core.app import create_app
 
     settings = load_settings(
-        "core", env={"HUBGRAPH_HOME": str(tmp_path), "HUBGRAPH_CORE_DATABASE_URL": empty_database_url}
+        "core",
+        env={"HUBGRAPH_HOME": str(tmp_path), "HUBGRAPH_CORE_DATABASE_URL": empty_database_url},
     )
     server = LiveServer(create_app(settings, migrate_on_start=False)).start()
     try:
@@ -72,6 +79,10 @@ def test_readyz_reports_pending_migrations(empty_database_url: str, tmp_path) ->
     try:
         response = server.client.get("/readyz")
         assert response.status_code == 200
-        assert response.json() == {"status": "ready", "hub": "core", "checks": {"database": "ok", "migrations": "ok"}}
+        assert response.json() == {
+            "status": "ready",
+            "hub": "core",
+            "checks": {"database": "ok", "migrations": "ok"},
+        }
     finally:
         server.stop()

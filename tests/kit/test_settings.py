@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 from subgraphs.core.kit.settings import ConfigError, describe, load_settings, masked
 
 
-def test_defaults_put_one_sqlite_file_per_hub_under_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_put_one_sqlite_file_per_hub_under_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings("core", env={})
     assert settings.home == Path("var")
@@ -26,7 +28,7 @@ def test_file_then_environment_take_precedence(tmp_path: Path) -> None:
     config.write_text(
         'home = "/data/hubs"\nlog_format = "json"\n'
         '[hubs.core]\nport = 9100\ndatabase_url = "postgresql+asyncpg://hub:s3cret@db/core"\n'
-        '[hubs.core.options]\nflag = true\n'
+        "[hubs.core.options]\nflag = true\n"
     )
     env = {"HUBGRAPH_CONFIG": str(config), "HUBGRAPH_CORE_PORT": "9200"}
     settings = load_settings("core", env=env)
@@ -43,9 +45,14 @@ def test_file_then_environment_take_precedence(tmp_path: Path) -> None:
 
 
 def test_secrets_are_masked_when_described() -> None:
-    settings = load_settings("core", env={"HUBGRAPH_CORE_DATABASE_URL": "postgresql+asyncpg://hub:s3cret@db:5432/core"})
+    settings = load_settings(
+        "core", env={"HUBGRAPH_CORE_DATABASE_URL": "postgresql+asyncpg://hub:s3cret@db:5432/core"}
+    )
     rows = {name: (value, source) for name, value, source in describe(settings)}
-    assert rows["database_url"] == ("postgresql+asyncpg://hub:***@db:5432/core", "env HUBGRAPH_CORE_DATABASE_URL")
+    assert rows["database_url"] == (
+        "postgresql+asyncpg://hub:***@db:5432/core",
+        "env HUBGRAPH_CORE_DATABASE_URL",
+    )
     assert masked("options", {"api_token": "abc", "rules": 3}) == {"api_token": "***", "rules": 3}
     assert "s3cret" not in str(describe(settings))
 
@@ -72,7 +79,9 @@ def test_invalid_toml_is_reported_with_its_path(tmp_path: Path) -> None:
         load_settings("core", env={"HUBGRAPH_CONFIG": str(config)})
 
 
-def test_config_command_prints_effective_values_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_command_prints_effective_values_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hubgraph.cli import app
 
     monkeypatch.chdir(tmp_path)

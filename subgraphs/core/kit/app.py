@@ -119,7 +119,9 @@ def create_hub_app(
 ) -> Starlette:
     """Build the ASGI app serving ``hub``. The app owns ``db`` unless one is passed in."""
     owns_db = db is None
-    database = db or Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    database = db or Database(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     heads = migrations.head_revisions(hub)
 
     async def healthz(_: Request) -> Response:
@@ -131,9 +133,13 @@ def create_hub_app(
             await asyncio.wait_for(database.ping(), READY_CHECK_TIMEOUT_S)
             checks["database"] = "ok"
             current = await migrations.current_revisions(hub, database)
-            checks["migrations"] = "ok" if current == heads else (
-                f"at {sorted(current) or 'nothing'}, expected {sorted(heads)}; "
-                "run `hubgraph migrate`"
+            checks["migrations"] = (
+                "ok"
+                if current == heads
+                else (
+                    f"at {sorted(current) or 'nothing'}, expected {sorted(heads)}; "
+                    "run `hubgraph migrate`"
+                )
             )
         except Exception as exc:
             checks.setdefault("database", f"unreachable: {type(exc).__name__}")

@@ -62,6 +62,10 @@ def hub_cli(name: str) -> typer.Typer:
         created = asyncio.run(load_demo(definition(), settings))
         total = sum(created.values())
         detail = ", ".join(f"{count} {kind}" for kind, count in created.items() if count)
-        console.print(f"{name}: demo data loaded ({detail})" if total else f"{name}: demo data already present")
+        console.print(
+            f"{name}: demo data loaded ({detail})"
+            if total
+            else f"{name}: demo data already present"
+        )
 
     return app

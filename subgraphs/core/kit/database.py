@@ -14,7 +14,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 class Database:
@@ -22,7 +27,9 @@ class Database:
 
     def __init__(self, url: str | URL, *, busy_timeout_ms: int = 5000, echo: bool = False):
         self.url = make_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **_engine_options(self.url))
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, echo=echo, **_engine_options(self.url)
+        )
         if self.is_sqlite:
             _prepare_sqlite_file(self.url)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_ms))

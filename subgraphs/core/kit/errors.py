@@ -62,8 +62,12 @@ def _classify(error: GraphQLError) -> GraphQLError:
         return _with(error, original.message, extensions)
     if isinstance(original, IntegrityError):
         extensions["code"] = Conflict.code
-        return _with(error, "the change conflicts with existing data (a unique or "
-                            "referential constraint was violated)", extensions)
+        return _with(
+            error,
+            "the change conflicts with existing data (a unique or "
+            "referential constraint was violated)",
+            extensions,
+        )
     if isinstance(original, OperationalError) and "locked" in str(original).lower():
         extensions["code"] = Unavailable.code
         return _with(error, "the hub's database is busy; retry the request", extensions)

@@ -30,7 +30,9 @@ class EventType(StrEnum):
 
 CANONICAL_EVENT_TYPES: frozenset[str] = frozenset(e.value for e in EventType)
 
-RISK_EVENTS = frozenset({EventType.RISK_SURFACED, EventType.RISK_MITIGATED, EventType.RISK_ESCALATED})
+RISK_EVENTS = frozenset(
+    {EventType.RISK_SURFACED, EventType.RISK_MITIGATED, EventType.RISK_ESCALATED}
+)
 ALERT_EVENTS = frozenset(
     {EventType.ALERT_RAISED, EventType.ALERT_ACKNOWLEDGED, EventType.ALERT_RESOLVED}
 )
@@ -54,4 +56,6 @@ def parse_event_type(value: str) -> EventType:
         return EventType(value)
     except ValueError:
         allowed = ", ".join(sorted(CANONICAL_EVENT_TYPES))
-        raise ValueError(f"unknown event type {value!r}; the canonical types are: {allowed}") from None
+        raise ValueError(
+            f"unknown event type {value!r}; the canonical types are: {allowed}"
+        ) from None

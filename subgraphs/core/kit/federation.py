@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.federation import Schema
@@ -14,7 +14,7 @@ from subgraphs.core.kit.logs import set_operation_name
 # Strawberry's default link is v2.11, which some standard composers still reject.
 # 2.7 has everything the hubs use (@key, @shareable, @override, @interfaceObject,
 # @authenticated / @requiresScopes) and every current composer accepts it.
-FEDERATION_VERSION = "2.7"
+FEDERATION_VERSION: Final = "2.7"
 
 # Parsing and validating a document costs milliseconds; gateways send the same few
 # documents over and over, so both are cached (bounded, so hostile input cannot grow it).

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
@@ -44,7 +44,9 @@ class Loaders:
 
         async def batch(keys: list[Any]) -> list[Any]:
             async with self.db.session() as session:
-                rows = (await session.scalars(select(model).where(column.in_(keys)))).all()
+                rows: Sequence[Any] = (
+                    await session.scalars(select(model).where(column.in_(keys)))
+                ).all()
             found = {getattr(row, column.key): row for row in rows}
             return [found.get(key) for key in keys]
 
@@ -62,7 +64,7 @@ class Loaders:
         """A list of rows per key (one-to-many), in ``order_by`` order."""
 
         async def batch(keys: list[Any]) -> list[list[Any]]:
-            stmt = select(model).where(column.in_(keys), *where).order_by(*order_by)
+            stmt: Select[Any] = select(model).where(column.in_(keys), *where).order_by(*order_by)
             async with self.db.session() as session:
                 rows = (await session.scalars(stmt)).all()
             groups: dict[Any, list[Any]] = defaultdict(list)
@@ -82,11 +84,7 @@ class Loaders:
         """How many rows each key has (0 when none), in one ``GROUP BY`` query."""
 
         async def batch(keys: list[Any]) -> list[int]:
-            stmt = (
-                select(column, func.count())
-                .where(column.in_(keys), *where)
-                .group_by(column)
-            )
+            stmt = select(column, func.count()).where(column.in_(keys), *where).group_by(column)
             async with self.db.session() as session:
                 counts = {key: count for key, count in (await session.execute(stmt)).all()}
             return [counts.get(key, 0) for key in keys]

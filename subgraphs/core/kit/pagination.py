@@ -53,7 +53,9 @@ def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any
             raise ValueError("wrong shape")
         return [_parse(value, key) for value, key in zip(raw, keys, strict=True)]
     except (ValueError, binascii.Error, orjson.JSONDecodeError, TypeError):
-        raise BadUserInput("invalid cursor; use a cursor returned by this field", argument="after") from None
+        raise BadUserInput(
+            "invalid cursor; use a cursor returned by this field", argument="after"
+        ) from None
 
 
 def _parse(value: str, key: InstrumentedAttribute[Any]) -> Any:

@@ -162,8 +162,16 @@ def masked(name: str, value: Any) -> Any:
 def describe(settings: HubSettings) -> list[tuple[str, Any, str]]:
     """(name, masked value, source) rows for ``hubgraph config``."""
     rows = []
-    for name in ("home", "database_url", "host", "port", "log_format", "log_level",
-                 "sqlite_busy_timeout_ms", "options"):
+    for name in (
+        "home",
+        "database_url",
+        "host",
+        "port",
+        "log_format",
+        "log_level",
+        "sqlite_busy_timeout_ms",
+        "options",
+    ):
         value = getattr(settings, name)
         rows.append((name, masked(name, value), settings.sources.get(name, "default")))
     return rows
