@@ -79,11 +79,8 @@ def up(
     demo: bool = typer.Option(
         False, "--demo", help="Load demo data (always done for a new database)."
     ),
-    embedded: bool = typer.Option(
-        True, "--embedded/--processes", help="Run every hub in this process."
-    ),
 ) -> None:
-    """Start every hub (migrating first), each on its own loopback port."""
+    """Start every hub (migrating first), each on its own loopback port, in this process."""
     from subgraphs.core.kit.app import create_hub_app
     from subgraphs.core.kit.cli import load_demo
     from subgraphs.core.kit.logs import configure_logging

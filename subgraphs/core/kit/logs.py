@@ -18,7 +18,7 @@ _request_id: ContextVar[str | None] = ContextVar("hubgraph_request_id", default=
 _operation: ContextVar[str | None] = ContextVar("hubgraph_operation", default=None)
 
 # Attributes every LogRecord has; anything else passed via ``extra=`` is a field of ours.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 def current_request_id() -> str | None:
@@ -85,3 +85,5 @@ def configure_logging(log_format: str = "console", level: str = "info") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Strawberry logs every resolver error itself; ours (errors.py) says more, once.
     logging.getLogger("strawberry.execution").disabled = True
+    # Alembic narrates every context it opens; kit.migrations logs what changed instead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -10,6 +10,7 @@ A hub's ``migrations/env.py`` is three lines: it calls :func:`run_environment`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ from subgraphs.core.kit.database import Database
 
 if TYPE_CHECKING:
     from subgraphs.core.kit.hub import HubDefinition
+
+log = logging.getLogger("hubgraph.migrations")
 
 
 def version_table(hub: str) -> str:
@@ -43,6 +46,7 @@ def alembic_config(hub: HubDefinition, database_url: str | None = None) -> Confi
 async def upgrade(hub: HubDefinition, db: Database, revision: str = "head") -> None:
     """Upgrade the hub's schema to ``revision`` (default: the newest)."""
     config = alembic_config(hub)
+    before = await current_revisions(hub, db)
 
     def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
@@ -50,6 +54,14 @@ async def upgrade(hub: HubDefinition, db: Database, revision: str = "head") -> N
 
     async with db.engine.begin() as conn:
         await conn.run_sync(run)
+    after = await current_revisions(hub, db)
+    if after != before:
+        log.info(
+            "%s: database upgraded from %s to %s",
+            hub.name,
+            ", ".join(sorted(before)) or "empty",
+            ", ".join(sorted(after)),
+        )
 
 
 def head_revisions(hub: HubDefinition) -> set[str]:
