@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from subgraphs import available_hubs, load_hub
+from subgraphs.core.kit.serving import PortInUse
 from subgraphs.core.kit.settings import ConfigError, config_file, describe, load_settings
 
 console = Console(stderr=True)
@@ -153,3 +154,6 @@ def main() -> None:
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/] {exc}")
         sys.exit(2)
+    except PortInUse as exc:
+        console.print(f"[red]{exc}[/]")
+        sys.exit(1)

@@ -85,3 +85,16 @@ def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> Non
         line for line in err.splitlines() if '"hubgraph.access"' in line and "cli-test-1" in line
     ]
     assert access and '"status":200' in access[0]
+
+
+def test_serve_on_a_busy_port_says_what_to_do(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _hubgraph("core", "serve", "--port", str(port), env=_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "HUBGRAPH_CORE_PORT" in result.stderr and "Traceback" not in result.stderr

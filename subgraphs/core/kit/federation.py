@@ -32,13 +32,23 @@ class OperationName(SchemaExtension):
         yield
 
 
-def hub_schema(query: type, mutation: type | None = None, types: Sequence[type] = ()) -> Schema:
-    extensions: list[Any] = [
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-        OperationName,
-        ErrorCodes,
-    ]
+def hub_schema(
+    query: type,
+    mutation: type | None = None,
+    types: Sequence[type] = (),
+    *,
+    cache_documents: bool = True,
+) -> Schema:
+    """A federation schema with the kit's extensions.
+
+    ``cache_documents=False`` exists for the benchmark that measures what the caches buy.
+    """
+    extensions: list[Any] = [OperationName, ErrorCodes]
+    if cache_documents:
+        extensions[:0] = [
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ]
     return Schema(
         query=query,
         mutation=mutation,

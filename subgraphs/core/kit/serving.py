@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,24 @@ class Served:
     app: ASGIApp
     host: str
     port: int
+
+
+class PortInUse(RuntimeError):
+    """A server cannot listen where it is configured to."""
+
+
+def check_port_free(item: Served) -> None:
+    """Fail early, with what to do, instead of uvicorn's exit from deep inside start-up."""
+    with socket.socket(socket.AF_INET6 if ":" in item.host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((item.host, item.port))
+        except OSError as exc:
+            raise PortInUse(
+                f"{item.name}: cannot listen on {item.host}:{item.port} ({exc.strerror}); "
+                f"stop what uses it, or choose another port "
+                f"(--port, or HUBGRAPH_{item.name.upper()}_PORT)"
+            ) from None
 
 
 class _SharedSignalServer(uvicorn.Server):
@@ -39,6 +58,8 @@ def _config(item: Served) -> uvicorn.Config:
 
 async def serve_all(items: Sequence[Served]) -> None:
     """Serve every app until a signal arrives; a server that fails to start stops all."""
+    for item in items:
+        check_port_free(item)
     servers = [_SharedSignalServer(_config(item)) for item in items]
 
     def stop(*_: object) -> None:
