@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from subgraphs.core.kit.yaml_documents import load_yaml
+
 RULE_KINDS = ("files", "workplans")
 
 
@@ -98,6 +100,8 @@ def rules_from_options(options: Mapping[str, Any]) -> RuleSet:
         patterns = entry.get("any_of", [])
         if kind == "files" and (not isinstance(patterns, list) or not patterns):
             raise ValueError(f"{where}: a 'files' rule needs a non-empty 'any_of' list of globs")
+        for pattern in patterns:
+            _check_pattern(pattern, where)
         rules.append(
             Rule(
                 name=entry["name"],
@@ -108,6 +112,15 @@ def rules_from_options(options: Mapping[str, Any]) -> RuleSet:
             )
         )
     return RuleSet(tuple(rules))
+
+
+def _check_pattern(pattern: Any, where: str) -> None:
+    """Patterns are relative globs inside the checkout; anything else fails at start-up."""
+    text = pattern if isinstance(pattern, str) else ""
+    if not text.strip():
+        raise ValueError(f"{where}: any_of holds an empty pattern")
+    if text.startswith("/") or ".." in Path(text).parts:
+        raise ValueError(f"{where}: pattern {text!r} must stay inside the repo (relative, no '..')")
 
 
 def evaluate(rule_set: RuleSet, local_path: str | None) -> list[RuleResult]:
@@ -158,7 +171,11 @@ def _check_workplans(rule: Rule, folder: Path) -> RuleResult:
 def _workplan_problems(files: Iterable[Path], folder: Path) -> Iterable[str]:
     for path in files:
         name = path.relative_to(folder)
-        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:  # a broken link, a folder named *.md, no permission
+            yield f"{name}: cannot be read ({exc.strerror or type(exc).__name__})"
+            continue
         if not text.startswith("---"):
             yield f"{name}: no front matter"
             continue
@@ -167,7 +184,7 @@ def _workplan_problems(files: Iterable[Path], folder: Path) -> Iterable[str]:
             yield f"{name}: front matter is not closed by ---"
             continue
         try:
-            front = yaml.safe_load(parts[0].lstrip("-\n"))
+            front = load_yaml(parts[0].lstrip("-\n"))
         except yaml.YAMLError:
             yield f"{name}: front matter is not valid YAML"
             continue

@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -711,7 +711,10 @@ async def record_event(
         raise BadUserInput("payload must be a JSON object", argument="payload")
     if occurred_at is not None and occurred_at.tzinfo is None:
         raise BadUserInput("occurredAt must include a time zone", argument="occurredAt")
+    if occurred_at is not None:
+        occurred_at = occurred_at.astimezone(UTC)
     subject = _required(subject, "subject", 300)
+    event_key = (event_key or "").strip() or None
     if event_key:
         earlier = await session.scalar(
             select(models.ProgressEvent).where(models.ProgressEvent.event_key == event_key)
@@ -755,6 +758,12 @@ async def record_event(
     return event
 
 
+# A subject's lifecycle is checked against the events recorded before it, so it is
+# folded in the order events were recorded, not by the emitter's (possibly skewed)
+# occurred_at clock.
+RECORDED_ORDER = (models.ProgressEvent.created_at, models.ProgressEvent.id)
+
+
 async def _subject_events(
     session: AsyncSession, subject: str, kinds: frozenset[EventType]
 ) -> list[models.ProgressEvent]:
@@ -764,7 +773,7 @@ async def _subject_events(
             models.ProgressEvent.subject == subject,
             models.ProgressEvent.event_type.in_([k.value for k in kinds]),
         )
-        .order_by(models.ProgressEvent.occurred_at, models.ProgressEvent.created_at)
+        .order_by(*RECORDED_ORDER)
     )
     return list((await session.scalars(stmt)).all())
 
@@ -800,15 +809,25 @@ async def _tracked(
     status: str | None,
     domain_slugs: Sequence[str] | None = None,
 ) -> list[Tracked]:
-    stmt: Select[Any] = select(models.ProgressEvent).where(
-        models.ProgressEvent.event_type.in_([k.value for k in kinds])
-    )
+    of_kind = models.ProgressEvent.event_type.in_([k.value for k in kinds])
+    stmt: Select[Any] = select(models.ProgressEvent).where(of_kind)
     if domain_slugs is not None:
-        stmt = stmt.where(models.ProgressEvent.domain_slug.in_(domain_slugs))
-    stmt = stmt.order_by(models.ProgressEvent.occurred_at, models.ProgressEvent.created_at)
+        # Whole sequences of the subjects that belong to these domains: a follow-up
+        # event naming another domain must not split a subject's history.
+        subjects = select(models.ProgressEvent.subject).where(
+            of_kind, models.ProgressEvent.domain_slug.in_(domain_slugs)
+        )
+        stmt = stmt.where(models.ProgressEvent.subject.in_(subjects))
+    stmt = stmt.order_by(*RECORDED_ORDER)
     by_subject: dict[str, list[models.ProgressEvent]] = defaultdict(list)
     for event in (await session.scalars(stmt)).all():
         by_subject[event.subject].append(event)
+    if domain_slugs is not None:
+        by_subject = {
+            subject: events
+            for subject, events in by_subject.items()
+            if events[0].domain_slug in domain_slugs
+        }
     tracked = []
     for subject, events in by_subject.items():
         current = _fold(events, flow)
@@ -823,7 +842,7 @@ async def _tracked(
                 domain_slug=events[0].domain_slug,
                 source_hub=events[0].source_hub,
                 opened_at=events[0].occurred_at,
-                updated_at=events[-1].occurred_at,
+                updated_at=max(e.occurred_at for e in events),
                 events=events,
             )
         )
@@ -861,30 +880,30 @@ async def _alert(session: AsyncSession, subject: str) -> Tracked:
     return found[0]
 
 
+async def _advance_alert(
+    session: AsyncSession, subject: str, step: EventType, by: str, note: str
+) -> Tracked:
+    """Record the alert's next step; it keeps its severity (the last event's)."""
+    alert = await _alert(session, subject)
+    await record_event(
+        session,
+        event_type=step,
+        source_hub="core",
+        subject=subject,
+        severity=alert.severity,
+        payload={"by": by, "note": note},
+    )
+    return await _alert(session, subject)
+
+
 async def acknowledge_alert(
     session: AsyncSession, subject: str, *, by: str, note: str = ""
 ) -> Tracked:
-    await _alert(session, subject)
-    await record_event(
-        session,
-        event_type=EventType.ALERT_ACKNOWLEDGED,
-        source_hub="core",
-        subject=subject,
-        payload={"by": by, "note": note},
-    )
-    return await _alert(session, subject)
+    return await _advance_alert(session, subject, EventType.ALERT_ACKNOWLEDGED, by, note)
 
 
 async def resolve_alert(session: AsyncSession, subject: str, *, by: str, note: str = "") -> Tracked:
-    await _alert(session, subject)
-    await record_event(
-        session,
-        event_type=EventType.ALERT_RESOLVED,
-        source_hub="core",
-        subject=subject,
-        payload={"by": by, "note": note},
-    )
-    return await _alert(session, subject)
+    return await _advance_alert(session, subject, EventType.ALERT_RESOLVED, by, note)
 
 
 async def list_events(
@@ -928,55 +947,67 @@ class StateSummary:
     recent_events: list[models.ProgressEvent]
 
 
-async def _count(session: AsyncSession, model: type, *where: Any) -> int:
-    return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+def _count_of(model: type, *where: Any) -> Any:
+    return select(func.count()).select_from(model).where(*where).scalar_subquery()
+
+
+def _latest_of(column: Any, *where: Any) -> Any:
+    return select(func.max(column)).where(*where).scalar_subquery()
 
 
 async def state_summary(session: AsyncSession, recent: int = 5) -> StateSummary:
-    """Counts and the latest activity across all of the core hub's data."""
-    latest = [
-        await session.scalar(select(func.max(column)))
-        for column in (
-            models.Domain.updated_at,
-            models.ManagedRepo.updated_at,
-            models.AgentMessage.updated_at,
-            models.CapabilityRequest.updated_at,
-            models.ThirdPartyService.updated_at,
-            models.ProgressEvent.created_at,
+    """Counts and the latest activity across all of the core hub's data.
+
+    Four statements whatever the data: every count and latest time in one SELECT of
+    scalar subqueries, the risk and alert sequences, and the most recent events.
+    """
+    latest_columns = (
+        models.Domain.updated_at,
+        models.Capability.updated_at,
+        models.ManagedRepo.updated_at,
+        models.AgentMessage.updated_at,
+        models.CapabilityRequest.updated_at,
+        models.ThirdPartyService.updated_at,
+        models.ProgressEvent.created_at,
+    )
+    row = (
+        await session.execute(
+            select(
+                _count_of(models.Domain),
+                _count_of(models.ManagedRepo),
+                _count_of(models.AgentMessage),
+                _count_of(models.AgentMessage, models.AgentMessage.read_at.is_(None)),
+                _count_of(models.Capability),
+                _count_of(
+                    models.CapabilityRequest,
+                    models.CapabilityRequest.status.in_(OPEN_REQUEST_STATUSES),
+                ),
+                _count_of(models.ThirdPartyService),
+                *(_latest_of(column) for column in latest_columns),
+            )
         )
-    ]
-    stamps = [_aware(s) for s in latest if s is not None]
+    ).one()
+    counts, latest = row[:7], [stamp for stamp in row[7:] if stamp is not None]
     risks = await list_risks(session)
     alerts = await list_alerts(session)
-    events = await list_events(session, first=recent)
+    events = await session.scalars(
+        select(models.ProgressEvent)
+        .order_by(models.ProgressEvent.occurred_at.desc(), models.ProgressEvent.id.desc())
+        .limit(recent)
+    )
     return StateSummary(
-        domains=await _count(session, models.Domain),
-        repos=await _count(session, models.ManagedRepo),
-        messages=await _count(session, models.AgentMessage),
-        unread_messages=await _count(
-            session, models.AgentMessage, models.AgentMessage.read_at.is_(None)
-        ),
-        capabilities=await _count(session, models.Capability),
-        open_capability_requests=await _count(
-            session,
-            models.CapabilityRequest,
-            models.CapabilityRequest.status.in_(OPEN_REQUEST_STATUSES),
-        ),
-        third_party_services=await _count(session, models.ThirdPartyService),
+        domains=counts[0],
+        repos=counts[1],
+        messages=counts[2],
+        unread_messages=counts[3],
+        capabilities=counts[4],
+        open_capability_requests=counts[5],
+        third_party_services=counts[6],
         open_risks=sum(1 for r in risks if r.status != "mitigated"),
         active_alerts=sum(1 for a in alerts if a.status != "resolved"),
-        latest_activity_at=max(stamps) if stamps else None,
-        recent_events=events.rows,
+        latest_activity_at=max(latest) if latest else None,
+        recent_events=list(events.all()),
     )
-
-
-def _aware(value: datetime) -> datetime:
-    # MAX() over SQLite text bypasses the column type; restore UTC awareness.
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @dataclass
@@ -1016,30 +1047,31 @@ async def domain_summary(session: AsyncSession, slug: str) -> DomainSummary:
             )
         ).all()
     )
-    open_requests = await _count(
-        session,
-        models.CapabilityRequest,
-        models.CapabilityRequest.capability_id.in_([c.id for c in capabilities]),
-        models.CapabilityRequest.status.in_(OPEN_REQUEST_STATUSES),
+    requested = models.CapabilityRequest.capability_id.in_([c.id for c in capabilities])
+    to_subtree = (models.AgentMessage.recipient_kind == "domain") & (
+        models.AgentMessage.recipient.in_(slugs)
     )
-    unread = await _count(
-        session,
-        models.AgentMessage,
-        models.AgentMessage.recipient_kind == "domain",
-        models.AgentMessage.recipient.in_(slugs),
-        models.AgentMessage.read_at.is_(None),
-    )
+    about_subtree = models.ProgressEvent.domain_slug.in_(slugs)
+    open_requests, unread, *latest = (
+        await session.execute(
+            select(
+                _count_of(
+                    models.CapabilityRequest,
+                    requested,
+                    models.CapabilityRequest.status.in_(OPEN_REQUEST_STATUSES),
+                ),
+                _count_of(models.AgentMessage, to_subtree, models.AgentMessage.read_at.is_(None)),
+                _latest_of(models.CapabilityRequest.updated_at, requested),
+                _latest_of(models.AgentMessage.updated_at, to_subtree),
+                _latest_of(models.ProgressEvent.created_at, about_subtree),
+            )
+        )
+    ).one()
     risks = [r for r in await list_risks(session, domain_slugs=slugs) if r.status != "mitigated"]
     alerts = [a for a in await list_alerts(session, domain_slugs=slugs) if a.status != "resolved"]
     stamps = [d.updated_at for d in subtree] + [r.updated_at for r in repos]
-    stamps += [t.updated_at for t in risks + alerts]
-    last_event = await session.scalar(
-        select(func.max(models.ProgressEvent.occurred_at)).where(
-            models.ProgressEvent.domain_slug.in_(slugs)
-        )
-    )
-    if last_event is not None:
-        stamps.append(_aware(last_event))
+    stamps += [c.updated_at for c in capabilities]
+    stamps += [stamp for stamp in latest if stamp is not None]
     return DomainSummary(
         domain=domain,
         subdomains=subtree[1:],

@@ -25,8 +25,13 @@ from typing import Any
 
 import yaml
 
+from subgraphs.core.kit.yaml_documents import load_yaml
+
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 REQUIRED_SERVICE_FIELDS = ("name", "vendor", "processing_country")
+# The column sizes in models.ThirdPartyService: longer values are problems, not crashes.
+MAX_LENGTHS = {"name": 200, "vendor": 200, "website": 500, "purpose": 10_000}
+MAX_CATEGORY_LENGTH = 200
 KNOWN_SERVICE_FIELDS = {
     "name",
     "vendor",
@@ -74,7 +79,7 @@ def parse_document(text: str) -> Any:
                 [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
             ) from None
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -109,11 +114,19 @@ def validate_service_fields(entry: Any, where: str, problems: list[str]) -> Serv
         isinstance(c, str) and c.strip() for c in categories
     ):
         problems.append(f"{where}.data_categories: must be a list of non-empty strings")
+    elif any(len(c.strip()) > MAX_CATEGORY_LENGTH for c in categories):
+        problems.append(
+            f"{where}.data_categories: each category is at most {MAX_CATEGORY_LENGTH} characters"
+        )
     if "dpa_signed" in entry and not isinstance(entry["dpa_signed"], bool):
         problems.append(f"{where}.dpa_signed: must be true or false")
     for key in ("purpose", "website"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             problems.append(f"{where}.{key}: must be a string")
+    for key, limit in MAX_LENGTHS.items():
+        value = entry.get(key)
+        if isinstance(value, str) and len(value.strip()) > limit:
+            problems.append(f"{where}.{key}: at most {limit} characters")
     if len(problems) > before:
         return None
     return ServiceEntry(
@@ -123,7 +136,7 @@ def validate_service_fields(entry: Any, where: str, problems: list[str]) -> Serv
         purpose=(entry.get("purpose") or "").strip(),
         data_categories=sorted({c.strip() for c in categories}),
         dpa_signed=bool(entry.get("dpa_signed", False)),
-        website=entry.get("website"),
+        website=(entry.get("website") or "").strip() or None,
     )
 
 

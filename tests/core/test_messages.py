@@ -112,7 +112,9 @@ def test_empty_text_is_rejected(
 
 
 def test_blank_agent_recipient_is_rejected(core: LiveServer, core_database_url: str) -> None:
-    error = core.error(SEND, {"input": {"sender": "a", "subject": "s", "body": "b", "toAgent": "  "}})
+    error = core.error(
+        SEND, {"input": {"sender": "a", "subject": "s", "body": "b", "toAgent": "  "}}
+    )
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert count_rows(core_database_url, "agent_messages") == 0
 
@@ -153,6 +155,18 @@ def test_pagination_walks_every_message_once(core: LiveServer) -> None:
         after = page["pageInfo"]["endCursor"]
     assert seen == list(reversed(sent))
     assert pages == 3
+
+
+def test_first_page_holds_the_newest_messages(core: LiveServer) -> None:
+    for i in range(5):
+        send(core, subject=f"m{i}", toAgent="agent-z")
+    page = core.gql(MESSAGES, {"first": 2})["messages"]
+    assert [edge["node"]["subject"] for edge in page["edges"]] == ["m4", "m3"]
+    assert page["totalCount"] == 5
+    assert page["pageInfo"]["hasNextPage"] is True and page["pageInfo"]["hasPreviousPage"] is False
+    whole = core.gql(MESSAGES, {"first": 5})["messages"]
+    assert whole["pageInfo"]["hasNextPage"] is False
+    assert len({edge["cursor"] for edge in whole["edges"]}) == 5
 
 
 def test_empty_page_and_first_zero(core: LiveServer) -> None:
@@ -306,5 +320,7 @@ def test_reply_with_empty_body_or_sender_changes_nothing(
         error = core.error(REPLY, {"id": original["id"], "sender": "b", "body": "x", **variables})
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert count_rows(core_database_url, "agent_messages") == 1
-    thread = core.gql("query($id: ID!) { message(id: $id) { thread { id } } }", {"id": original["id"]})
+    thread = core.gql(
+        "query($id: ID!) { message(id: $id) { thread { id } } }", {"id": original["id"]}
+    )
     assert thread["message"]["thread"] == [{"id": original["id"]}]

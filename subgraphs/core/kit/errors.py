@@ -9,12 +9,11 @@ the client sees a generic message plus the request id, and the traceback goes to
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from graphql import GraphQLError
 from sqlalchemy.exc import IntegrityError, OperationalError
-from strawberry.extensions import SchemaExtension
 
 from subgraphs.core.kit.logs import current_request_id
 
@@ -104,17 +103,12 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
     return error
 
 
-class ErrorCodes(SchemaExtension):
-    """Gives every error in a result a stable ``extensions.code`` and masks internals."""
+def classify_errors(errors: Iterable[GraphQLError]) -> None:
+    """Give every error a stable ``extensions.code``; mask and log unexpected ones.
 
-    def on_parse(self) -> Iterator[None]:
-        yield
-        for error in self.execution_context.pre_execution_errors or ():
+    Called from the hub schema's ``process_errors``, which Strawberry runs for every
+    error of every phase (parsing, validation, execution) before the response is built.
+    """
+    for error in errors:
+        if not (error.extensions or {}).get("code"):
             _classify(error)
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        errors = getattr(self.execution_context.result, "errors", None) or ()
-        for error in errors:
-            if not (error.extensions or {}).get("code"):
-                _classify(error)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
+from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.federation import Schema
+from strawberry.types import ExecutionContext
 
-from subgraphs.core.kit.errors import ErrorCodes
+from subgraphs.core.kit.errors import classify_errors
 from subgraphs.core.kit.logs import set_operation_name
 
 # Strawberry's default link is v2.11, which some standard composers still reject.
@@ -32,6 +34,15 @@ class OperationName(SchemaExtension):
         yield
 
 
+class HubSchema(Schema):
+    """A federation schema whose errors all carry ``extensions.code`` (see kit.errors)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        classify_errors(errors)
+
+
 def hub_schema(
     query: type,
     mutation: type | None = None,
@@ -43,13 +54,13 @@ def hub_schema(
 
     ``cache_documents=False`` exists for the benchmark that measures what the caches buy.
     """
-    extensions: list[Any] = [OperationName, ErrorCodes]
+    extensions: list[Any] = [OperationName]
     if cache_documents:
         extensions[:0] = [
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         ]
-    return Schema(
+    return HubSchema(
         query=query,
         mutation=mutation,
         types=list(types),

@@ -44,6 +44,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[datetime]:
+        # TypeDecorator would say `object`; cursors need the real type to decode values.
+        return datetime
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -61,13 +66,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
+def _created_at(context: Any) -> datetime:
+    """A new row was last updated when it was created (the very same instant)."""
+    created: datetime | None = context.get_current_parameters().get("created_at")
+    return created or utcnow()
+
+
 class RowIdentity:
     """Mixin: a UUID primary key and creation/update times."""
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+        UTCDateTime, default=_created_at, onupdate=utcnow, nullable=False
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -86,7 +86,13 @@ async def paginate(
     page_stmt = stmt
     if after:
         position = tuple_(*keys)
-        values = tuple_(*_decode(after, keys))
+        # Bound with each column's own type, so values are stored-format identical.
+        values = tuple_(
+            *(
+                literal(value, key.type)
+                for value, key in zip(_decode(after, keys), keys, strict=True)
+            )
+        )
         page_stmt = page_stmt.where(position < values if descending else position > values)
     order = [key.desc() if descending else key.asc() for key in keys]
     rows = list((await session.scalars(page_stmt.order_by(*order).limit(size + 1))).all())
