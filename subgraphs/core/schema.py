@@ -506,51 +506,49 @@ class ProgressEvent:
         )
 
 
-def _tracked_fields(t: service.Tracked) -> dict[str, Any]:
-    return {
-        "subject": t.subject,
-        "title": t.title,
-        "severity": Severity(t.severity),
-        "domain_slug": t.domain_slug,
-        "source_hub": t.source_hub,
-        "opened_at": t.opened_at,
-        "updated_at": t.updated_at,
-        "events": [ProgressEvent.from_row(e) for e in t.events],
-    }
-
-
-@strawberry.type(description="A risk (FOS §10): the state of its risk_* event sequence.")
-class Risk:
+@strawberry.interface(
+    description="Something tracked across hubs (FOS §10) through its sequence of events."
+)
+class Tracked:
     subject: str
     title: str
-    status: RiskStatus
-    severity: Severity
+    severity: Severity = strawberry.field(description="The severity of the latest event.")
     domain_slug: str | None
-    source_hub: str
+    source_hub: str = strawberry.field(description="The hub that opened it.")
     opened_at: datetime
     updated_at: datetime
-    events: list[ProgressEvent]
+    events: list[ProgressEvent] = strawberry.field(description="Oldest first.")
+
+    @staticmethod
+    def fields_of(t: service.Tracked) -> dict[str, Any]:
+        return {
+            "subject": t.subject,
+            "title": t.title,
+            "severity": Severity(t.severity),
+            "domain_slug": t.domain_slug,
+            "source_hub": t.source_hub,
+            "opened_at": t.opened_at,
+            "updated_at": t.updated_at,
+            "events": [ProgressEvent.from_row(e) for e in t.events],
+        }
+
+
+@strawberry.type(description="A risk: surfaced, then escalated or mitigated.")
+class Risk(Tracked):
+    status: RiskStatus
 
     @classmethod
     def from_tracked(cls, t: service.Tracked) -> Risk:
-        return cls(status=RiskStatus(t.status), **_tracked_fields(t))
+        return cls(status=RiskStatus(t.status), **Tracked.fields_of(t))
 
 
-@strawberry.type(description="An alert (FOS §10): the state of its alert_* event sequence.")
-class Alert:
-    subject: str
-    title: str
+@strawberry.type(description="An alert: raised, then acknowledged, then resolved.")
+class Alert(Tracked):
     status: AlertStatus
-    severity: Severity
-    domain_slug: str | None
-    source_hub: str
-    opened_at: datetime
-    updated_at: datetime
-    events: list[ProgressEvent]
 
     @classmethod
     def from_tracked(cls, t: service.Tracked) -> Alert:
-        return cls(status=AlertStatus(t.status), **_tracked_fields(t))
+        return cls(status=AlertStatus(t.status), **Tracked.fields_of(t))
 
 
 @strawberry.type(description="Counts and latest activity across the core hub.")

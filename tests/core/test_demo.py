@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 from subgraphs.core import demo
-from subgraphs.core.kit.database import Database
-from subgraphs.core.kit.migrations import upgrade
+from subgraphs.core.app import HUB
+from subgraphs.core.kit.cli import load_demo
+from subgraphs.core.kit.settings import load_settings
 from tests.support import LiveServer
 
 
-async def _load(url: str) -> dict[str, int]:
-    from subgraphs.core.app import HUB
-
-    db = Database(url)
-    try:
-        await upgrade(HUB, db)
-        async with db.transaction() as session:
-            return await demo.load(session)
-    finally:
-        await db.dispose()
-
-
 async def test_demo_is_idempotent_and_realistic(core: LiveServer, core_database_url: str) -> None:
-    first = await _load(core_database_url)
+    settings = load_settings("core", env={"HUBGRAPH_CORE_DATABASE_URL": core_database_url})
+    first = await load_demo(HUB, settings)
     assert first["domains"] == len(demo.DOMAINS) and first["events"] == len(demo.EVENTS)
-    second = await _load(core_database_url)
+    second = await load_demo(HUB, settings)
     assert sum(second.values()) == 0
 
     data = core.gql(
