@@ -78,7 +78,7 @@ def migrate(hub: str = typer.Option(None, help="Only this hub (default: all)."))
 @app.command()
 def up(
     demo: bool = typer.Option(
-        False, "--demo", help="Load demo data (always done for a new database)."
+        False, "--demo", help="Load demo data (a new, empty database always gets it)."
     ),
 ) -> None:
     """Start every hub (migrating first), each on its own loopback port, in this process."""
@@ -93,13 +93,12 @@ def up(
         settings = load_settings(name)
         configure_logging(settings.log_format, settings.log_level)
         hub = load_hub(name)
-        is_new = settings.is_sqlite and not Path(settings.database_url.split("///", 1)[-1]).exists()
         with console.status(f"preparing {name}..."):
-            if demo or is_new:
-                created = asyncio.run(load_demo(hub, settings))
-                console.print(
-                    f"{name}: demo data {'loaded' if sum(created.values()) else 'already present'}"
-                )
+            created = asyncio.run(load_demo(hub, settings, only_if_new=not demo))
+        if created is not None:
+            console.print(
+                f"{name}: demo data {'loaded' if sum(created.values()) else 'already present'}"
+            )
         app_ = create_hub_app(hub, settings, migrate_on_start=True)
         base = f"http://{settings.host}:{settings.port}"
         served.append(Served(name, app_, settings.host, settings.port))

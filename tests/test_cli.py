@@ -46,28 +46,52 @@ def test_migrate_and_demo_commands(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "unknown hub" in unknown.stderr
 
 
-def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
-    env = _env(tmp_path / "home")
+def _start(args: list[str], env: dict[str, str], cwd: Path, port: int) -> subprocess.Popen[str]:
+    """Start `hubgraph ARGS` and wait until the hub on ``port`` is ready."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "hubgraph", "core", "serve", "--port", str(port)],
+        [sys.executable, "-m", "hubgraph", *args],
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"hub did not become ready: {process.communicate()}")
+        time.sleep(0.1)
+
+
+def test_up_starts_every_hub_with_demo_data_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(tmp_path / "home", HUBGRAPH_CORE_PORT=str(port))
+    process = _start(["up"], env, tmp_path, port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "hub did not become ready"
-            time.sleep(0.1)
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ stateSummary { domains openRisks } }"},
+        )
+        # A new database gets the demo data without --demo.
+        assert response.json()["data"]["stateSummary"]["domains"] > 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/graphql" in err and "demo data loaded" in err
+
+
+def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(tmp_path / "home")
+    process = _start(["core", "serve", "--port", str(port)], env, tmp_path, port)
+    try:
         response = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
             json={

@@ -12,8 +12,10 @@ from tests.support import LiveServer
 async def test_demo_is_idempotent_and_realistic(core: LiveServer, core_database_url: str) -> None:
     settings = load_settings("core", env={"HUBGRAPH_CORE_DATABASE_URL": core_database_url})
     first = await load_demo(HUB, settings)
+    assert first is not None
     assert first["domains"] == len(demo.DOMAINS) and first["events"] == len(demo.EVENTS)
     second = await load_demo(HUB, settings)
+    assert second is not None
     assert sum(second.values()) == 0
 
     data = core.gql(

@@ -10,20 +10,27 @@ from rich.console import Console
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.hub import HubDefinition
 from subgraphs.core.kit.logs import configure_logging
-from subgraphs.core.kit.migrations import upgrade
+from subgraphs.core.kit.migrations import current_revisions, upgrade
 from subgraphs.core.kit.serving import Served, serve
 from subgraphs.core.kit.settings import HubSettings, load_settings
 
 console = Console(stderr=True)
 
 
-async def load_demo(hub: HubDefinition, settings: HubSettings) -> dict[str, int]:
-    """Migrate, then load the hub's demo data in one transaction (idempotent)."""
-    if hub.demo is None:
-        return {}
+async def load_demo(
+    hub: HubDefinition, settings: HubSettings, *, only_if_new: bool = False
+) -> dict[str, int] | None:
+    """Migrate, then load the hub's demo data in one transaction (idempotent).
+
+    With ``only_if_new`` the demo data goes only into a database that had no schema yet
+    (what ``hubgraph up`` does for a first start); None means it was left alone.
+    """
     db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
+        was_new = not await current_revisions(hub, db)
         await upgrade(hub, db)
+        if hub.demo is None or (only_if_new and not was_new):
+            return None
         async with db.transaction() as session:
             return await hub.demo(session)
     finally:
@@ -59,7 +66,7 @@ def hub_cli(name: str) -> typer.Typer:
     def demo_command() -> None:
         """Load this hub's demo data (idempotent: a second run adds nothing)."""
         settings = load_settings(name)
-        created = asyncio.run(load_demo(definition(), settings))
+        created = asyncio.run(load_demo(definition(), settings)) or {}
         total = sum(created.values())
         detail = ", ".join(f"{count} {kind}" for kind, count in created.items() if count)
         console.print(
