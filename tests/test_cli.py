@@ -95,7 +95,8 @@ def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> Non
         response = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
             json={
-                "query": 'mutation { registerDomain(input: {slug: "custodian", name: "C"}) { slug } }'
+                "query": 'mutation Register { registerDomain(input: {slug: "custodian", name: "C"}) '
+                "{ slug } }"
             },
             headers={"x-request-id": "cli-test-1"},
         )
@@ -108,7 +109,7 @@ def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> Non
     access = [
         line for line in err.splitlines() if '"hubgraph.access"' in line and "cli-test-1" in line
     ]
-    assert access and '"status":200' in access[0]
+    assert access and '"status":200' in access[0] and '"operation":"Register"' in access[0]
 
 
 def test_serve_on_a_busy_port_says_what_to_do(tmp_path: Path) -> None:

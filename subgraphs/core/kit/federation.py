@@ -27,11 +27,13 @@ class OperationName(SchemaExtension):
     """Puts the operation name into the request's log context."""
 
     def on_operation(self) -> Iterator[None]:
+        yield
+        # Afterwards, when the document is parsed: the name may come from the document
+        # itself rather than from the request's operationName.
         try:
             set_operation_name(self.execution_context.operation_name)
-        except Exception:  # an unparsable document has no name yet
+        except Exception:  # an unparsable document has no name
             set_operation_name(None)
-        yield
 
 
 class HubSchema(Schema):
