@@ -30,15 +30,6 @@ from subgraphs.core.kit.orm import (
     utcnow,
 )
 
-CAPABILITY_REQUEST_STATUSES = (
-    "requested",
-    "accepted",
-    "in_progress",
-    "done",
-    "rejected",
-    "cancelled",
-)
-RECIPIENT_KINDS = ("domain", "agent")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 

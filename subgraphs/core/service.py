@@ -32,7 +32,7 @@ from subgraphs.core.kit.event_types import (
 )
 from subgraphs.core.kit.orm import utcnow
 from subgraphs.core.kit.pagination import Page, paginate
-from subgraphs.core.tpsc_manifest import ManifestError, parse_manifest
+from subgraphs.core.tpsc_manifest import ManifestError, parse_manifest, validate_service_fields
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -435,8 +435,6 @@ async def list_capability_requests(
 async def register_third_party_service(
     session: AsyncSession, **fields: Any
 ) -> models.ThirdPartyService:
-    from subgraphs.core.tpsc_manifest import validate_service_fields
-
     problems: list[str] = []
     entry = validate_service_fields(fields, "input", problems)
     if entry is None:

@@ -11,6 +11,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.federation import Schema
 
+from subgraphs.core.kit.settings import HubSettings
+
 DemoLoader = Callable[[AsyncSession], Awaitable[dict[str, int]]]
 
 
@@ -29,4 +31,4 @@ class HubDefinition:
     migrations: Path
     demo: DemoLoader | None = None
     # Hub-specific values put on every request context (e.g. core's integration rules).
-    context_factory: Callable[[Any], dict[str, Any]] | None = None
+    context_factory: Callable[[HubSettings], dict[str, Any]] | None = None

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
@@ -73,20 +73,3 @@ class Loaders:
             return [groups.get(key, []) for key in keys]
 
         return self.get(("rows_grouped_by", model, column.key, name), batch)
-
-    def counts_by(
-        self,
-        column: InstrumentedAttribute[Any],
-        *,
-        where: Sequence[ColumnElement[bool]] = (),
-        name: str = "",
-    ) -> DataLoader[Any, Any]:
-        """How many rows each key has (0 when none), in one ``GROUP BY`` query."""
-
-        async def batch(keys: list[Any]) -> list[int]:
-            stmt = select(column, func.count()).where(column.in_(keys), *where).group_by(column)
-            async with self.db.session() as session:
-                counts = {key: count for key, count in (await session.execute(stmt)).all()}
-            return [counts.get(key, 0) for key in keys]
-
-        return self.get(("counts_by", column.class_, column.key, name), batch)
