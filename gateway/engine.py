@@ -1,0 +1,237 @@
+"""The gateway engine: a supergraph, a plan cache, subgraph clients; requests in, responses out.
+
+``Gateway.execute`` is the whole request path: look the document up in the plan cache
+(parse, validate against the API schema, normalise and plan only on a miss), coerce the
+variables, run the plan, shape the response. Introspection is answered from the API
+schema by graphql-core; everything else by the subgraphs.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    build_ast_schema,
+    execute,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from starlette.types import ASGIApp
+
+from gateway.api_schema import build_api_schema
+from gateway.execution.executor import Execution
+from gateway.execution.shaping import Shaper
+from gateway.execution.subgraphs import SubgraphPool, SubgraphSettings
+from gateway.operation import Operation, OperationError, normalize
+from gateway.planning.display import plan_json, plan_text
+from gateway.planning.nodes import QueryPlan
+from gateway.planning.planner import Planner, PlanningError
+from gateway.supergraph import Supergraph, read_supergraph
+
+DEFAULT_FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    plan_cache_size: int = 1000
+    forwarded_headers: tuple[str, ...] = DEFAULT_FORWARDED_HEADERS
+    propagated_headers: tuple[str, ...] = ()  # subgraph response headers passed to the client
+    subgraph: SubgraphSettings = field(default_factory=SubgraphSettings)
+    per_subgraph: Mapping[str, SubgraphSettings] = field(default_factory=dict)
+    introspection: bool = True
+
+
+class RequestError(Exception):
+    """The request cannot be executed at all (parse, validation, variables)."""
+
+    def __init__(self, errors: list[dict[str, Any]], status: int = 400) -> None:
+        super().__init__(errors[0]["message"] if errors else "bad request")
+        self.errors = errors
+        self.status = status
+
+
+@dataclass(eq=False)
+class Prepared:
+    document: DocumentNode
+    operation: Operation
+    plan: QueryPlan
+    definition: OperationDefinitionNode
+
+
+def _error(error: GraphQLError, code: str) -> dict[str, Any]:
+    formatted = error.formatted
+    formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
+    return dict(formatted)
+
+
+class Gateway:
+    def __init__(
+        self,
+        supergraph_sdl: str,
+        *,
+        subgraph_urls: Mapping[str, str] | None = None,
+        subgraph_apps: Mapping[str, ASGIApp] | None = None,
+        settings: GatewaySettings | None = None,
+    ) -> None:
+        self.settings = settings or GatewaySettings()
+        self.supergraph: Supergraph = read_supergraph(supergraph_sdl)
+        self.api_schema: GraphQLSchema = build_api_schema(self.supergraph)
+        self.supergraph_schema = build_ast_schema(self.supergraph.document, assume_valid_sdl=True)
+        self.planner = Planner(self.supergraph, self.api_schema, self.supergraph_schema)
+        self.abstract_types = frozenset(
+            t.name for t in self.supergraph.types.values() if t.kind in ("interface", "union")
+        )
+        urls = {name: s.url for name, s in self.supergraph.subgraphs.items()}
+        urls.update(subgraph_urls or {})
+        self.pool = SubgraphPool(
+            urls, subgraph_apps, self.settings.per_subgraph, self.settings.subgraph
+        )
+        self.cache: OrderedDict[tuple[str, str | None], Prepared | RequestError] = OrderedDict()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    # -- preparing ------------------------------------------------------------------
+
+    def prepare(self, query: str, operation_name: str | None) -> Prepared:
+        """The parsed, validated and planned operation (cached; failures too)."""
+        key = (query, operation_name)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.cache.move_to_end(key)
+            self.cache_hits += 1
+            if isinstance(cached, RequestError):
+                raise cached
+            return cached
+        self.cache_misses += 1
+        try:
+            result: Prepared | RequestError = self._prepare(query, operation_name)
+        except RequestError as error:
+            result = error
+        self.cache[key] = result
+        if len(self.cache) > self.settings.plan_cache_size:
+            self.cache.popitem(last=False)
+        if isinstance(result, RequestError):
+            raise result
+        return result
+
+    def _prepare(self, query: str, operation_name: str | None) -> Prepared:
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            raise RequestError([_error(error, "GRAPHQL_PARSE_FAILED")]) from None
+        errors = validate(self.api_schema, document)
+        if errors:
+            raise RequestError([_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors])
+        try:
+            operation = normalize(self.api_schema, document, operation_name)
+        except OperationError as error:
+            raise RequestError(
+                [{"message": str(error), "extensions": {"code": "OPERATION_RESOLUTION_FAILURE"}}]
+            ) from None
+        if operation.introspection and not self.settings.introspection:
+            raise RequestError(
+                [
+                    {
+                        "message": "introspection is disabled on this gateway",
+                        "extensions": {"code": "INTROSPECTION_DISABLED"},
+                    }
+                ]
+            )
+        try:
+            plan = self.planner.plan(operation)
+        except PlanningError as error:
+            raise RequestError(
+                [
+                    {
+                        "message": f"cannot plan this operation: {error}",
+                        "extensions": {"code": "QUERY_PLANNING_FAILED"},
+                    }
+                ],
+                status=500,
+            ) from None
+        return Prepared(document, operation, plan, operation.definition)
+
+    def plan_text(self, query: str, operation_name: str | None = None) -> str:
+        return plan_text(self.prepare(query, operation_name).plan)
+
+    # -- executing ------------------------------------------------------------------
+
+    async def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        include_plan: bool = False,
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The GraphQL response for one request, and response headers to pass on.
+
+        Raises RequestError when the request cannot be executed at all.
+        """
+        prepared = self.prepare(query, operation_name)
+        values = get_variable_values(
+            self.api_schema, prepared.definition.variable_definitions or (), dict(variables or {})
+        )
+        if isinstance(values, list):
+            raise RequestError([_error(e, "BAD_USER_INPUT") for e in values])
+        coerced: dict[str, Any] = values.coerced
+        forwarded = {
+            k: v for k, v in (headers or {}).items() if k.lower() in self.settings.forwarded_headers
+        }
+        run = Execution(
+            self.pool,
+            coerced,
+            forwarded,
+            frozenset(h.lower() for h in self.settings.propagated_headers),
+        )
+        await run.run(prepared.plan.node)
+        data, errors = Shaper(prepared.operation, coerced, run.errors, self.abstract_types).shape(
+            run.data
+        )
+        if prepared.operation.introspection and data is not None:
+            data = self._with_introspection(prepared, data, coerced)
+        response: dict[str, Any] = {"data": data}
+        if errors:
+            response["errors"] = errors
+        if include_plan:
+            response["extensions"] = {
+                "queryPlan": plan_json(prepared.plan.node),
+                "queryPlanText": plan_text(prepared.plan),
+            }
+        return response, run.response_headers
+
+    def _with_introspection(
+        self, prepared: Prepared, data: dict[str, Any], variables: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        definition = OperationDefinitionNode(
+            operation=OperationType.QUERY,
+            variable_definitions=prepared.definition.variable_definitions,
+            selection_set=SelectionSetNode(selections=tuple(prepared.operation.introspection)),
+        )
+        document = DocumentNode(definitions=(definition, *prepared.operation.fragments.values()))
+        result = execute(self.api_schema, document, variable_values=dict(variables))
+        extra = result.data or {}  # type: ignore[union-attr]
+        order = [
+            s.alias.value if s.alias else s.name.value
+            for s in prepared.definition.selection_set.selections
+            if isinstance(s, FieldNode)
+        ]
+        merged = {**data, **extra}
+        ordered = {key: merged[key] for key in order if key in merged}
+        ordered.update({k: v for k, v in merged.items() if k not in ordered})
+        return ordered

@@ -1,0 +1,1 @@
+"""Executing query plans: subgraph clients, the plan runner, response shaping."""

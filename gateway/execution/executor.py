@@ -1,0 +1,263 @@
+"""Running a query plan: subgraph requests in plan order, results merged into one tree.
+
+The merged tree is keyed by *data keys* (see ``gateway.operation``) and still holds key
+fields, ``__typename`` and required fields; ``shaping`` turns it into the client's
+response. Errors are recorded against data paths (with list indexes) so the shaper can
+give them the client's paths.
+
+An entity fetch collects the objects at its path, builds one representation per object
+(identical representations are sent once), skips objects whose key is null, and merges
+each returned entity back into every object it was built from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from gateway.execution.subgraphs import SubgraphFailure, SubgraphPool
+from gateway.operation import conditions_hold
+from gateway.planning.nodes import (
+    EntityInput,
+    Fetch,
+    Flatten,
+    InputField,
+    Parallel,
+    PlanNode,
+    Sequence,
+)
+
+DataPath = tuple[str | int, ...]
+
+
+def merge_into(target: dict[str, Any], source: Mapping[str, Any]) -> None:
+    """Deep-merge a subgraph result into the tree; the owner's ``__typename`` is kept."""
+    for key, value in source.items():
+        current = target.get(key)
+        if key == "__typename" and current is not None:
+            continue
+        if isinstance(current, dict) and isinstance(value, dict):
+            merge_into(current, value)
+        elif isinstance(current, list) and isinstance(value, list) and len(current) == len(value):
+            for index, item in enumerate(value):
+                if isinstance(current[index], dict) and isinstance(item, dict):
+                    merge_into(current[index], item)
+                else:
+                    current[index] = item
+        else:
+            target[key] = value
+
+
+def objects_at(
+    value: Any, path: tuple[str, ...], prefix: DataPath = ()
+) -> Iterator[tuple[dict[str, Any], DataPath]]:
+    """Every object at ``path`` (``@`` walks list elements), with its concrete data path."""
+    if not path:
+        if isinstance(value, dict):
+            yield value, prefix
+        elif isinstance(value, list):  # a list field at the end of a path
+            for index, item in enumerate(value):
+                yield from objects_at(item, (), prefix + (index,))
+        return
+    head, rest = path[0], path[1:]
+    if head == "@":
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from objects_at(item, rest, prefix + (index,))
+        return
+    if isinstance(value, dict) and head in value:
+        yield from objects_at(value[head], rest, prefix + (head,))
+
+
+_NULL_KEY = object()
+
+
+def _input_value(obj: Any, fields: tuple[InputField, ...]) -> Any:
+    if isinstance(obj, list):
+        items = [_input_value(item, fields) for item in obj]
+        return _NULL_KEY if any(i is _NULL_KEY for i in items) else items
+    if not isinstance(obj, dict):
+        return obj
+    result: dict[str, Any] = {}
+    for item in fields:
+        if item.data_key not in obj:
+            return _NULL_KEY
+        value = obj[item.data_key]
+        if item.fields and value is not None:
+            value = _input_value(value, item.fields)
+            if value is _NULL_KEY:
+                return _NULL_KEY
+        result[item.name] = value
+    return result
+
+
+def representation(obj: dict[str, Any], spec: EntityInput) -> dict[str, Any] | None:
+    """The representation of ``obj`` for an entity fetch, or None when its key is missing."""
+    values = _input_value(obj, spec.fields)
+    if values is _NULL_KEY:
+        return None
+    rep = {"__typename": spec.typename, **values}
+    return rep
+
+
+class Execution:
+    """One request's run of a plan."""
+
+    def __init__(
+        self,
+        pool: SubgraphPool,
+        variables: Mapping[str, Any],
+        headers: Mapping[str, str],
+        propagate_headers: frozenset[str] = frozenset(),
+    ) -> None:
+        self.pool = pool
+        self.variables = variables
+        self.headers = headers
+        self.data: dict[str, Any] = {}
+        self.errors: list[tuple[DataPath | None, dict[str, Any]]] = []
+        self.propagate_headers = propagate_headers
+        self.response_headers: list[tuple[str, str]] = []
+
+    async def run(self, node: PlanNode | None) -> None:
+        if node is None:
+            return
+        if isinstance(node, Sequence):
+            for child in node.nodes:
+                await self.run(child)
+        elif isinstance(node, Parallel):
+            await asyncio.gather(*(self.run(child) for child in node.nodes))
+        elif isinstance(node, Flatten):
+            await self.entity_fetch(node.node)
+        else:
+            await self.root_fetch(node)
+
+    def _variables(self, fetch: Fetch) -> dict[str, Any]:
+        return {
+            name: self.variables[name] for name in fetch.variable_names if name in self.variables
+        }
+
+    async def _call(self, fetch: Fetch, variables: dict[str, Any]) -> dict[str, Any]:
+        payload, headers = await self.pool[fetch.service].request(
+            fetch.document,
+            variables,
+            None,
+            mutation=fetch.operation_kind == "mutation",
+            headers=self.headers,
+        )
+        if self.propagate_headers:
+            for name, value in headers.multi_items():
+                if name.lower() in self.propagate_headers:
+                    self.response_headers.append((name, value))
+        return payload
+
+    def _failure(self, failure: SubgraphFailure, path: DataPath | None) -> None:
+        self.errors.append(
+            (
+                path,
+                {
+                    "message": failure.message,
+                    "extensions": {"code": failure.code, "serviceName": failure.service},
+                },
+            )
+        )
+
+    def _subgraph_error(self, error: Any, service: str) -> dict[str, Any]:
+        if not isinstance(error, dict):
+            return {
+                "message": str(error),
+                "extensions": {"code": "DOWNSTREAM_SERVICE_ERROR", "serviceName": service},
+            }
+        extensions = dict(error.get("extensions") or {})
+        extensions.setdefault("code", "DOWNSTREAM_SERVICE_ERROR")
+        extensions["serviceName"] = service
+        result = {"message": str(error.get("message", "subgraph error")), "extensions": extensions}
+        return result
+
+    async def root_fetch(self, fetch: Fetch) -> None:
+        if not conditions_hold(fetch.conditions, self.variables):
+            return
+        try:
+            payload = await self._call(fetch, self._variables(fetch))
+        except SubgraphFailure as failure:
+            for key in fetch.root_keys:
+                self._failure(failure, (key,))
+            return
+        data = payload.get("data")
+        if isinstance(data, dict):
+            merge_into(self.data, data)
+        for error in payload.get("errors") or ():
+            path = error.get("path") if isinstance(error, dict) else None
+            self.errors.append(
+                (
+                    tuple(path) if isinstance(path, list) and path else None,
+                    self._subgraph_error(error, fetch.service),
+                )
+            )
+
+    async def entity_fetch(self, fetch: Fetch) -> None:
+        if not conditions_hold(fetch.conditions, self.variables):
+            return
+        specs = {spec.runtime_type: spec for spec in fetch.inputs}
+        only = fetch.inputs[0] if len(fetch.inputs) == 1 else None
+        representations: list[dict[str, Any]] = []
+        targets: list[list[tuple[dict[str, Any], DataPath]]] = []
+        seen: dict[bytes, int] = {}
+        for obj, path in objects_at(self.data, fetch.path):
+            runtime = obj.get("__typename")
+            spec = specs.get(runtime) if isinstance(runtime, str) else only
+            if spec is None:
+                continue
+            rep = representation(obj, spec)
+            if rep is None:
+                continue
+            identity = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+            index = seen.get(identity)
+            if index is None:
+                index = seen[identity] = len(representations)
+                representations.append(rep)
+                targets.append([])
+            targets[index].append((obj, path))
+        if not representations:
+            return
+        variables = {"representations": representations, **self._variables(fetch)}
+        try:
+            payload = await self._call(fetch, variables)
+        except SubgraphFailure as failure:
+            self._failure(failure, targets[0][0][1])
+            return
+        data = payload.get("data")
+        entities = data.get("_entities") if isinstance(data, dict) else None
+        if data is not None and (
+            not isinstance(entities, list) or len(entities) != len(representations)
+        ):
+            self._failure(
+                SubgraphFailure(
+                    fetch.service,
+                    "SUBREQUEST_MALFORMED_RESPONSE",
+                    f"subgraph '{fetch.service}' returned {len(entities) if isinstance(entities, list) else 'no'} "
+                    f"entities for {len(representations)} representations",
+                ),
+                targets[0][0][1],
+            )
+            return
+        for index, entity in enumerate(entities or ()):
+            if isinstance(entity, dict):
+                for obj, _ in targets[index]:
+                    merge_into(obj, entity)
+        for error in payload.get("errors") or ():
+            shaped = self._subgraph_error(error, fetch.service)
+            error_path = error.get("path") if isinstance(error, dict) else None
+            if (
+                isinstance(error_path, list)
+                and len(error_path) >= 2
+                and error_path[0] == "_entities"
+                and isinstance(error_path[1], int)
+                and 0 <= error_path[1] < len(targets)
+            ):
+                for _, target_path in targets[error_path[1]]:
+                    self.errors.append((target_path + tuple(error_path[2:]), dict(shaped)))
+            else:
+                self.errors.append((targets[0][0][1], shaped))

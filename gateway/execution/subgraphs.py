@@ -1,0 +1,192 @@
+"""Talking to subgraphs: one kept-alive HTTP client per subgraph, timeouts, retries, breaker.
+
+A subgraph is reached by URL, or in embedded mode through an in-process ASGI app
+(``httpx.ASGITransport``): the same GraphQL-over-HTTP request either way.
+
+Every failure becomes a :class:`SubgraphFailure` with a code the client can act on; the
+executor turns it into errors on the affected fields and carries on with the rest.
+Queries are retried with backoff on transport errors and 5xx answers; mutations never
+are. A circuit breaker per subgraph fails fast after repeated failures instead of letting
+every request wait for a dead subgraph's timeout, and lets one request probe it again
+after a cool-down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from starlette.types import ASGIApp
+
+
+@dataclass(frozen=True)
+class SubgraphSettings:
+    timeout_s: float = 10.0
+    retries: int = 2  # extra attempts for queries
+    backoff_s: float = 0.05  # first retry delay; doubles, with jitter
+    breaker_failures: int = 5  # consecutive failures that open the breaker
+    breaker_cooldown_s: float = 5.0
+    max_connections: int = 100
+
+
+class SubgraphFailure(Exception):
+    def __init__(self, service: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.service = service
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class _Breaker:
+    failures: int = 0
+    opened_at: float | None = None
+    probing: bool = False
+
+    def allow(self, settings: SubgraphSettings) -> bool:
+        if self.opened_at is None:
+            return True
+        if time.monotonic() - self.opened_at >= settings.breaker_cooldown_s and not self.probing:
+            self.probing = True  # half-open: one request may try
+            return True
+        return False
+
+    def record(self, ok: bool, settings: SubgraphSettings) -> None:
+        self.probing = False
+        if ok:
+            self.failures, self.opened_at = 0, None
+            return
+        self.failures += 1
+        if self.failures >= settings.breaker_failures:
+            self.opened_at = time.monotonic()
+
+
+@dataclass
+class SubgraphClient:
+    name: str
+    url: str
+    client: httpx.AsyncClient
+    settings: SubgraphSettings
+    breaker: _Breaker = field(default_factory=_Breaker)
+
+    async def request(
+        self,
+        document: str,
+        variables: Mapping[str, Any],
+        operation_name: str | None,
+        *,
+        mutation: bool,
+        headers: Mapping[str, str],
+    ) -> tuple[dict[str, Any], httpx.Headers]:
+        """The subgraph's GraphQL response body (a dict with data and/or errors)."""
+        if not self.breaker.allow(self.settings):
+            raise SubgraphFailure(
+                self.name,
+                "SUBGRAPH_UNAVAILABLE",
+                f"subgraph '{self.name}' is failing; not called (circuit open)",
+            )
+        body = orjson.dumps(
+            {"query": document, "variables": variables, "operationName": operation_name}
+        )
+        attempts = 1 if mutation else 1 + self.settings.retries
+        delay = self.settings.backoff_s
+        for attempt in range(attempts):
+            try:
+                result = await self._once(body, headers)
+            except SubgraphFailure as failure:
+                retryable = failure.code in ("SUBREQUEST_HTTP_ERROR", "SUBGRAPH_UNREACHABLE")
+                if attempt + 1 < attempts and retryable:
+                    await asyncio.sleep(delay * (0.5 + random.random()))
+                    delay *= 2
+                    continue
+                self.breaker.record(False, self.settings)
+                raise
+            self.breaker.record(True, self.settings)
+            return result
+        raise AssertionError("unreachable")
+
+    async def _once(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[dict[str, Any], httpx.Headers]:
+        try:
+            response = await self.client.post(
+                self.url,
+                content=body,
+                headers={
+                    **headers,
+                    "content-type": "application/json",
+                    "accept": "application/json",
+                },
+                timeout=self.settings.timeout_s,
+            )
+        except httpx.TimeoutException:
+            raise SubgraphFailure(
+                self.name,
+                "SUBGRAPH_TIMEOUT",
+                f"subgraph '{self.name}' did not answer within {self.settings.timeout_s:g} s",
+            ) from None
+        except httpx.TransportError as exc:
+            raise SubgraphFailure(
+                self.name,
+                "SUBGRAPH_UNREACHABLE",
+                f"subgraph '{self.name}' is unreachable ({type(exc).__name__})",
+            ) from None
+        if response.status_code >= 500:
+            raise SubgraphFailure(
+                self.name,
+                "SUBREQUEST_HTTP_ERROR",
+                f"subgraph '{self.name}' answered HTTP {response.status_code}",
+            )
+        try:
+            payload = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise SubgraphFailure(
+                self.name,
+                "SUBREQUEST_MALFORMED_RESPONSE",
+                f"subgraph '{self.name}' answered HTTP {response.status_code} with a body that is not JSON",
+            ) from None
+        if not isinstance(payload, dict) or not ("data" in payload or "errors" in payload):
+            raise SubgraphFailure(
+                self.name,
+                "SUBREQUEST_MALFORMED_RESPONSE",
+                f"subgraph '{self.name}' answered with JSON that is not a GraphQL response",
+            )
+        return payload, response.headers
+
+
+class SubgraphPool:
+    """The clients of every subgraph, created once and closed on shutdown."""
+
+    def __init__(
+        self,
+        urls: Mapping[str, str],
+        apps: Mapping[str, ASGIApp] | None = None,
+        settings: Mapping[str, SubgraphSettings] | None = None,
+        default: SubgraphSettings | None = None,
+    ) -> None:
+        self.clients: dict[str, SubgraphClient] = {}
+        default = default or SubgraphSettings()
+        for name, url in urls.items():
+            own = (settings or {}).get(name, default)
+            limits = httpx.Limits(
+                max_connections=own.max_connections, max_keepalive_connections=own.max_connections
+            )
+            app = (apps or {}).get(name)
+            if app is not None:
+                client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), limits=limits)
+                url = url if url.startswith("http") else f"http://{name}.embedded/graphql"
+            else:
+                client = httpx.AsyncClient(limits=limits)
+            self.clients[name] = SubgraphClient(name, url, client, own)
+
+    def __getitem__(self, name: str) -> SubgraphClient:
+        return self.clients[name]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.client.aclose() for c in self.clients.values()))

@@ -1,0 +1,635 @@
+"""The query planner: a normalised operation in, a tree of subgraph fetches out.
+
+The planner walks the operation with a "current fetch" (one subgraph request being
+built). A field the current subgraph can resolve joins that request; a field it cannot
+resolve is an *entity jump*: the current request also selects the entity's key (and any
+``@requires`` fields — themselves planned the same way, possibly through other
+subgraphs), and a dependent ``_entities`` fetch to a subgraph that resolves the field is
+created at the object's path. Rules:
+
+* stay in the current subgraph whenever it can resolve a field (``@shareable``,
+  ``@provides``), so no field is fetched twice and no jump is made without need;
+* jumps to the same subgraph from the same fetch at the same path share one fetch
+  (one ``_entities`` request per subgraph per plan node);
+* a key is chosen among the target's resolvable keys, preferring one the current
+  subgraph can provide; otherwise its fields are themselves fetched by jumps;
+* abstract positions select ``__typename`` and one inline fragment per concrete type
+  the subgraph knows there;
+* mutation root fields run strictly in order, each one completely before the next.
+
+Fetches form a DAG (a fetch depends on the fetches that write its inputs); it is laid
+out as a ``Sequence`` of ``Parallel`` levels for display and execution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from graphql import (
+    ArgumentNode,
+    DirectiveNode,
+    FieldNode,
+    GraphQLSchema,
+    InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    print_ast,
+)
+
+from gateway.operation import (
+    ALWAYS,
+    Conditions,
+    Field,
+    Normalizer,
+    Operation,
+    SelectionSet,
+    composite_name,
+)
+from gateway.planning.nodes import (
+    EntityInput,
+    Fetch,
+    Flatten,
+    InputField,
+    Parallel,
+    PlanNode,
+    QueryPlan,
+    Sequence,
+)
+from gateway.supergraph import Key, Supergraph
+
+
+class PlanningError(ValueError):
+    """No plan can answer the operation on this supergraph (the message says which field)."""
+
+
+def _or(a: Conditions, b: Conditions) -> Conditions:
+    if a == ALWAYS or b == ALWAYS:
+        return ALWAYS
+    return tuple(dict.fromkeys(a + b))
+
+
+def _list_depth(type_: object) -> int:
+    depth = 0
+    while hasattr(type_, "of_type"):
+        if type(type_).__name__ == "GraphQLList":
+            depth += 1
+        type_ = type_.of_type
+    return depth
+
+
+# --- the documents being built -----------------------------------------------------
+
+
+@dataclass(eq=False)
+class FetchField:
+    data_key: str
+    name: str
+    arguments: tuple[ArgumentNode, ...]
+    directives: tuple[DirectiveNode, ...]
+    signature: tuple[str, str, str]
+    sub: FetchSelection | None = None
+
+
+@dataclass(eq=False)
+class FetchSelection:
+    """One selection set of a fetch document: fields, ``__typename``, inline fragments."""
+
+    fields: dict[str, FetchField] = field(default_factory=dict)
+    fragments: dict[str, FetchSelection] = field(default_factory=dict)
+    typename: bool = False
+
+    def fragment(self, type_name: str) -> FetchSelection:
+        self.typename = True
+        return self.fragments.setdefault(type_name, FetchSelection())
+
+    def add(self, item: Field, composite: bool) -> FetchField:
+        existing = self.fields.get(item.data_key)
+        directives = () if item.internal else item.directives + _condition_directives(item)
+        if existing is None:
+            existing = self.fields[item.data_key] = FetchField(
+                item.data_key, item.name, item.arguments, directives, item.signature
+            )
+        elif existing.directives != directives:
+            # Needed under different conditions (or unconditionally): fetch it always;
+            # the response shaper still applies the client's @skip / @include.
+            existing.directives = ()
+        if composite and existing.sub is None:
+            existing.sub = FetchSelection()
+        return existing
+
+    def print(self, out: list[str]) -> None:
+        out.append("{")
+        if self.typename:
+            out.append(" __typename")
+        for item in self.fields.values():
+            out.append(" ")
+            if item.data_key != item.name:
+                out.append(f"{item.data_key}: ")
+            out.append(item.name)
+            if item.arguments:
+                out.append("(" + ", ".join(print_ast(a) for a in item.arguments) + ")")
+            for directive in item.directives:
+                out.append(" " + print_ast(directive))
+            if item.sub is not None:
+                out.append(" ")
+                item.sub.print(out)
+        for type_name, fragment in self.fragments.items():
+            out.append(f" ... on {type_name} ")
+            fragment.print(out)
+        out.append(" }")
+
+    def variables(self) -> Iterable[str]:
+        for item in self.fields.values():
+            for node in (*item.arguments, *item.directives):
+                yield from _variables_in(node)
+            if item.sub is not None:
+                yield from item.sub.variables()
+        for fragment in self.fragments.values():
+            yield from fragment.variables()
+
+
+def _condition_directives(item: Field) -> tuple[DirectiveNode, ...]:
+    """The client's own @skip/@include of a field, forwarded when they are simple."""
+    if item.conditions == ALWAYS or len(item.conditions) != 1:
+        return ()
+    nodes = []
+    for include, value in item.conditions[0]:
+        nodes.append(_directive("include" if include else "skip", value))
+    return tuple(nodes)
+
+
+def _directive(name: str, value: ValueNode) -> DirectiveNode:
+    from graphql import NameNode
+
+    return DirectiveNode(
+        name=NameNode(value=name), arguments=(ArgumentNode(name=NameNode(value="if"), value=value),)
+    )
+
+
+def _variables_in(node: object) -> Iterable[str]:
+    if isinstance(node, VariableNode):
+        yield node.name.value
+    elif isinstance(node, (ArgumentNode, DirectiveNode)):
+        for child in (node.value,) if isinstance(node, ArgumentNode) else node.arguments or ():
+            yield from _variables_in(child)
+    elif isinstance(node, ListValueNode):
+        for value in node.values:
+            yield from _variables_in(value)
+    elif isinstance(node, ObjectValueNode):
+        for object_field in node.fields:
+            yield from _variables_in(object_field.value)
+
+
+@dataclass(eq=False)
+class FetchBuilder:
+    id: int
+    service: str
+    kind: str
+    path: tuple[str, ...]
+    entity: bool
+    selection: FetchSelection = field(default_factory=FetchSelection)
+    depends: set[FetchBuilder] = field(default_factory=set)
+    conditions: Conditions = ()
+    # runtime type -> (typename sent, input fields by real name)
+    inputs: dict[str, tuple[str, dict[str, InputField]]] = field(default_factory=dict)
+    root_keys: list[str] = field(default_factory=list)
+
+
+# --- provided fields (@provides) ---------------------------------------------------
+
+Provided = dict[str, "Provided"]  # field name -> what is provided beneath it
+
+
+def _provided_tree(selection: SelectionSetNode) -> Provided:
+    tree: Provided = {}
+    for node in selection.selections:
+        if isinstance(node, FieldNode):
+            tree[node.name.value] = _provided_tree(node.selection_set) if node.selection_set else {}
+        elif isinstance(node, InlineFragmentNode):
+            tree.update(_provided_tree(node.selection_set))
+    return tree
+
+
+# --- the planner -------------------------------------------------------------------
+
+
+class Planner:
+    def __init__(
+        self, supergraph: Supergraph, api_schema: GraphQLSchema, supergraph_schema: GraphQLSchema
+    ):
+        self.supergraph = supergraph
+        self.api_schema = api_schema
+        self.internal = Normalizer(supergraph_schema, {})
+
+    def plan(self, operation: Operation) -> QueryPlan:
+        return _Build(self, operation).run()
+
+    # -- what the supergraph allows ----------------------------------------------
+
+    def can_resolve(
+        self, service: str, type_name: str, field_name: str, provided: Provided | None
+    ) -> bool:
+        in_graph = self.supergraph.field_graphs(type_name, field_name).get(service)
+        if in_graph is not None:
+            if in_graph.resolves:
+                return True
+            return bool(in_graph.external and provided is not None and field_name in provided)
+        # An @interfaceObject in this subgraph resolves the interface's fields for every implementation.
+        for interface in self.supergraph.types[type_name].implements:
+            info = self.supergraph.types.get(interface)
+            if info and service in info.interface_object_graphs:
+                graphs = self.supergraph.field_graphs(interface, field_name)
+                if service in graphs and graphs[service].resolves:
+                    return True
+        return False
+
+    def can_provide(
+        self, service: str, type_name: str, selection: SelectionSetNode, provided: Provided | None
+    ) -> bool:
+        for node in selection.selections:
+            if isinstance(node, InlineFragmentNode):
+                condition = node.type_condition.name.value if node.type_condition else type_name
+                if not self.can_provide(service, condition, node.selection_set, provided):
+                    return False
+                continue
+            if not isinstance(node, FieldNode):
+                return False
+            name = node.name.value
+            if name == "__typename":
+                continue
+            if not self.can_resolve(service, type_name, name, provided):
+                return False
+            if node.selection_set is not None:
+                child = self.field_type_name(type_name, name)
+                inner = provided.get(name) if provided else None
+                if child is None or not self.can_provide(service, child, node.selection_set, inner):
+                    return False
+        return True
+
+    def field_type_name(self, type_name: str, field_name: str) -> str | None:
+        named = self.internal.schema.get_type(type_name)
+        definition = getattr(named, "fields", {}).get(field_name)
+        return composite_name(definition.type) if definition is not None else None
+
+    def provided_below(
+        self, service: str, type_name: str, field_name: str, provided: Provided | None
+    ) -> Provided | None:
+        in_graph = self.supergraph.field_graphs(type_name, field_name).get(service)
+        below = provided.get(field_name) if provided else None
+        if in_graph is not None and in_graph.provides is not None:
+            tree = _provided_tree(in_graph.provides)
+            return {**(below or {}), **tree}
+        return below or None
+
+    def returns_type_in(self, service: str, static_type: str, concrete: str) -> bool:
+        """Can ``service`` answer an object of type ``concrete`` where ``static_type`` is expected?"""
+        if (
+            concrete not in self.supergraph.types
+            or service not in self.supergraph.types[concrete].graphs
+        ):
+            return False
+        if static_type == concrete:
+            return True
+        return concrete in self.supergraph.possible_types(static_type, service)
+
+    def jump_targets(self, type_name: str, field_name: str) -> list[tuple[str, str]]:
+        """(subgraph, entity type to ask it for) pairs that can resolve the field by key."""
+        targets = []
+        for service in self.supergraph.resolving_graphs(type_name, field_name):
+            if any(k.resolvable for k in self.supergraph.types[type_name].keys_in(service)):
+                targets.append((service, type_name))
+        for interface in sorted(self.supergraph.types[type_name].implements):
+            info = self.supergraph.types.get(interface)
+            if info is None:
+                continue
+            for service in sorted(info.interface_object_graphs):
+                graphs = self.supergraph.field_graphs(interface, field_name)
+                if (
+                    service in graphs
+                    and graphs[service].resolves
+                    and any(k.resolvable for k in info.keys_in(service))
+                ):
+                    targets.append((service, interface))
+        return targets
+
+    def choose_key(
+        self, service: str, entity_type: str, source: str, type_name: str, provided: Provided | None
+    ) -> Key:
+        keys = [k for k in self.supergraph.types[entity_type].keys_in(service) if k.resolvable]
+        if not keys:
+            raise PlanningError(f"{service} has no resolvable key for {entity_type}")
+        for key in keys:
+            if self.can_provide(source, type_name, key.selection, provided):
+                return key
+        return keys[0]
+
+    def requires_of(self, service: str, type_name: str, field_name: str) -> SelectionSetNode | None:
+        in_graph = self.supergraph.field_graphs(type_name, field_name).get(service)
+        if in_graph is None:  # resolved through an @interfaceObject
+            for interface in self.supergraph.types[type_name].implements:
+                graphs = (
+                    self.supergraph.field_graphs(interface, field_name)
+                    if interface in self.supergraph.types
+                    else {}
+                )
+                if service in graphs:
+                    return graphs[service].requires
+            return None
+        return in_graph.requires
+
+
+class _Build:
+    """The state of planning one operation."""
+
+    MAX_DEPTH = 64
+
+    def __init__(self, planner: Planner, operation: Operation):
+        self.planner = planner
+        self.supergraph = planner.supergraph
+        self.operation = operation
+        self.fetches: list[FetchBuilder] = []
+        self.entity_fetches: dict[tuple[str, tuple[str, ...], int], FetchBuilder] = {}
+        self.depth = 0
+
+    def new_fetch(
+        self, service: str, kind: str, path: tuple[str, ...], entity: bool
+    ) -> FetchBuilder:
+        fetch = FetchBuilder(len(self.fetches), service, kind, path, entity)
+        self.fetches.append(fetch)
+        return fetch
+
+    # -- roots ----------------------------------------------------------------------
+
+    def run(self) -> QueryPlan:
+        operation = self.operation
+        root = operation.root_type
+        fields = [f for f in operation.selection.fields_of(root) if not f.is_typename]
+        groups: list[tuple[str, list[Field]]] = []
+        for item in fields:
+            services = self.supergraph.resolving_graphs(root, item.name)
+            if not services:
+                raise PlanningError(f"no subgraph resolves {root}.{item.name}")
+            if operation.kind == "mutation":
+                # consecutive fields of one subgraph share a request; order is kept
+                if groups and groups[-1][0] in services:
+                    groups[-1][1].append(item)
+                else:
+                    groups.append((services[0], [item]))
+                continue
+            used = [g for g in groups if g[0] in services]
+            if used:
+                used[0][1].append(item)
+            else:
+                groups.append((services[0], [item]))
+        previous: list[FetchBuilder] = []
+        for service, group in groups:
+            fetch = self.new_fetch(
+                service, operation.kind if operation.kind != "subscription" else "query", (), False
+            )
+            fetch.root_keys = [f.response_key for f in group]
+            for item in group:
+                fetch.conditions = _or(fetch.conditions, item.path_conditions)
+            start = len(self.fetches) - 1
+            if operation.kind == "mutation":
+                fetch.depends.update(previous)
+            self.plan_fields(fetch, fetch.selection, root, group, (), None, operation.selection)
+            if operation.kind == "mutation":
+                previous = self.fetches[start:]
+        return self.finish()
+
+    # -- fields -----------------------------------------------------------------------
+
+    def plan_selection(
+        self,
+        fetch: FetchBuilder,
+        target: FetchSelection,
+        static_type: str,
+        selection: SelectionSet,
+        path: tuple[str, ...],
+        provided: Provided | None,
+    ) -> set[FetchBuilder]:
+        writers: set[FetchBuilder] = {fetch}
+        abstract = self.supergraph.types[static_type].kind != "object"
+        for concrete, fields in selection.by_type.items():
+            if not self.planner.returns_type_in(fetch.service, static_type, concrete):
+                continue
+            place = target.fragment(concrete) if abstract else target
+            writers |= self.plan_fields(fetch, place, concrete, fields, path, provided, selection)
+        if abstract:
+            target.typename = True
+        return writers
+
+    def plan_fields(
+        self,
+        fetch: FetchBuilder,
+        target: FetchSelection,
+        type_name: str,
+        fields: list[Field],
+        path: tuple[str, ...],
+        provided: Provided | None,
+        client: SelectionSet | None,
+    ) -> set[FetchBuilder]:
+        self.depth += 1
+        if self.depth > self.MAX_DEPTH:
+            raise PlanningError(
+                f"planning {type_name} at {'.'.join(path) or 'the root'} does not terminate"
+            )
+        try:
+            writers: set[FetchBuilder] = {fetch}
+            remote: list[Field] = []
+            for item in fields:
+                if item.is_typename:
+                    continue
+                if not self.planner.can_resolve(fetch.service, type_name, item.name, provided):
+                    remote.append(item)
+                    continue
+                child = composite_name(item.type)
+                placed = target.add(item, composite=child is not None)
+                if child is not None and item.selection is not None and placed.sub is not None:
+                    below = self.planner.provided_below(
+                        fetch.service, type_name, item.name, provided
+                    )
+                    child_path = path + (item.data_key,) + ("@",) * _list_depth(item.type)
+                    writers |= self.plan_selection(
+                        fetch, placed.sub, child, item.selection, child_path, below
+                    )
+            if remote:
+                writers |= self.plan_jumps(fetch, target, type_name, remote, path, provided, client)
+            return writers
+        finally:
+            self.depth -= 1
+
+    def plan_jumps(
+        self,
+        fetch: FetchBuilder,
+        target: FetchSelection,
+        type_name: str,
+        fields: list[Field],
+        path: tuple[str, ...],
+        provided: Provided | None,
+        client: SelectionSet | None,
+    ) -> set[FetchBuilder]:
+        groups: dict[tuple[str, str], list[Field]] = {}
+        for item in fields:
+            targets = self.planner.jump_targets(type_name, item.name)
+            if not targets:
+                raise PlanningError(
+                    f"cannot resolve {type_name}.{item.name} from subgraph {fetch.service}: "
+                    "no other subgraph resolves it through a resolvable @key"
+                )
+            chosen = next((t for t in targets if t in groups), targets[0])
+            groups.setdefault(chosen, []).append(item)
+        writers: set[FetchBuilder] = set()
+        for (service, entity_type), group in groups.items():
+            jump = self.entity_fetch(service, path, fetch)
+            writers.add(jump)
+            key = self.planner.choose_key(service, entity_type, fetch.service, type_name, provided)
+            needs = [key.selection]
+            for item in group:
+                requires = self.planner.requires_of(service, type_name, item.name)
+                if requires is not None:
+                    needs.append(requires)
+            inputs = self.planner.internal.selection_set(
+                type_name, [(n, ALWAYS) for n in needs], internal=True
+            )
+            input_fields = inputs.fields_of(type_name)
+            _internal_data_keys(input_fields, client, type_name)
+            jump.depends |= self.plan_fields(
+                fetch, target, type_name, input_fields, path, provided, client
+            )
+            _typename, known = jump.inputs.setdefault(type_name, (entity_type, {}))
+            for input_field in _input_fields(input_fields):
+                known.setdefault(input_field.name, input_field)
+            for item in group:
+                jump.conditions = _or(jump.conditions, item.path_conditions)
+            place = jump.selection.fragment(entity_type)
+            self.plan_fields(jump, place, type_name, group, path, None, client)
+        return writers
+
+    def entity_fetch(
+        self, service: str, path: tuple[str, ...], parent: FetchBuilder
+    ) -> FetchBuilder:
+        key = (service, path, parent.id)
+        fetch = self.entity_fetches.get(key)
+        if fetch is None:
+            fetch = self.entity_fetches[key] = self.new_fetch(service, "query", path, True)
+            fetch.depends.add(parent)
+        return fetch
+
+    # -- layout ---------------------------------------------------------------------
+
+    def finish(self) -> QueryPlan:
+        level: dict[int, int] = {}
+
+        def level_of(fetch: FetchBuilder, seen: frozenset[int]) -> int:
+            if fetch.id in level:
+                return level[fetch.id]
+            if fetch.id in seen:
+                raise PlanningError(
+                    "the fetches depend on each other in a cycle (@requires bouncing between subgraphs)"
+                )
+            deps = [level_of(d, seen | {fetch.id}) for d in fetch.depends if d is not fetch]
+            level[fetch.id] = 1 + max(deps) if deps else 0
+            return level[fetch.id]
+
+        for fetch in self.fetches:
+            level_of(fetch, frozenset())
+        layers: dict[int, list[PlanNode]] = {}
+        for fetch in self.fetches:
+            node = self.to_node(fetch)
+            layers.setdefault(level[fetch.id], []).append(node)
+        steps: list[PlanNode] = []
+        for index in sorted(layers):
+            nodes = layers[index]
+            steps.append(nodes[0] if len(nodes) == 1 else Parallel(nodes))
+        root: PlanNode | None = None
+        if len(steps) == 1:
+            root = steps[0]
+        elif steps:
+            root = Sequence(steps)
+        return QueryPlan(root, len(self.fetches))
+
+    def to_node(self, fetch: FetchBuilder) -> PlanNode:
+        operation = self.operation
+        name = f"{operation.name or 'Anonymous'}__{fetch.service}__{fetch.id}"
+        body: list[str] = []
+        fetch.selection.print(body)
+        selection_text = "".join(body)
+        used = list(dict.fromkeys(fetch.selection.variables()))
+        definitions = {
+            d.variable.name.value: print_ast(d)
+            for d in operation.definition.variable_definitions or ()
+        }
+        variable_text = ", ".join(definitions[v] for v in used if v in definitions)
+        if fetch.entity:
+            variables = "$representations: [_Any!]!" + (
+                ", " + variable_text if variable_text else ""
+            )
+            document = (
+                f"query {name}({variables}) "
+                f"{{ _entities(representations: $representations) {selection_text} }}"
+            )
+        else:
+            signature = f"({variable_text})" if variable_text else ""
+            document = f"{fetch.kind} {name}{signature} {selection_text}"
+        inputs = tuple(
+            EntityInput(runtime, typename, tuple(known.values()))
+            for runtime, (typename, known) in fetch.inputs.items()
+        )
+        node = Fetch(
+            id=fetch.id,
+            service=fetch.service,
+            operation_kind=fetch.kind,
+            document=document,
+            variable_names=tuple(v for v in used if v in definitions),
+            inputs=inputs,
+            path=fetch.path,
+            conditions=fetch.conditions or ALWAYS,
+            root_keys=tuple(fetch.root_keys),
+        )
+        return Flatten(fetch.path, node) if fetch.entity else node
+
+
+def _internal_data_keys(fields: list[Field], client: SelectionSet | None, type_name: str) -> None:
+    """Data keys for key and required fields: their own names unless that would collide."""
+    taken: dict[str, tuple[str, str, str]] = {}
+    client_fields: dict[str, Field] = {}
+    if client is not None:
+        for items in client.by_type.values():
+            for item in items:
+                taken.setdefault(item.data_key, item.signature)
+        client_fields = {f.data_key: f for f in client.fields_of(type_name)}
+    for item in fields:
+        key = item.name
+        if item.arguments:
+            digest = hashlib.sha1(item.signature[1].encode()).hexdigest()[:8]
+            key = f"__hg_{item.name}_{digest}"
+        if key in taken and taken[key] != item.signature:
+            key = f"__hg_{item.name}"
+        item.data_key = key
+        if item.selection is not None:
+            match = client_fields.get(key)
+            below = (
+                match.selection if match is not None and match.signature == item.signature else None
+            )
+            for concrete in item.selection.by_type:
+                _internal_data_keys(item.selection.by_type[concrete], below, concrete)
+
+
+def _input_fields(fields: list[Field]) -> Iterable[InputField]:
+    for item in fields:
+        if item.is_typename:
+            continue
+        below: tuple[InputField, ...] = ()
+        if item.selection is not None:
+            merged: dict[str, InputField] = {}
+            for items in item.selection.by_type.values():
+                for child in _input_fields(items):
+                    merged.setdefault(child.name, child)
+            below = tuple(merged.values())
+        yield InputField(item.name, item.data_key, below)
