@@ -31,6 +31,7 @@ from graphql import (
     InterfaceTypeExtensionNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
+    OperationDefinitionNode,
     ScalarTypeDefinitionNode,
     SchemaDefinitionNode,
     SelectionSetNode,
@@ -203,6 +204,7 @@ def parse_field_set(text: str) -> SelectionSetNode:
     except Exception as exc:
         raise SupergraphError(f"invalid field set {text!r}: {exc}") from None
     operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
     return operation.selection_set
 
 
