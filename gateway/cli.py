@@ -28,12 +28,15 @@ def _load(supergraph: Path, settings: GatewaySettings | None = None) -> Gateway:
 
 @app.command("serve")
 def serve(
-    supergraph: Path = typer.Option(..., help="A supergraph SDL file (from any standard composer)."),
+    supergraph: Path = typer.Option(
+        ..., help="A supergraph SDL file (from any standard composer)."
+    ),
     port: int = typer.Option(4000, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     plan_cache_size: int = typer.Option(1000, help="Operations whose plans are kept."),
     query_plans: bool = typer.Option(
-        True, help="Show plans to clients sending X-Hubgraph-Query-Plan: 1 (turn off in production)."
+        True,
+        help="Show plans to clients sending X-Hubgraph-Query-Plan: 1 (turn off in production).",
     ),
     timeout: float = typer.Option(10.0, help="Per-subgraph request timeout in seconds."),
 ) -> None:
@@ -41,8 +44,12 @@ def serve(
     from gateway.execution.subgraphs import SubgraphSettings
     from gateway.server import create_gateway_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = GatewaySettings(plan_cache_size=plan_cache_size, subgraph=SubgraphSettings(timeout_s=timeout))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = GatewaySettings(
+        plan_cache_size=plan_cache_size, subgraph=SubgraphSettings(timeout_s=timeout)
+    )
     gateway = _load(supergraph, settings)
     names = ", ".join(f"{s.name} ({s.url})" for s in gateway.supergraph.subgraphs.values())
     typer.echo(f"gateway on http://{host}:{port}/graphql over {names}", err=True)
@@ -59,7 +66,9 @@ def serve(
 def plan(
     query_file: Path = typer.Argument(..., help="A file with the GraphQL operation."),
     supergraph: Path = typer.Option(..., help="The supergraph SDL file."),
-    operation_name: str = typer.Option(None, help="The operation to plan, if the file has several."),
+    operation_name: str = typer.Option(
+        None, help="The operation to plan, if the file has several."
+    ),
 ) -> None:
     """Print the query plan of an operation."""
     gateway = _load(supergraph)

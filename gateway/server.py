@@ -50,7 +50,11 @@ def create_gateway_app(gateway: Gateway, *, expose_query_plans: bool = True) -> 
                 return _bad_request("the request body is not valid JSON")
         if not isinstance(params, dict):
             return _bad_request("the request body must be a JSON object with a query")
-        query, variables, name = params.get("query"), params.get("variables"), params.get("operationName")
+        query, variables, name = (
+            params.get("query"),
+            params.get("variables"),
+            params.get("operationName"),
+        )
         if not isinstance(query, str) or not query.strip():
             return _bad_request("no GraphQL query found in the request")
         if variables is not None and not isinstance(variables, dict):
@@ -63,7 +67,14 @@ def create_gateway_app(gateway: Gateway, *, expose_query_plans: bool = True) -> 
                 prepared = gateway.prepare(query, name)
                 if prepared.definition.operation != OperationType.QUERY:
                     return _json(
-                        {"errors": [{"message": "only queries can be sent with GET; use POST", "extensions": {"code": "BAD_REQUEST"}}]},
+                        {
+                            "errors": [
+                                {
+                                    "message": "only queries can be sent with GET; use POST",
+                                    "extensions": {"code": "BAD_REQUEST"},
+                                }
+                            ]
+                        },
                         405,
                         [("allow", "POST")],
                     )

@@ -114,18 +114,17 @@ class SubgraphClient:
     async def _once(
         self, body: bytes, headers: Mapping[str, str]
     ) -> tuple[dict[str, Any], httpx.Headers]:
+        request = self.client.post(
+            self.url,
+            content=body,
+            headers={**headers, "content-type": "application/json", "accept": "application/json"},
+            timeout=self.settings.timeout_s,
+        )
         try:
-            response = await self.client.post(
-                self.url,
-                content=body,
-                headers={
-                    **headers,
-                    "content-type": "application/json",
-                    "accept": "application/json",
-                },
-                timeout=self.settings.timeout_s,
-            )
-        except httpx.TimeoutException:
+            # wait_for as well as httpx's own timeout: an in-process (ASGI) subgraph has
+            # no socket for httpx to time out on.
+            response = await asyncio.wait_for(request, self.settings.timeout_s)
+        except (httpx.TimeoutException, TimeoutError):
             raise SubgraphFailure(
                 self.name,
                 "SUBGRAPH_TIMEOUT",
