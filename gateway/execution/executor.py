@@ -75,19 +75,26 @@ def objects_at(
 _NULL_KEY = object()
 
 
-def _input_value(obj: Any, fields: tuple[InputField, ...]) -> Any:
+def _input_value(obj: Any, fields: tuple[InputField, ...], typename: bool = False) -> Any:
+    """The part of ``obj`` a representation carries; _NULL_KEY when a key part is missing."""
     if isinstance(obj, list):
-        items = [_input_value(item, fields) for item in obj]
+        items = [_input_value(item, fields, typename) for item in obj]
         return _NULL_KEY if any(i is _NULL_KEY for i in items) else items
     if not isinstance(obj, dict):
         return obj
     result: dict[str, Any] = {}
+    if typename and "__typename" in obj:
+        result["__typename"] = obj["__typename"]
     for item in fields:
         if item.data_key not in obj:
-            return _NULL_KEY
+            if item.key:
+                return _NULL_KEY
+            continue  # a required field another type of this position does not have
         value = obj[item.data_key]
+        if value is None and item.key:
+            return _NULL_KEY
         if item.fields and value is not None:
-            value = _input_value(value, item.fields)
+            value = _input_value(value, item.fields, item.abstract)
             if value is _NULL_KEY:
                 return _NULL_KEY
         result[item.name] = value

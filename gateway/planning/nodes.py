@@ -20,6 +20,8 @@ class InputField:
     name: str
     data_key: str
     fields: tuple[InputField, ...] = ()  # sub-selection, for nested keys and requires
+    key: bool = False  # part of the @key: null means the entity cannot be fetched
+    abstract: bool = False  # an interface or union: objects below carry their __typename
 
 
 @dataclass(frozen=True)

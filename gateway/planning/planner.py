@@ -353,7 +353,7 @@ class _Build:
         self.supergraph = planner.supergraph
         self.operation = operation
         self.fetches: list[FetchBuilder] = []
-        self.entity_fetches: dict[tuple[str, tuple[str, ...], int], FetchBuilder] = {}
+        self.entity_fetches: dict[tuple[str, tuple[str, ...], int, int], FetchBuilder] = {}
         self.depth = 0
 
     def new_fetch(
@@ -374,18 +374,17 @@ class _Build:
             services = self.supergraph.resolving_graphs(root, item.name)
             if not services:
                 raise PlanningError(f"no subgraph resolves {root}.{item.name}")
+            used = [g for g in groups if g[0] in services]
             if operation.kind == "mutation":
                 # consecutive fields of one subgraph share a request; order is kept
                 if groups and groups[-1][0] in services:
                     groups[-1][1].append(item)
                 else:
-                    groups.append((services[0], [item]))
-                continue
-            used = [g for g in groups if g[0] in services]
-            if used:
+                    groups.append((self.best_service(services, root, [item]), [item]))
+            elif used:
                 used[0][1].append(item)
             else:
-                groups.append((services[0], [item]))
+                groups.append((self.best_service(services, root, [item]), [item]))
         previous: list[FetchBuilder] = []
         for service, group in groups:
             fetch = self.new_fetch(
@@ -401,6 +400,31 @@ class _Build:
             if operation.kind == "mutation":
                 previous = self.fetches[start:]
         return self.finish()
+
+    def best_service(self, services: list[str], type_name: str, fields: list[Field]) -> str:
+        """Among subgraphs that can all resolve ``fields`` (``@shareable``), the one that
+        answers most of what is selected below them, so fewest jumps follow."""
+        if len(services) == 1:
+            return services[0]
+        return max(
+            services, key=lambda s: (self.coverage(s, type_name, fields, None), -services.index(s))
+        )
+
+    def coverage(
+        self, service: str, type_name: str, fields: list[Field], provided: Provided | None
+    ) -> int:
+        count = 0
+        for item in fields:
+            if item.is_typename or not self.planner.can_resolve(
+                service, type_name, item.name, provided
+            ):
+                continue
+            count += 1
+            if item.selection is not None:
+                below = self.planner.provided_below(service, type_name, item.name, provided)
+                for concrete, children in item.selection.by_type.items():
+                    count += self.coverage(service, concrete, children, below)
+        return count
 
     # -- fields -----------------------------------------------------------------------
 
@@ -433,7 +457,13 @@ class _Build:
         path: tuple[str, ...],
         provided: Provided | None,
         client: SelectionSet | None,
+        satisfied: frozenset[str] = frozenset(),
     ) -> set[FetchBuilder]:
+        """Place ``fields`` of an object of ``type_name`` in ``fetch``, jumping where needed.
+
+        ``satisfied`` names the fields whose ``@requires`` this fetch's representations
+        already carry (the fields an entity fetch was created for).
+        """
         self.depth += 1
         if self.depth > self.MAX_DEPTH:
             raise PlanningError(
@@ -445,7 +475,7 @@ class _Build:
             for item in fields:
                 if item.is_typename:
                     continue
-                if not self.planner.can_resolve(fetch.service, type_name, item.name, provided):
+                if not self.local(fetch, type_name, item, provided, satisfied):
                     remote.append(item)
                     continue
                 child = composite_name(item.type)
@@ -464,6 +494,61 @@ class _Build:
         finally:
             self.depth -= 1
 
+    def local(
+        self,
+        fetch: FetchBuilder,
+        type_name: str,
+        item: Field,
+        provided: Provided | None,
+        satisfied: frozenset[str],
+    ) -> bool:
+        """Can ``fetch`` itself answer ``item``?"""
+        planner = self.planner
+        if not planner.can_resolve(fetch.service, type_name, item.name, provided):
+            return False
+        if (
+            item.name not in satisfied
+            and planner.requires_of(fetch.service, type_name, item.name) is not None
+        ):
+            return False  # only _entities with the required fields can answer it
+        # A value object this subgraph cannot complete, under an entity: fetch the whole
+        # field from a subgraph that can, through the entity's key.
+        named = composite_name(item.type)
+        incomplete_value = (
+            named is not None
+            and item.selection is not None
+            and not self.supergraph.types[named].is_entity
+            and self.supergraph.types[type_name].is_entity
+            and not self.reachable(
+                fetch.service,
+                item.selection,
+                planner.provided_below(fetch.service, type_name, item.name, provided),
+            )
+            and any(s != fetch.service for s, _ in planner.jump_targets(type_name, item.name))
+        )
+        return not incomplete_value
+
+    def reachable(self, service: str, selection: SelectionSet, provided: Provided | None) -> bool:
+        """Whether ``service`` can answer ``selection``, entities below it being jump points."""
+        for concrete, fields in selection.by_type.items():
+            for item in fields:
+                if item.is_typename:
+                    continue
+                if not self.planner.can_resolve(service, concrete, item.name, provided):
+                    if not self.supergraph.types[concrete].is_entity:
+                        return False
+                    continue
+                named = composite_name(item.type)
+                if (
+                    named is not None
+                    and item.selection is not None
+                    and not self.supergraph.types[named].is_entity
+                ):
+                    below = self.planner.provided_below(service, concrete, item.name, provided)
+                    if not self.reachable(service, item.selection, below):
+                        return False
+        return True
+
     def plan_jumps(
         self,
         fetch: FetchBuilder,
@@ -476,50 +561,126 @@ class _Build:
     ) -> set[FetchBuilder]:
         groups: dict[tuple[str, str], list[Field]] = {}
         for item in fields:
-            targets = self.planner.jump_targets(type_name, item.name)
+            targets = [
+                (service, entity)
+                for service, entity in self.planner.jump_targets(type_name, item.name)
+                # the same subgraph again only for a field that needs its @requires
+                if service != fetch.service
+                or self.planner.requires_of(service, type_name, item.name) is not None
+            ]
             if not targets:
                 raise PlanningError(
                     f"cannot resolve {type_name}.{item.name} from subgraph {fetch.service}: "
                     "no other subgraph resolves it through a resolvable @key"
                 )
-            chosen = next((t for t in targets if t in groups), targets[0])
+            chosen = next((t for t in targets if t in groups), None)
+            if chosen is None:
+                best = self.best_service([t[0] for t in targets], type_name, [item])
+                chosen = next(t for t in targets if t[0] == best)
             groups.setdefault(chosen, []).append(item)
         writers: set[FetchBuilder] = set()
         for (service, entity_type), group in groups.items():
-            jump = self.entity_fetch(service, path, fetch)
-            writers.add(jump)
             key = self.planner.choose_key(service, entity_type, fetch.service, type_name, provided)
-            needs = [key.selection]
-            for item in group:
-                requires = self.planner.requires_of(service, type_name, item.name)
-                if requires is not None:
-                    needs.append(requires)
-            inputs = self.planner.internal.selection_set(
-                type_name, [(n, ALWAYS) for n in needs], internal=True
-            )
-            input_fields = inputs.fields_of(type_name)
-            _internal_data_keys(input_fields, client, type_name)
-            jump.depends |= self.plan_fields(
-                fetch, target, type_name, input_fields, path, provided, client
-            )
-            _typename, known = jump.inputs.setdefault(type_name, (entity_type, {}))
-            for input_field in _input_fields(input_fields):
-                known.setdefault(input_field.name, input_field)
-            for item in group:
-                jump.conditions = _or(jump.conditions, item.path_conditions)
-            place = jump.selection.fragment(entity_type)
-            self.plan_fields(jump, place, type_name, group, path, None, client)
+            # Fields whose requirements clash (the same field with other arguments) go to
+            # separate fetches: one representation holds one value per field name.
+            for batch in self.requirement_batches(service, type_name, group, key):
+                writers.add(
+                    self.jump(
+                        fetch,
+                        target,
+                        type_name,
+                        service,
+                        entity_type,
+                        key,
+                        batch,
+                        path,
+                        provided,
+                        client,
+                    )
+                )
         return writers
 
-    def entity_fetch(
-        self, service: str, path: tuple[str, ...], parent: FetchBuilder
+    def requirement_batches(
+        self, service: str, type_name: str, group: list[Field], key: Key
+    ) -> list[list[Field]]:
+        batches: list[tuple[dict[str, str], list[Field]]] = []
+        for item in group:
+            requires = self.planner.requires_of(service, type_name, item.name)
+            wanted = _signatures(requires) if requires is not None else {}
+            for signatures, members in batches:
+                if all(signatures.get(name, sig) == sig for name, sig in wanted.items()):
+                    signatures.update(wanted)
+                    members.append(item)
+                    break
+            else:
+                batches.append((dict(_signatures(key.selection)) | wanted, [item]))
+        return [members for _, members in batches]
+
+    def jump(
+        self,
+        fetch: FetchBuilder,
+        target: FetchSelection,
+        type_name: str,
+        service: str,
+        entity_type: str,
+        key: Key,
+        group: list[Field],
+        path: tuple[str, ...],
+        provided: Provided | None,
+        client: SelectionSet | None,
     ) -> FetchBuilder:
-        key = (service, path, parent.id)
-        fetch = self.entity_fetches.get(key)
-        if fetch is None:
-            fetch = self.entity_fetches[key] = self.new_fetch(service, "query", path, True)
-            fetch.depends.add(parent)
-        return fetch
+        needs = [(key.selection, True)]
+        for item in group:
+            requires = self.planner.requires_of(service, type_name, item.name)
+            if requires is not None:
+                needs.append((requires, False))
+        input_fields: list[Field] = []
+        key_names: set[str] = set()
+        for selection, is_key in needs:
+            normalized = self.planner.internal.selection_set(
+                type_name, [(selection, ALWAYS)], internal=True
+            )
+            for item in normalized.fields_of(type_name):
+                if is_key:
+                    key_names.add(item.name)
+                input_fields.append(item)
+        _internal_data_keys(input_fields, client, type_name)
+        built = list(_input_fields(input_fields, key_names))
+        jump = self.entity_fetch(service, path, fetch, type_name, built)
+        jump.depends |= self.plan_fields(
+            fetch, target, type_name, input_fields, path, provided, client
+        )
+        _typename, known = jump.inputs.setdefault(type_name, (entity_type, {}))
+        for input_field in built:
+            known.setdefault(input_field.name, input_field)
+        for item in group:
+            jump.conditions = _or(jump.conditions, item.path_conditions)
+        place = jump.selection.fragment(entity_type)
+        satisfied = frozenset(item.name for item in group)
+        self.plan_fields(jump, place, type_name, group, path, None, client, satisfied)
+        return jump
+
+    def entity_fetch(
+        self,
+        service: str,
+        path: tuple[str, ...],
+        parent: FetchBuilder,
+        type_name: str,
+        inputs: list[InputField],
+    ) -> FetchBuilder:
+        """The fetch to ``service`` at ``path`` from ``parent``, shared unless inputs clash."""
+        variant = 0
+        while True:
+            key = (service, path, parent.id, variant)
+            fetch = self.entity_fetches.get(key)
+            if fetch is None:
+                fetch = self.entity_fetches[key] = self.new_fetch(service, "query", path, True)
+                fetch.depends.add(parent)
+                return fetch
+            known = fetch.inputs.get(type_name, ("", {}))[1]
+            if all(known.get(i.name, i).data_key == i.data_key for i in inputs):
+                return fetch
+            variant += 1
 
     # -- layout ---------------------------------------------------------------------
 
@@ -621,15 +782,36 @@ def _internal_data_keys(fields: list[Field], client: SelectionSet | None, type_n
                 _internal_data_keys(item.selection.by_type[concrete], below, concrete)
 
 
-def _input_fields(fields: list[Field]) -> Iterable[InputField]:
+def _input_fields(fields: list[Field], key_names: set[str]) -> Iterable[InputField]:
+    """Representation fields; those named in ``key_names`` (and everything below them) are
+    key fields: a null there means the entity cannot be fetched."""
     for item in fields:
         if item.is_typename:
             continue
+        is_key = item.name in key_names
         below: tuple[InputField, ...] = ()
         if item.selection is not None:
             merged: dict[str, InputField] = {}
             for items in item.selection.by_type.values():
-                for child in _input_fields(items):
+                nested_keys = {child.name for child in items} if is_key else set()
+                for child in _input_fields(items, nested_keys):
                     merged.setdefault(child.name, child)
             below = tuple(merged.values())
-        yield InputField(item.name, item.data_key, below)
+        named = composite_name(item.type)
+        abstract = (
+            named is not None
+            and item.selection is not None
+            and (list(item.selection.by_type) != [named])
+        )
+        yield InputField(item.name, item.data_key, below, is_key, abstract)
+
+
+def _signatures(selection: SelectionSetNode) -> dict[str, str]:
+    """Top-level field name -> printed arguments, for spotting clashing requirements."""
+    result: dict[str, str] = {}
+    for node in selection.selections:
+        if isinstance(node, FieldNode):
+            result[node.name.value] = ",".join(print_ast(a) for a in node.arguments or ())
+        elif isinstance(node, InlineFragmentNode):
+            result.update(_signatures(node.selection_set))
+    return result
