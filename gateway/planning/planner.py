@@ -124,7 +124,7 @@ class FetchSelection:
 
     def print(self, out: list[str]) -> None:
         out.append("{")
-        if self.typename:
+        if self.typename or not (self.fields or self.fragments):
             out.append(" __typename")
         for item in self.fields.values():
             out.append(" ")
