@@ -33,6 +33,7 @@ class SubgraphSettings:
     breaker_failures: int = 5  # consecutive failures that open the breaker
     breaker_cooldown_s: float = 5.0
     max_connections: int = 100
+    dedupe_queries: bool = True  # identical queries in flight share one request
 
 
 class SubgraphFailure(Exception):
@@ -74,6 +75,9 @@ class SubgraphClient:
     client: httpx.AsyncClient
     settings: SubgraphSettings
     breaker: _Breaker = field(default_factory=_Breaker)
+    _inflight: dict[bytes, asyncio.Future[tuple[bytes, httpx.Headers]]] = field(
+        default_factory=dict
+    )
 
     async def request(
         self,
@@ -85,15 +89,65 @@ class SubgraphClient:
         headers: Mapping[str, str],
     ) -> tuple[dict[str, Any], httpx.Headers]:
         """The subgraph's GraphQL response body (a dict with data and/or errors)."""
+        body = orjson.dumps(
+            {"query": document, "variables": variables, "operationName": operation_name}
+        )
+        if mutation or not self.settings.dedupe_queries:
+            content, response_headers = await self._send(body, headers, mutation)
+        else:
+            content, response_headers = await self._send_shared(body, headers)
+        # Parsed per caller: each request merges into (and so changes) its own copy.
+        try:
+            payload = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            raise SubgraphFailure(
+                self.name,
+                "SUBREQUEST_MALFORMED_RESPONSE",
+                f"subgraph '{self.name}' answered with a body that is not JSON",
+            ) from None
+        if not isinstance(payload, dict) or not ("data" in payload or "errors" in payload):
+            raise SubgraphFailure(
+                self.name,
+                "SUBREQUEST_MALFORMED_RESPONSE",
+                f"subgraph '{self.name}' answered with JSON that is not a GraphQL response",
+            )
+        return payload, response_headers
+
+    async def _send_shared(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[bytes, httpx.Headers]:
+        """Identical queries in flight at the same time (same body, same forwarded
+        headers, so never across callers with different credentials) share one request."""
+        key = body + b"\0" + orjson.dumps(sorted(headers.items()))
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[tuple[bytes, httpx.Headers]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        # Nobody may wait on it: retrieve its exception so asyncio does not complain.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._inflight[key] = future
+        try:
+            result = await self._send(body, headers, False)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._inflight[key]
+
+    async def _send(
+        self, body: bytes, headers: Mapping[str, str], mutation: bool
+    ) -> tuple[bytes, httpx.Headers]:
         if not self.breaker.allow(self.settings):
             raise SubgraphFailure(
                 self.name,
                 "SUBGRAPH_UNAVAILABLE",
                 f"subgraph '{self.name}' is failing; not called (circuit open)",
             )
-        body = orjson.dumps(
-            {"query": document, "variables": variables, "operationName": operation_name}
-        )
         attempts = 1 if mutation else 1 + self.settings.retries
         delay = self.settings.backoff_s
         for attempt in range(attempts):
@@ -111,9 +165,7 @@ class SubgraphClient:
             return result
         raise AssertionError("unreachable")
 
-    async def _once(
-        self, body: bytes, headers: Mapping[str, str]
-    ) -> tuple[dict[str, Any], httpx.Headers]:
+    async def _once(self, body: bytes, headers: Mapping[str, str]) -> tuple[bytes, httpx.Headers]:
         request = self.client.post(
             self.url,
             content=body,
@@ -142,21 +194,15 @@ class SubgraphClient:
                 "SUBREQUEST_HTTP_ERROR",
                 f"subgraph '{self.name}' answered HTTP {response.status_code}",
             )
-        try:
-            payload = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+        if not response.headers.get("content-type", "").startswith(
+            ("application/json", "application/graphql-response+json")
+        ):
             raise SubgraphFailure(
                 self.name,
                 "SUBREQUEST_MALFORMED_RESPONSE",
                 f"subgraph '{self.name}' answered HTTP {response.status_code} with a body that is not JSON",
-            ) from None
-        if not isinstance(payload, dict) or not ("data" in payload or "errors" in payload):
-            raise SubgraphFailure(
-                self.name,
-                "SUBREQUEST_MALFORMED_RESPONSE",
-                f"subgraph '{self.name}' answered with JSON that is not a GraphQL response",
             )
-        return payload, response.headers
+        return response.content, response.headers
 
 
 class SubgraphPool:
