@@ -102,12 +102,25 @@ class FetchSelection:
     fields: dict[str, FetchField] = field(default_factory=dict)
     fragments: dict[str, FetchSelection] = field(default_factory=dict)
     typename: bool = False
+    # response key -> (field, arguments, type in this subgraph), shared with the
+    # fragments: one selection set of a document may not give a key two shapes
+    shapes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def fragment(self, type_name: str) -> FetchSelection:
         self.typename = True
-        return self.fragments.setdefault(type_name, FetchSelection())
+        return self.fragments.setdefault(type_name, FetchSelection(shapes=self.shapes))
 
-    def add(self, item: Field, composite: bool) -> FetchField:
+    def add(self, item: Field, composite: bool, subgraph_type: str) -> FetchField:
+        """Add ``item``; if its key already has another shape here, alias it apart
+        (the field's data key changes, and the response shaper follows it)."""
+        shape = (item.name, item.signature[1], subgraph_type)
+        taken = self.shapes.get(item.data_key)
+        if taken is not None and taken != shape:
+            index = len(self.shapes)
+            while f"__hg{index}_{item.response_key}" in self.shapes:
+                index += 1
+            item.data_key = f"__hg{index}_{item.response_key}"
+        self.shapes[item.data_key] = shape
         existing = self.fields.get(item.data_key)
         directives = () if item.internal else item.directives + _condition_directives(item)
         if existing is None:
@@ -270,6 +283,11 @@ class Planner:
                 if child is None or not self.can_provide(service, child, node.selection_set, inner):
                     return False
         return True
+
+    def subgraph_type(self, service: str, type_name: str, item: Field) -> str:
+        """The field's type as the subgraph declares it (it may be more nullable)."""
+        in_graph = self.supergraph.field_graphs(type_name, item.name).get(service)
+        return in_graph.type if in_graph is not None and in_graph.type else str(item.type)
 
     def field_type_name(self, type_name: str, field_name: str) -> str | None:
         named = self.internal.schema.get_type(type_name)
@@ -479,7 +497,9 @@ class _Build:
                     remote.append(item)
                     continue
                 child = composite_name(item.type)
-                placed = target.add(item, composite=child is not None)
+                placed = target.add(
+                    item, child is not None, self.planner.subgraph_type(fetch.service, type_name, item)
+                )
                 if child is not None and item.selection is not None and placed.sub is not None:
                     below = self.planner.provided_below(
                         fetch.service, type_name, item.name, provided
