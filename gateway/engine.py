@@ -198,6 +198,7 @@ class Gateway:
             coerced,
             forwarded,
             frozenset(h.lower() for h in self.settings.propagated_headers),
+            self.abstract_types,
         )
         await run.run(prepared.plan.node)
         data, errors = Shaper(prepared.operation, coerced, run.errors, self.abstract_types).shape(

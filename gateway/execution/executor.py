@@ -33,18 +33,24 @@ from gateway.planning.nodes import (
 DataPath = tuple[str | int, ...]
 
 
-def merge_into(target: dict[str, Any], source: Mapping[str, Any]) -> None:
-    """Deep-merge a subgraph result into the tree; the owner's ``__typename`` is kept."""
+def merge_into(
+    target: dict[str, Any], source: Mapping[str, Any], abstract: frozenset[str] = frozenset()
+) -> None:
+    """Deep-merge a subgraph result into the tree.
+
+    A ``__typename`` already there is kept, unless it names an interface (an
+    ``@interfaceObject`` subgraph's answer), which the owner's concrete type replaces.
+    """
     for key, value in source.items():
         current = target.get(key)
-        if key == "__typename" and current is not None:
+        if key == "__typename" and current is not None and current not in abstract:
             continue
         if isinstance(current, dict) and isinstance(value, dict):
-            merge_into(current, value)
+            merge_into(current, value, abstract)
         elif isinstance(current, list) and isinstance(value, list) and len(current) == len(value):
             for index, item in enumerate(value):
                 if isinstance(current[index], dict) and isinstance(item, dict):
-                    merge_into(current[index], item)
+                    merge_into(current[index], item, abstract)
                 else:
                     current[index] = item
         else:
@@ -119,7 +125,9 @@ class Execution:
         variables: Mapping[str, Any],
         headers: Mapping[str, str],
         propagate_headers: frozenset[str] = frozenset(),
+        abstract_types: frozenset[str] = frozenset(),
     ) -> None:
+        self.abstract_types = abstract_types
         self.pool = pool
         self.variables = variables
         self.headers = headers
@@ -253,7 +261,7 @@ class Execution:
         for index, entity in enumerate(entities or ()):
             if isinstance(entity, dict):
                 for obj, _ in targets[index]:
-                    merge_into(obj, entity)
+                    merge_into(obj, entity, self.abstract_types)
         for error in payload.get("errors") or ():
             shaped = self._subgraph_error(error, fetch.service)
             error_path = error.get("path") if isinstance(error, dict) else None

@@ -78,7 +78,14 @@ class Shaper:
     ) -> Any:
         runtime = obj.get("__typename") if static_type in self.abstract_types else static_type
         if not isinstance(runtime, str) or runtime not in selection.by_type:
-            runtime = static_type if static_type in selection.by_type else None
+            if static_type in selection.by_type:
+                runtime = static_type
+            elif runtime == static_type and selection.by_type:
+                # an @interfaceObject answer where every implementation selects the
+                # same fields (the planner checked): any of them shapes it
+                runtime = next(iter(selection.by_type))
+            else:
+                runtime = None
         fields: list[Field] = selection.by_type.get(runtime, []) if runtime else []
         result: dict[str, Any] = {}
         for item in fields:

@@ -335,6 +335,14 @@ class Planner:
                     targets.append((service, interface))
         return targets
 
+    def interface_owner(self, interface: str) -> str | None:
+        """A subgraph where the interface is a real interface with a resolvable key."""
+        info = self.supergraph.types[interface]
+        for service in sorted(info.graphs - info.interface_object_graphs):
+            if any(k.resolvable for k in info.keys_in(service)):
+                return service
+        return None
+
     def choose_key(
         self, service: str, entity_type: str, source: str, type_name: str, provided: Provided | None
     ) -> Key:
@@ -456,7 +464,10 @@ class _Build:
         provided: Provided | None,
     ) -> set[FetchBuilder]:
         writers: set[FetchBuilder] = {fetch}
-        abstract = self.supergraph.types[static_type].kind != "object"
+        info = self.supergraph.types[static_type]
+        if fetch.service in info.interface_object_graphs:
+            return self.plan_interface_object(fetch, target, static_type, selection, path, provided)
+        abstract = info.kind != "object"
         for concrete, fields in selection.by_type.items():
             if not self.planner.returns_type_in(fetch.service, static_type, concrete):
                 continue
@@ -464,6 +475,75 @@ class _Build:
             writers |= self.plan_fields(fetch, place, concrete, fields, path, provided, selection)
         if abstract:
             target.typename = True
+        return writers
+
+    def plan_interface_object(
+        self,
+        fetch: FetchBuilder,
+        target: FetchSelection,
+        interface: str,
+        selection: SelectionSet,
+        path: tuple[str, ...],
+        provided: Provided | None,
+    ) -> set[FetchBuilder]:
+        """An interface that this subgraph knows only as an ``@interfaceObject``.
+
+        The subgraph answers the interface's own fields on objects typed as the
+        interface; it cannot tell Book from Movie. What it cannot answer — the concrete
+        type, type-specific fields, fields of the interface's owner — comes from a
+        subgraph that owns the interface, through the interface's key; fields of this
+        subgraph that ``@requires`` something follow from there.
+        """
+        writers: set[FetchBuilder] = {fetch}
+        target.typename = True
+        local: dict[str, Field] = {}
+        rest: dict[str, list[Field]] = {}
+        needs_requires: dict[str, list[Field]] = {}
+        for concrete, fields in selection.by_type.items():
+            for item in fields:
+                resolvable = not item.is_typename and self.planner.can_resolve(
+                    fetch.service, interface, item.name, provided
+                )
+                if (
+                    resolvable
+                    and self.planner.requires_of(fetch.service, interface, item.name) is None
+                ):
+                    local.setdefault(item.data_key, item)
+                elif resolvable:
+                    needs_requires.setdefault(concrete, []).append(item)
+                else:
+                    rest.setdefault(concrete, []).append(item)
+        if local:
+            writers |= self.plan_fields(
+                fetch, target, interface, list(local.values()), path, provided, selection
+            )
+        if not rest and not needs_requires and _uniform(selection):
+            return writers  # every implementation selects the same: no concrete type needed
+        owner = self.planner.interface_owner(interface)
+        if owner is None:
+            raise PlanningError(
+                f"no subgraph owns the interface {interface} with a resolvable @key"
+            )
+        key = self.planner.choose_key(owner, interface, fetch.service, interface, provided)
+        key_fields = self.planner.internal.selection_set(
+            interface, [(key.selection, ALWAYS)], internal=True
+        )
+        inputs = next(iter(key_fields.by_type.values()), [])
+        _internal_data_keys(inputs, selection, interface)
+        built = list(_input_fields(inputs, {i.name for i in inputs}))
+        resolve = self.entity_fetch(owner, path, fetch, interface, built)
+        resolve.depends |= self.plan_fields(
+            fetch, target, interface, inputs, path, provided, selection
+        )
+        resolve.inputs.setdefault(interface, (interface, {i.name: i for i in built}))
+        resolve.conditions = ALWAYS
+        resolve.selection.typename = True
+        remaining = SelectionSet(interface, {c: rest.get(c, []) for c in selection.by_type})
+        writers.add(resolve)
+        writers |= self.plan_selection(resolve, resolve.selection, interface, remaining, path, None)
+        for concrete, fields in needs_requires.items():
+            place = resolve.selection.fragment(concrete)
+            writers |= self.plan_jumps(resolve, place, concrete, fields, path, None, selection)
         return writers
 
     def plan_fields(
@@ -498,7 +578,9 @@ class _Build:
                     continue
                 child = composite_name(item.type)
                 placed = target.add(
-                    item, child is not None, self.planner.subgraph_type(fetch.service, type_name, item)
+                    item,
+                    child is not None,
+                    self.planner.subgraph_type(fetch.service, type_name, item),
                 )
                 if child is not None and item.selection is not None and placed.sub is not None:
                     below = self.planner.provided_below(
@@ -824,6 +906,16 @@ def _input_fields(fields: list[Field], key_names: set[str]) -> Iterable[InputFie
             and (list(item.selection.by_type) != [named])
         )
         yield InputField(item.name, item.data_key, below, is_key, abstract)
+
+
+def _uniform(selection: SelectionSet) -> bool:
+    """Do all concrete types select the same fields (so any of them can shape the object)?"""
+    shapes = {
+        tuple((f.response_key, f.signature) for f in fields if not f.is_typename)
+        for fields in selection.by_type.values()
+    }
+    asks_typename = any(f.is_typename for fields in selection.by_type.values() for f in fields)
+    return len(shapes) <= 1 and not asks_typename
 
 
 def _signatures(selection: SelectionSetNode) -> dict[str, str]:
