@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -177,9 +178,7 @@ async def test_headers_forwarded_by_allow_list_and_propagated_by_configuration()
 
 
 async def test_identical_concurrent_queries_share_one_subgraph_request() -> None:
-    import asyncio
-
-    switches, product_switch, review_switch = apps()
+    switches, _, review_switch = apps()
     review_switch.mode = "sleep"
     review_switch.sleep_s = 0.2
     gateway = Gateway(SUPERGRAPH.read_text(), subgraph_apps=switches)
