@@ -163,7 +163,7 @@ class Execution:
             headers=self.headers,
         )
         if self.propagate_headers:
-            for name, value in headers.multi_items():
+            for name, value in headers:
                 if name.lower() in self.propagate_headers:
                     self.response_headers.append((name, value))
         return payload
