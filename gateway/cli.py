@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -53,6 +54,12 @@ def serve(
     gateway = _load(supergraph, settings)
     names = ", ".join(f"{s.name} ({s.url})" for s in gateway.supergraph.subgraphs.values())
     typer.echo(f"gateway on http://{host}:{port}/graphql over {names}", err=True)
+    # Everything loaded so far (schemas, supergraph model) lives as long as the process:
+    # keep it out of the collector's generations, and collect young objects less often,
+    # so a request rarely pays for a full collection (the p99 of a busy gateway).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
     uvicorn.run(
         create_gateway_app(gateway, expose_query_plans=query_plans),
         host=host,
