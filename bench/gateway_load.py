@@ -3,7 +3,8 @@
 Starts three Strawberry subgraphs (bench/gateway_load/subgraphs.py), composes their supergraph,
 then serves it with each target in turn and loads it with wrk:
 
-- ``hubgraph``: ``uv run hubgraph gateway serve`` (skipped with a note if it cannot start);
+- ``hubgraph`` / ``hubgraph-nodedup``: ``uv run hubgraph gateway serve``, with and without
+  in-flight deduplication of subgraph queries (skipped with a note if it cannot start);
 - ``subgraph``: the products subgraph directly, q1 only (the ceiling a gateway adds to);
 - ``hive`` / ``hive-nodedup``: Hive Gateway with and without in-flight deduplication of
   subgraph requests; ``apollo``: Apollo Gateway (Node peers, skipped if Node is missing).
@@ -38,7 +39,7 @@ HERE = Path(__file__).resolve().parent / "gateway_load"
 ROOT = HERE.parent.parent
 SUBGRAPHS = ("products", "reviews", "accounts")
 PEERS = ("hive", "hive-nodedup", "apollo")
-TARGETS = ("hubgraph", "subgraph", *PEERS)
+TARGETS = ("hubgraph", "hubgraph-nodedup", "subgraph", *PEERS)
 FALLBACK_SUPERGRAPH = HERE / "supergraph.graphql"  # used when Node cannot compose
 
 
@@ -232,7 +233,7 @@ def supergraph(urls: dict[str, str], use_node: bool, write_fallback: bool) -> st
 
 def target_command(target: str, supergraph_file: Path, port: int) -> list[str]:
     serve = ["--supergraph", str(supergraph_file), "--port", str(port)]
-    if target == "hubgraph":
+    if target.startswith("hubgraph"):
         uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` sets UV
         return [
             *([uv] if uv else [sys.executable, "-m", "uv"]),
@@ -241,6 +242,7 @@ def target_command(target: str, supergraph_file: Path, port: int) -> list[str]:
             "gateway",
             "serve",
             *serve,
+            "--no-dedupe" if target == "hubgraph-nodedup" else "--dedupe",
         ]
     if target == "apollo":
         return ["node", str(HERE / "apollo.mjs"), *serve]
@@ -352,7 +354,7 @@ def run_mode(
             try:
                 procs.wait_ready(target, url, timeout=90)
             except NotReady as reason:
-                what = "gateway" if target == "hubgraph" else target
+                what = "gateway" if target.startswith("hubgraph") else target
                 note(f"[{mode}] {what} not available: {reason}")
                 procs.stop(target)
                 continue

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from gateway.engine import Gateway, GatewaySettings, RequestError
+from gateway.engine import DEFAULT_FORWARDED_HEADERS, Gateway, GatewaySettings, RequestError
 from gateway.supergraph import SupergraphError
 
 app = typer.Typer(help="The federation gateway.", no_args_is_help=True)
@@ -40,6 +40,16 @@ def serve(
         help="Show plans to clients sending X-Hubgraph-Query-Plan: 1 (turn off in production).",
     ),
     timeout: float = typer.Option(10.0, help="Per-subgraph request timeout in seconds."),
+    retries: int = typer.Option(2, help="Extra attempts for a failed query (never mutations)."),
+    dedupe: bool = typer.Option(
+        True, help="Identical queries in flight to one subgraph share one request."
+    ),
+    forward_header: list[str] = typer.Option(
+        list(DEFAULT_FORWARDED_HEADERS), help="Client request headers passed to subgraphs."
+    ),
+    propagate_header: list[str] = typer.Option(
+        [], help="Subgraph response headers passed to the client (e.g. cache-control)."
+    ),
 ) -> None:
     """Serve the supergraph over HTTP at /graphql."""
     from gateway.execution.subgraphs import SubgraphSettings
@@ -49,7 +59,10 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = GatewaySettings(
-        plan_cache_size=plan_cache_size, subgraph=SubgraphSettings(timeout_s=timeout)
+        plan_cache_size=plan_cache_size,
+        forwarded_headers=tuple(h.lower() for h in forward_header),
+        propagated_headers=tuple(h.lower() for h in propagate_header),
+        subgraph=SubgraphSettings(timeout_s=timeout, retries=retries, dedupe_queries=dedupe),
     )
     gateway = _load(supergraph, settings)
     names = ", ".join(f"{s.name} ({s.url})" for s in gateway.supergraph.subgraphs.values())
