@@ -290,7 +290,7 @@ def wrk(
     procs: Processes, url: str, script: Path, connections: int, seconds: float
 ) -> dict[str, float]:
     # One wrk thread: it shares core 1 with the subgraphs and needs far less than a core.
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "--latency"]
     argv += ["-s", str(script), url]
     done = subprocess.run(procs.pin(1) + argv, capture_output=True, text=True, timeout=seconds + 60)
     out = done.stdout
