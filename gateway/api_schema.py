@@ -21,15 +21,15 @@ from graphql import (
     InterfaceTypeExtensionNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
-    ScalarTypeDefinitionNode,
     SchemaDefinitionNode,
+    TypeDefinitionNode,
     UnionTypeDefinitionNode,
     UnionTypeExtensionNode,
     build_ast_schema,
 )
 from graphql.language import Node
 
-from gateway.supergraph import Supergraph, SupergraphError
+from gateway.supergraph import SpecNames, Supergraph, SupergraphError
 
 # Directives of the federation specs: meaningful to composition and planning, never to clients.
 SPEC_DIRECTIVES = {
@@ -49,21 +49,20 @@ SPEC_PREFIXES = ("join__", "link__", "federation__", "inaccessible__", "tag__", 
 FEDERATION_TYPES = {"_Any", "_Entity", "_Service", "FieldSet", "_FieldSet", "link__Import"}
 
 
-def _is_spec_name(name: str) -> bool:
-    return name in SPEC_DIRECTIVES or name.startswith(SPEC_PREFIXES)
+class _Filter:
+    """What to remove, given the names this supergraph's @link imports use."""
 
+    def __init__(self, specs: SpecNames) -> None:
+        self.directives = SPEC_DIRECTIVES | {specs.link, specs.inaccessible}
+        self.prefixes = (*SPEC_PREFIXES, f"{specs.join}__", f"{specs.link}__")
+        self.inaccessible_name = specs.inaccessible
 
-def _inaccessible(node: Node) -> bool:
-    return any(d.name.value == "inaccessible" for d in getattr(node, "directives", None) or ())
+    def is_spec_name(self, name: str) -> bool:
+        return name in self.directives or name.startswith(self.prefixes)
 
-
-def _clean(node: Any) -> Any:
-    """The node without spec directive usages."""
-    directives = getattr(node, "directives", None)
-    if not directives:
-        return node
-    kept = tuple(d for d in directives if not _is_spec_name(d.name.value))
-    return _copy(node, directives=kept)
+    def inaccessible(self, node: Node) -> bool:
+        directives = getattr(node, "directives", None) or ()
+        return any(d.name.value == self.inaccessible_name for d in directives)
 
 
 def _copy(node: Any, **changes: Any) -> Any:
@@ -73,27 +72,36 @@ def _copy(node: Any, **changes: Any) -> Any:
     return type(node)(**values)
 
 
-def _visible_fields(fields: Any) -> tuple[Any, ...]:
+def _clean(node: Any, spec: _Filter) -> Any:
+    """The node without spec directive usages."""
+    directives = getattr(node, "directives", None)
+    if not directives:
+        return node
+    kept = tuple(d for d in directives if not spec.is_spec_name(d.name.value))
+    return _copy(node, directives=kept)
+
+
+def _visible_fields(fields: Any, spec: _Filter) -> tuple[Any, ...]:
     result = []
     for field in fields or ():
-        if _inaccessible(field):
+        if spec.inaccessible(field):
             continue
-        arguments = tuple(
-            _clean(a) for a in getattr(field, "arguments", None) or () if not _inaccessible(a)
-        )
         if hasattr(field, "arguments"):
-            result.append(_clean(_copy(field, arguments=arguments)))
-        else:
-            result.append(_clean(field))
+            arguments = tuple(
+                _clean(a, spec) for a in field.arguments or () if not spec.inaccessible(a)
+            )
+            field = _copy(field, arguments=arguments)
+        result.append(_clean(field, spec))
     return tuple(result)
 
 
 def api_document(supergraph: Supergraph) -> DocumentNode:
     """The supergraph's AST with federation machinery and inaccessible elements removed."""
+    spec = _Filter(supergraph.specs)
     hidden_types = {
         d.name.value
         for d in supergraph.document.definitions
-        if hasattr(d, "name") and d.name is not None and _inaccessible(d)
+        if isinstance(d, TypeDefinitionNode) and spec.inaccessible(d)
     }
     definitions = []
     for definition in supergraph.document.definitions:
@@ -101,12 +109,11 @@ def api_document(supergraph: Supergraph) -> DocumentNode:
             definitions.append(_copy(definition, directives=()))
             continue
         name = definition.name.value  # type: ignore[attr-defined]
-        if _is_spec_name(name) or name in FEDERATION_TYPES or name in hidden_types:
+        if spec.is_spec_name(name) or name in FEDERATION_TYPES or name in hidden_types:
             continue
         if isinstance(definition, DirectiveDefinitionNode):
             definitions.append(definition)
-            continue
-        if isinstance(
+        elif isinstance(
             definition,
             (
                 ObjectTypeDefinitionNode,
@@ -118,25 +125,24 @@ def api_document(supergraph: Supergraph) -> DocumentNode:
             interfaces = tuple(
                 i for i in definition.interfaces or () if i.name.value not in hidden_types
             )
+            fields = _visible_fields(definition.fields, spec)
             definitions.append(
-                _clean(
-                    _copy(
-                        definition, fields=_visible_fields(definition.fields), interfaces=interfaces
-                    )
-                )
+                _clean(_copy(definition, fields=fields, interfaces=interfaces), spec)
             )
         elif isinstance(definition, InputObjectTypeDefinitionNode):
-            definitions.append(_clean(_copy(definition, fields=_visible_fields(definition.fields))))
+            definitions.append(
+                _clean(_copy(definition, fields=_visible_fields(definition.fields, spec)), spec)
+            )
         elif isinstance(definition, (EnumTypeDefinitionNode, EnumTypeExtensionNode)):
-            values = tuple(_clean(v) for v in definition.values or () if not _inaccessible(v))
-            definitions.append(_clean(_copy(definition, values=values)))
+            values = tuple(
+                _clean(v, spec) for v in definition.values or () if not spec.inaccessible(v)
+            )
+            definitions.append(_clean(_copy(definition, values=values), spec))
         elif isinstance(definition, (UnionTypeDefinitionNode, UnionTypeExtensionNode)):
             members = tuple(t for t in definition.types or () if t.name.value not in hidden_types)
-            definitions.append(_clean(_copy(definition, types=members)))
-        elif isinstance(definition, ScalarTypeDefinitionNode):
-            definitions.append(_clean(definition))
+            definitions.append(_clean(_copy(definition, types=members), spec))
         else:
-            definitions.append(_clean(definition))
+            definitions.append(_clean(definition, spec))
     return DocumentNode(definitions=tuple(definitions))
 
 

@@ -111,6 +111,19 @@ class TypeInfo:
         return bool(self.keys)
 
 
+@dataclass(frozen=True)
+class SpecNames:
+    """The local names of the link-imported specs (composers may rename them)."""
+
+    join: str = "join"
+    link: str = "link"
+    inaccessible: str = "inaccessible"
+    link_urls: tuple[str, ...] = ()
+
+    def join_directive(self, name: str) -> str:
+        return f"{self.join}__{name}"
+
+
 @dataclass
 class Supergraph:
     sdl: str
@@ -120,6 +133,7 @@ class Supergraph:
     query_type: str = "Query"
     mutation_type: str | None = None
     subscription_type: str | None = None
+    specs: SpecNames = field(default_factory=lambda: SpecNames())
 
     # --- lookups the planner asks ------------------------------------------------
 
@@ -182,19 +196,6 @@ _TYPE_KINDS: dict[type[Node], str] = {
     InputObjectTypeDefinitionNode: "input",
     ScalarTypeDefinitionNode: "scalar",
 }
-
-
-@dataclass(frozen=True)
-class SpecNames:
-    """The local names of the link-imported specs (composers may rename them)."""
-
-    join: str = "join"
-    link: str = "link"
-    inaccessible: str = "inaccessible"
-    link_urls: tuple[str, ...] = ()
-
-    def join_directive(self, name: str) -> str:
-        return f"{self.join}__{name}"
 
 
 def parse_field_set(text: str) -> SelectionSetNode:
@@ -297,6 +298,7 @@ def load_supergraph(sdl: str) -> Supergraph:
         query_type=query_type,
         mutation_type=roots["mutation"],
         subscription_type=roots["subscription"],
+        specs=names,
     )
 
 
