@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpcore
+import aiohttp
 import httpx
 import orjson
 from starlette.types import ASGIApp
@@ -174,18 +174,13 @@ class SubgraphClient:
             status, response_headers, content = await asyncio.wait_for(
                 self.transport.post(body, headers, self.settings.timeout_s), self.settings.timeout_s
             )
-        except (httpx.TimeoutException, httpcore.TimeoutException, TimeoutError):
+        except (httpx.TimeoutException, TimeoutError):
             raise SubgraphFailure(
                 self.name,
                 "SUBGRAPH_TIMEOUT",
                 f"subgraph '{self.name}' did not answer within {self.settings.timeout_s:g} s",
             ) from None
-        except (
-            httpx.TransportError,
-            httpcore.NetworkError,
-            httpcore.ProtocolError,
-            OSError,
-        ) as exc:
+        except (httpx.TransportError, aiohttp.ClientError, OSError) as exc:
             raise SubgraphFailure(
                 self.name,
                 "SUBGRAPH_UNREACHABLE",
@@ -206,46 +201,49 @@ class SubgraphClient:
 
 
 class PooledHTTP:
-    """HTTP/1.1 with kept-alive connections, straight on httpcore (httpx's own transport
-    layer): a subgraph call needs none of the client-level machinery (cookies,
-    redirects, auth flows), and skipping it halves the cost of a call."""
+    """HTTP/1.1 with kept-alive connections through aiohttp's client (C-accelerated
+    parsing, a lean connection pool). Measured under load it costs a fraction of
+    httpx/httpcore per subgraph call, which is most of what a gateway does."""
 
     def __init__(self, url: str, max_connections: int) -> None:
         self.url = url
-        parsed = httpx.URL(url)
-        self.host = parsed.netloc
-        self.pool = httpcore.AsyncConnectionPool(
-            max_connections=max_connections, keepalive_expiry=30
-        )
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created lazily: a session belongs to the event loop that first uses it.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, keepalive_timeout=30, ttl_dns_cache=300
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent",),
+                auto_decompress=True,
+            )
+        return self._session
 
     async def post(
         self, body: bytes, headers: Mapping[str, str], timeout_s: float
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        request_headers = [
-            (b"host", self.host),
-            (b"content-type", b"application/json"),
-            (b"accept", b"application/json"),
-            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
-        ]
-        response = await self.pool.request(
-            "POST",
+        request_headers = {
+            **headers,
+            "content-type": "application/json",
+            "accept": "application/json",
+        }
+        async with self._client().post(
             self.url,
+            data=body,
             headers=request_headers,
-            content=body,
-            extensions={
-                "timeout": {
-                    "connect": timeout_s,
-                    "read": timeout_s,
-                    "write": timeout_s,
-                    "pool": timeout_s,
-                }
-            },
-        )
-        decoded = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers]
-        return response.status, decoded, response.content
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        ) as response:
+            content = await response.read()
+            return response.status, [(k.lower(), v) for k, v in response.headers.items()], content
 
     async def close(self) -> None:
-        await self.pool.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
 class InProcess:
