@@ -215,7 +215,9 @@ class FetchBuilder:
 
 # --- provided fields (@provides) ---------------------------------------------------
 
-Provided = dict[str, "Provided"]  # field name -> what is provided beneath it
+# field name -> what is provided beneath it; "... on T" -> what is provided for type T
+Provided = dict[str, "Provided"]
+_ON = "... on "
 
 
 def _provided_tree(selection: SelectionSetNode) -> Provided:
@@ -224,7 +226,10 @@ def _provided_tree(selection: SelectionSetNode) -> Provided:
         if isinstance(node, FieldNode):
             tree[node.name.value] = _provided_tree(node.selection_set) if node.selection_set else {}
         elif isinstance(node, InlineFragmentNode):
-            tree.update(_provided_tree(node.selection_set))
+            if node.type_condition is None:
+                tree.update(_provided_tree(node.selection_set))
+            else:
+                tree[_ON + node.type_condition.name.value] = _provided_tree(node.selection_set)
     return tree
 
 
@@ -251,7 +256,7 @@ class Planner:
         if in_graph is not None:
             if in_graph.resolves:
                 return True
-            return bool(in_graph.external and provided is not None and field_name in provided)
+            return bool(in_graph.external and field_name in self.provided_for(provided, type_name))
         # An @interfaceObject in this subgraph resolves the interface's fields for every implementation.
         for interface in self.supergraph.types[type_name].implements:
             info = self.supergraph.types.get(interface)
@@ -279,7 +284,7 @@ class Planner:
                 return False
             if node.selection_set is not None:
                 child = self.field_type_name(type_name, name)
-                inner = provided.get(name) if provided else None
+                inner = self.provided_for(provided, type_name).get(name)
                 if child is None or not self.can_provide(service, child, node.selection_set, inner):
                     return False
         return True
@@ -294,11 +299,33 @@ class Planner:
         definition = getattr(named, "fields", {}).get(field_name)
         return composite_name(definition.type) if definition is not None else None
 
+    def provided_for(self, provided: Provided | None, type_name: str) -> Provided:
+        """The provided fields that apply to an object of ``type_name`` (type conditions
+        on it, or on an interface or union it belongs to, included)."""
+        if not provided:
+            return {}
+        result = {k: v for k, v in provided.items() if not k.startswith(_ON)}
+        info = self.supergraph.types.get(type_name)
+        for key, below in provided.items():
+            if not key.startswith(_ON):
+                continue
+            condition = key[len(_ON) :]
+            applies = condition == type_name or (
+                info is not None
+                and (
+                    condition in info.implements
+                    or type_name in self.supergraph.possible_types(condition)
+                )
+            )
+            if applies:
+                result.update(self.provided_for(below, type_name))
+        return result
+
     def provided_below(
         self, service: str, type_name: str, field_name: str, provided: Provided | None
     ) -> Provided | None:
         in_graph = self.supergraph.field_graphs(type_name, field_name).get(service)
-        below = provided.get(field_name) if provided else None
+        below = self.provided_for(provided, type_name).get(field_name)
         if in_graph is not None and in_graph.provides is not None:
             tree = _provided_tree(in_graph.provides)
             return {**(below or {}), **tree}
