@@ -26,11 +26,8 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLCompositeType,
     GraphQLField,
     GraphQLInterfaceType,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
@@ -361,12 +358,6 @@ def _root_field_nodes(
             yield from _root_field_nodes(fragments[selection.name.value].selection_set, fragments)
 
 
-def is_list(type_: GraphQLOutputType) -> bool:
-    while isinstance(type_, GraphQLNonNull):
-        type_ = type_.of_type
-    return isinstance(type_, GraphQLList)
-
-
 def composite_name(type_: GraphQLOutputType) -> str | None:
     named = get_named_type(type_)
     return (
@@ -380,13 +371,11 @@ __all__ = [
     "ALWAYS",
     "Conditions",
     "Field",
-    "GraphQLCompositeType",
     "Normalizer",
     "Operation",
     "OperationError",
     "SelectionSet",
     "composite_name",
     "conditions_hold",
-    "is_list",
     "normalize",
 ]

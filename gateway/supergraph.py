@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from graphql import (
     ArgumentNode,
@@ -171,15 +170,6 @@ class Supergraph:
                 and (graph is None or graph in t.implements[type_name])
             )
         return []
-
-    @cached_property
-    def interfaces_of(self) -> dict[str, list[str]]:
-        """Concrete type -> the interfaces it implements (in any subgraph)."""
-        result: dict[str, list[str]] = {}
-        for info in self.types.values():
-            if info.kind == "object":
-                result[info.name] = sorted(info.implements)
-        return result
 
 
 # --- loading ---------------------------------------------------------------------------

@@ -31,6 +31,9 @@ from graphql import (
     ArgumentNode,
     DirectiveNode,
     FieldNode,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLOutputType,
     GraphQLSchema,
     InlineFragmentNode,
     ListValueNode,
@@ -73,11 +76,11 @@ def _or(a: Conditions, b: Conditions) -> Conditions:
     return tuple(dict.fromkeys(a + b))
 
 
-def _list_depth(type_: object) -> int:
+def _list_depth(type_: GraphQLOutputType) -> int:
+    """How many list levels a field's value has (each is one ``@`` in a path)."""
     depth = 0
-    while hasattr(type_, "of_type"):
-        if type(type_).__name__ == "GraphQLList":
-            depth += 1
+    while isinstance(type_, (GraphQLList, GraphQLNonNull)):
+        depth += isinstance(type_, GraphQLList)
         type_ = type_.of_type
     return depth
 
