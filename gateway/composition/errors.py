@@ -13,8 +13,14 @@ class CompositionError:
     coordinate: str | None = None  # "Type", "Type.field", "Type.field(arg:)", "@directive"
 
     def __str__(self) -> str:
-        where = " ".join(part for part in (f"[{self.subgraph}]" if self.subgraph else "", self.coordinate or "") if part)
-        return f"{where}: {self.message} ({self.code})" if where else f"{self.message} ({self.code})"
+        where = " ".join(
+            part
+            for part in (f"[{self.subgraph}]" if self.subgraph else "", self.coordinate or "")
+            if part
+        )
+        return (
+            f"{where}: {self.message} ({self.code})" if where else f"{self.message} ({self.code})"
+        )
 
 
 class CompositionFailed(Exception):

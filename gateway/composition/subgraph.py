@@ -1,8 +1,91 @@
-"""A subgraph as composition sees it: name, URL, SDL."""
+"""A subgraph as composition sees it: its SDL read into plain records.
+
+Federation directives are recognised whatever the subgraph calls them: ``@link`` imports
+may rename them (``{name: "@key", as: "@id"}``) and un-imported ones are spelled
+``@federation__key``. A subgraph without a federation ``@link`` is a federation-1
+subgraph: its value types and fields are shareable, and the ``@external`` key fields of
+its type extensions are ordinary key fields.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from graphql import (
+    ConstValueNode,
+    DirectiveNode,
+    DocumentNode,
+    EnumTypeDefinitionNode,
+    EnumTypeExtensionNode,
+    FieldDefinitionNode,
+    InputObjectTypeDefinitionNode,
+    InputObjectTypeExtensionNode,
+    InputValueDefinitionNode,
+    InterfaceTypeDefinitionNode,
+    InterfaceTypeExtensionNode,
+    ListValueNode,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
+    ObjectValueNode,
+    ScalarTypeDefinitionNode,
+    ScalarTypeExtensionNode,
+    SchemaDefinitionNode,
+    SchemaExtensionNode,
+    StringValueNode,
+    TypeNode,
+    UnionTypeDefinitionNode,
+    UnionTypeExtensionNode,
+    parse,
+)
+
+from gateway.composition.errors import CompositionError
+
+FEDERATION_DIRECTIVES = {
+    "key",
+    "external",
+    "requires",
+    "provides",
+    "shareable",
+    "override",
+    "inaccessible",
+    "interfaceObject",
+    "extends",
+    "tag",
+    "composeDirective",
+    "authenticated",
+    "requiresScopes",
+    "policy",
+    "context",
+    "fromContext",
+    "cost",
+    "listSize",
+}
+# What a subgraph library adds for federation, never part of the composed schema.
+FEDERATION_TYPES = {
+    "_Any",
+    "_Entity",
+    "_Service",
+    "_FieldSet",
+    "FieldSet",
+    "link__Import",
+    "link__Purpose",
+}
+FEDERATION_FIELDS = {"_entities", "_service"}
+
+KINDS = {
+    ObjectTypeDefinitionNode: "object",
+    ObjectTypeExtensionNode: "object",
+    InterfaceTypeDefinitionNode: "interface",
+    InterfaceTypeExtensionNode: "interface",
+    UnionTypeDefinitionNode: "union",
+    UnionTypeExtensionNode: "union",
+    EnumTypeDefinitionNode: "enum",
+    EnumTypeExtensionNode: "enum",
+    InputObjectTypeDefinitionNode: "input",
+    InputObjectTypeExtensionNode: "input",
+    ScalarTypeDefinitionNode: "scalar",
+    ScalarTypeExtensionNode: "scalar",
+}
 
 
 @dataclass(frozen=True)
@@ -10,3 +93,215 @@ class SubgraphSDL:
     name: str
     url: str
     sdl: str
+
+
+@dataclass
+class KeyDirective:
+    fields: str
+    resolvable: bool = True
+
+
+@dataclass
+class SubField:
+    name: str
+    type: TypeNode
+    description: str | None = None
+    arguments: dict[str, InputValueDefinitionNode] = field(default_factory=dict)
+    default: ConstValueNode | None = None  # input fields
+    external: bool = False
+    shareable: bool = False
+    inaccessible: bool = False
+    requires: str | None = None
+    provides: str | None = None
+    override_from: str | None = None
+
+
+@dataclass
+class SubType:
+    name: str
+    kind: str
+    description: str | None = None
+    fields: dict[str, SubField] = field(default_factory=dict)
+    keys: list[KeyDirective] = field(default_factory=list)
+    interfaces: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
+    values: dict[str, str | None] = field(default_factory=dict)  # enum value -> description
+    inaccessible_values: set[str] = field(default_factory=set)
+    shareable: bool = False
+    inaccessible: bool = False
+    interface_object: bool = False
+    extension: bool = False  # @extends (federation 1)
+
+
+@dataclass
+class Subgraph:
+    name: str
+    url: str
+    federation2: bool
+    types: dict[str, SubType]
+    roots: dict[str, str]  # "query" -> this subgraph's root type name
+
+
+class _Names:
+    """Local directive name -> federation directive name, from the subgraph's @link."""
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.local: dict[str, str] = {}
+        self.federation2 = False
+        for definition in document.definitions:
+            if not isinstance(definition, (SchemaDefinitionNode, SchemaExtensionNode)):
+                continue
+            for directive in definition.directives or ():
+                if directive.name.value != "link":
+                    continue
+                args = {a.name.value: a.value for a in directive.arguments or ()}
+                url = args.get("url")
+                if not isinstance(url, StringValueNode) or "/federation/" not in url.value:
+                    continue
+                self.federation2 = True
+                imports = args.get("import")
+                for item in imports.values if isinstance(imports, ListValueNode) else ():
+                    if isinstance(item, StringValueNode):
+                        name = item.value.lstrip("@")
+                        self.local[name] = name
+                    elif isinstance(item, ObjectValueNode):
+                        values = {
+                            f.name.value: getattr(f.value, "value", None) for f in item.fields
+                        }
+                        name = str(values.get("name", "")).lstrip("@")
+                        self.local[str(values.get("as") or name).lstrip("@")] = name
+        if not self.federation2:
+            for name in FEDERATION_DIRECTIVES:
+                self.local.setdefault(name, name)
+
+    def canonical(self, local: str) -> str | None:
+        if local in self.local:
+            return self.local[local]
+        if local.startswith("federation__"):
+            return local[len("federation__") :]
+        return None
+
+
+def _string(directive: DirectiveNode, argument: str) -> str | None:
+    for arg in directive.arguments or ():
+        if arg.name.value == argument and isinstance(arg.value, StringValueNode):
+            return arg.value.value
+    return None
+
+
+def _flag(directive: DirectiveNode, argument: str, default: bool) -> bool:
+    for arg in directive.arguments or ():
+        if arg.name.value == argument:
+            return bool(getattr(arg.value, "value", default))
+    return default
+
+
+def _directives(node: object, names: _Names) -> list[tuple[str, DirectiveNode]]:
+    result = []
+    for directive in getattr(node, "directives", None) or ():
+        canonical = names.canonical(directive.name.value)
+        if canonical is not None:
+            result.append((canonical, directive))
+    return result
+
+
+def read_subgraph(source: SubgraphSDL) -> tuple[Subgraph | None, list[CompositionError]]:
+    """The subgraph's records, or the errors that prevent reading it."""
+    try:
+        document = parse(source.sdl, no_location=True)
+    except Exception as exc:
+        return None, [
+            CompositionError("INVALID_GRAPHQL", f"the SDL does not parse: {exc}", source.name)
+        ]
+    names = _Names(document)
+    types: dict[str, SubType] = {}
+    roots = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
+    for definition in document.definitions:
+        if isinstance(definition, (SchemaDefinitionNode, SchemaExtensionNode)):
+            for operation in definition.operation_types or ():
+                roots[operation.operation.value] = operation.type.name.value
+            continue
+        kind = KINDS.get(type(definition))
+        if kind is None:
+            continue
+        name = definition.name.value  # type: ignore[attr-defined]
+        if name in FEDERATION_TYPES or name.startswith(("link__", "federation__", "join__")):
+            continue
+        record = types.setdefault(name, SubType(name, kind))
+        if record.kind != kind:
+            return None, [
+                CompositionError(
+                    "TYPE_KIND_MISMATCH",
+                    f"{name} is defined both as {record.kind} and {kind}",
+                    source.name,
+                    name,
+                )
+            ]
+        description = getattr(definition, "description", None)
+        if description is not None and record.description is None:
+            record.description = description.value
+        is_extension = "Extension" in type(definition).__name__
+        _read_type(record, definition, names, is_extension and not names.federation2)
+    return Subgraph(source.name, source.url, names.federation2, types, roots), []
+
+
+def _read_type(record: SubType, definition: object, names: _Names, fed1_extension: bool) -> None:
+    for directive_name, directive in _directives(definition, names):
+        if directive_name == "key":
+            record.keys.append(
+                KeyDirective(
+                    _string(directive, "fields") or "", _flag(directive, "resolvable", True)
+                )
+            )
+        elif directive_name == "shareable":
+            record.shareable = True
+        elif directive_name == "inaccessible":
+            record.inaccessible = True
+        elif directive_name == "interfaceObject":
+            record.interface_object = True
+        elif directive_name == "extends":
+            record.extension = True
+    for interface in getattr(definition, "interfaces", None) or ():
+        if interface.name.value not in record.interfaces:
+            record.interfaces.append(interface.name.value)
+    for member in getattr(definition, "types", None) or ():
+        if member.name.value not in record.members:
+            record.members.append(member.name.value)
+    for value in getattr(definition, "values", None) or ():
+        record.values[value.name.value] = value.description.value if value.description else None
+        if any(n == "inaccessible" for n, _ in _directives(value, names)):
+            record.inaccessible_values.add(value.name.value)
+    key_fields = {k.fields.split()[0] for k in record.keys if k.fields.split()}
+    for node in getattr(definition, "fields", None) or ():
+        if node.name.value in FEDERATION_FIELDS:
+            continue
+        sub = SubField(
+            name=node.name.value,
+            type=node.type,
+            description=node.description.value if node.description else None,
+            default=getattr(node, "default_value", None),
+        )
+        if isinstance(node, FieldDefinitionNode):
+            sub.arguments = {a.name.value: a for a in node.arguments or ()}
+        for directive_name, directive in _directives(node, names):
+            if directive_name == "external":
+                sub.external = True
+            elif directive_name == "shareable":
+                sub.shareable = True
+            elif directive_name == "inaccessible":
+                sub.inaccessible = True
+            elif directive_name == "requires":
+                sub.requires = _string(directive, "fields")
+            elif directive_name == "provides":
+                sub.provides = _string(directive, "fields")
+            elif directive_name == "override":
+                sub.override_from = _string(directive, "from")
+        if not names.federation2:
+            # Federation 1: everything may be resolved by several subgraphs, and the
+            # @external key fields of an extension are the extension's own key fields.
+            sub.shareable = True
+            if sub.external and (fed1_extension or record.extension) and sub.name in key_fields:
+                sub.external = False
+        record.fields[sub.name] = sub
+    if not names.federation2:
+        record.shareable = True
