@@ -128,6 +128,37 @@ def schema_export(
         console.print(f"wrote {path}")
 
 
+def _composed_supergraph() -> str:
+    """The hubs composed by our composer, with each hub at its default loopback URL."""
+    from gateway.composition import SubgraphSDL, compose
+    from subgraphs.core.kit.federation import sdl
+
+    sources = []
+    for name in available_hubs():
+        defaults = load_settings(name, env={})
+        url = f"http://{defaults.host}:{defaults.port}/graphql"
+        sources.append(SubgraphSDL(name, url, sdl(load_hub(name).schema)))
+    return compose(sources)
+
+
+@schema_app.command("compose")
+def schema_compose(
+    output: Path = typer.Option(Path("schema/supergraph.graphql"), help="Where the supergraph goes."),
+) -> None:
+    """Compose every hub's subgraph into one supergraph (schema/supergraph.graphql)."""
+    from gateway.composition import CompositionFailed
+
+    try:
+        supergraph = _composed_supergraph()
+    except CompositionFailed as failure:
+        for error in failure.errors:
+            console.print(f"[red]error[/] {error}")
+        raise typer.Exit(1) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(supergraph)
+    console.print(f"wrote {output}")
+
+
 @schema_app.command("check")
 def schema_check(
     directory: Path = typer.Option(Path("schema"), help="Where the SDL files are."),

@@ -22,11 +22,24 @@ def test_checked_in_sdl_is_current(hub: str) -> None:
     )
 
 
+def test_checked_in_supergraph_is_current() -> None:
+    from hubgraph.cli import _composed_supergraph
+
+    path = SCHEMA_DIR / "supergraph.graphql"
+    assert path.exists() and path.read_text() == _composed_supergraph(), (
+        f"{path} is stale; run `hubgraph schema compose` and commit the result"
+    )
+
+
 def test_schema_check_command_detects_a_stale_file(tmp_path: Path) -> None:
     from hubgraph.cli import app
 
     runner = CliRunner()
     assert runner.invoke(app, ["schema", "export", "--directory", str(tmp_path)]).exit_code == 0
+    composed = runner.invoke(
+        app, ["schema", "compose", "--output", str(tmp_path / "supergraph.graphql")]
+    )
+    assert composed.exit_code == 0, composed.output
     assert runner.invoke(app, ["schema", "check", "--directory", str(tmp_path)]).exit_code == 0
     stale = tmp_path / "core.graphql"
     stale.write_text(stale.read_text().replace("slug: String!", "slug: String", 1))
