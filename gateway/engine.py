@@ -83,9 +83,12 @@ class Gateway:
         subgraph_urls: Mapping[str, str] | None = None,
         subgraph_apps: Mapping[str, ASGIApp] | None = None,
         settings: GatewaySettings | None = None,
+        document: DocumentNode | None = None,
     ) -> None:
+        """``document`` is the supergraph's AST when the caller has already parsed it
+        (composition does), saving a parse of a possibly large SDL."""
         self.settings = settings or GatewaySettings()
-        self.supergraph: Supergraph = read_supergraph(supergraph_sdl)
+        self.supergraph: Supergraph = read_supergraph(supergraph_sdl, document)
         self.api_schema: GraphQLSchema = build_api_schema(self.supergraph)
         self.supergraph_schema = build_ast_schema(self.supergraph.document, assume_valid_sdl=True)
         self.planner = Planner(self.supergraph, self.api_schema, self.supergraph_schema)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from graphql import (
     ArgumentNode,
@@ -188,6 +189,7 @@ _TYPE_KINDS: dict[type[Node], str] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def parse_field_set(text: str) -> SelectionSetNode:
     """A ``FieldSet`` string (``"id organization { id }"``) as a selection set."""
     try:
@@ -240,12 +242,14 @@ def _spec_names(document: DocumentNode) -> SpecNames:
     )
 
 
-def load_supergraph(sdl: str) -> Supergraph:
-    """Read a supergraph SDL; SupergraphError says what is wrong with it."""
-    try:
-        document = parse(sdl, no_location=True)
-    except Exception as exc:
-        raise SupergraphError(f"the supergraph is not valid GraphQL SDL: {exc}") from None
+def load_supergraph(sdl: str, document: DocumentNode | None = None) -> Supergraph:
+    """Read a supergraph SDL (``document``: its AST, when already parsed);
+    SupergraphError says what is wrong with it."""
+    if document is None:
+        try:
+            document = parse(sdl, no_location=True)
+        except Exception as exc:
+            raise SupergraphError(f"the supergraph is not valid GraphQL SDL: {exc}") from None
     names = _spec_names(document)
     if not any("/join/" in url for url in names.link_urls):
         raise SupergraphError(
@@ -415,9 +419,9 @@ def complete_membership(supergraph: Supergraph) -> None:
                     graphs.update(info.graphs & supergraph.types[other].graphs)
 
 
-def read_supergraph(sdl: str) -> Supergraph:
+def read_supergraph(sdl: str, document: DocumentNode | None = None) -> Supergraph:
     """Load and complete a supergraph (the entry point the gateway uses)."""
-    supergraph = load_supergraph(sdl)
+    supergraph = load_supergraph(sdl, document)
     complete_membership(supergraph)
     return supergraph
 

@@ -7,10 +7,12 @@ the subgraph and the schema coordinate (``Type.field``) and saying what to chang
 
 from __future__ import annotations
 
+from graphql import DocumentNode
+
 from gateway.composition.errors import CompositionError, CompositionFailed
 from gateway.composition.subgraph import SubgraphSDL
 
-__all__ = ["CompositionError", "CompositionFailed", "SubgraphSDL", "compose"]
+__all__ = ["CompositionError", "CompositionFailed", "SubgraphSDL", "compose", "compose_document"]
 
 
 def compose(subgraphs: list[SubgraphSDL]) -> str:
@@ -18,3 +20,10 @@ def compose(subgraphs: list[SubgraphSDL]) -> str:
     from gateway.composition.merge import compose_supergraph
 
     return compose_supergraph(subgraphs)
+
+
+def compose_document(subgraphs: list[SubgraphSDL]) -> tuple[str, DocumentNode]:
+    """The supergraph SDL and its parsed AST (``Gateway(sdl, document=...)`` skips a parse)."""
+    from gateway.composition.merge import compose_document as compose_with_document
+
+    return compose_with_document(subgraphs)

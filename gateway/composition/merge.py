@@ -20,8 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLError,
     InlineFragmentNode,
@@ -126,6 +128,7 @@ def _merge_type(types: list[TypeNode], strict: bool) -> TypeNode:
     return NonNullTypeNode(type=merged) if keep else merged  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=4096)
 def _top_level(fields: str) -> list[str]:
     try:
         operation = parse("{" + fields + "}", no_location=True).definitions[0]
@@ -144,6 +147,7 @@ class _Type:
 class Composer:
     def __init__(self, subgraphs: list[Subgraph]) -> None:
         self.subgraphs = subgraphs
+        self.federation2 = {s.name: s.federation2 for s in subgraphs}
         self.errors: list[CompositionError] = []
         self.types: dict[str, _Type] = {}
         self.input_usage: set[str] = set()
@@ -186,6 +190,7 @@ class Composer:
     # -- validation ----------------------------------------------------------------------
 
     def validate(self) -> None:
+        self.check_implementations()
         for merged in self.types.values():
             if merged.kind in ("object", "interface"):
                 self.check_interface_object(merged)
@@ -196,8 +201,34 @@ class Composer:
             elif merged.kind == "enum":
                 self.check_enum(merged)
 
+    def check_implementations(self) -> None:
+        """In each subgraph, an object type has every field of the interfaces it implements there."""
+        for subgraph in self.subgraphs:
+            for sub in subgraph.types.values():
+                for interface_name in sub.interfaces:
+                    interface = subgraph.types.get(interface_name)
+                    if interface is None:
+                        continue
+                    for name in interface.fields:
+                        if name not in sub.fields:
+                            self.error(
+                                "INVALID_GRAPHQL",
+                                f'interface field "{interface_name}.{name}" is expected, but type "{sub.name}" '
+                                f'does not provide it in subgraph "{subgraph.name}"; add the field to {sub.name}',
+                                subgraph.name,
+                                sub.name,
+                            )
+
     def check_interface_object(self, merged: _Type) -> None:
         for graph, sub in merged.graphs.items():
+            if sub.interface_object and not sub.keys:
+                self.error(
+                    "INTERFACE_OBJECT_USAGE_ERROR",
+                    f'type "{merged.name}" is an @interfaceObject in subgraph "{graph}" but has no @key there; '
+                    "an @interfaceObject must be an entity: add the interface's @key",
+                    graph,
+                    merged.name,
+                )
             if sub.interface_object and not any(
                 s.kind == "interface" and s.keys for g, s in merged.graphs.items() if g != graph
             ):
@@ -232,6 +263,7 @@ class Composer:
                 other_graph,
                 coordinate,
             )
+        self.check_arguments(coordinate, defs)
         for graph, item in defs.items():
             if item.override_from == graph:
                 self.error(
@@ -276,6 +308,21 @@ class Composer:
                     coordinate,
                 )
 
+    def check_arguments(self, coordinate: str, defs: dict[str, SubField]) -> None:
+        seen: dict[str, tuple[str, str]] = {}
+        for graph, item in defs.items():
+            for name, argument in item.arguments.items():
+                shape = _shape(argument.type)
+                first = seen.setdefault(name, (graph, shape))
+                if first[1] != shape:
+                    self.error(
+                        "FIELD_ARGUMENT_TYPE_MISMATCH",
+                        f'argument "{coordinate}({name}:)" has type "{first[1]}" in subgraph "{first[0]}" but '
+                        f'"{shape}" in subgraph "{graph}"; give it one type everywhere',
+                        graph,
+                        f"{coordinate}({name}:)",
+                    )
+
     def check_keys(self) -> None:
         for merged in self.types.values():
             for graph, sub in merged.graphs.items():
@@ -315,6 +362,23 @@ class Composer:
             )
             return
         missing = self.missing_fields(graph, sub, operation.selection_set)  # type: ignore[attr-defined]
+        if directive == "requires" and not missing and sub is not None and self.federation2[graph]:
+            local = [
+                f"{sub.name}.{n.name.value}"
+                for n in operation.selection_set.selections  # type: ignore[attr-defined]
+                if isinstance(n, FieldNode)
+                and n.name.value in sub.fields
+                and not sub.fields[n.name.value].external
+            ]
+            if local:
+                self.error(
+                    "REQUIRES_FIELDS_MISSING_EXTERNAL",
+                    f'@requires(fields: "{fields}") on "{coordinate}" in subgraph "{graph}" selects '
+                    f"{_quoted(local)}, which {'is' if len(local) == 1 else 'are'} not marked @external "
+                    "there; required fields come from other subgraphs: mark them @external",
+                    graph,
+                    coordinate,
+                )
         if missing:
             self.error(
                 codes[directive],
@@ -595,6 +659,11 @@ def _graph_list(graphs: dict[str, SubType]) -> str:
 
 
 def compose_supergraph(sources: list[SubgraphSDL]) -> str:
+    return compose_document(sources)[0]
+
+
+def compose_document(sources: list[SubgraphSDL]) -> tuple[str, DocumentNode]:
+    """The supergraph SDL and its parsed AST (to hand to a Gateway without re-parsing)."""
     subgraphs: list[Subgraph] = []
     errors: list[CompositionError] = []
     names = [s.name for s in sources]
@@ -621,8 +690,9 @@ def compose_supergraph(sources: list[SubgraphSDL]) -> str:
         raise CompositionFailed(composer.errors)
     sdl = composer.print()
     invalid: list[GraphQLError]
+    document = parse(sdl, no_location=True)
     try:
-        invalid = list(validate_schema(build_ast_schema(parse(sdl), assume_valid_sdl=True)))
+        invalid = list(validate_schema(build_ast_schema(document, assume_valid_sdl=True)))
     except GraphQLError as exc:
         invalid = [exc]
     if invalid:
@@ -632,4 +702,4 @@ def compose_supergraph(sources: list[SubgraphSDL]) -> str:
                 for e in invalid
             ]
         )
-    return sdl
+    return sdl, document

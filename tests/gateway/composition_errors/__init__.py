@@ -1,0 +1,809 @@
+"""Composition-error corpus: subgraph sets that a correct composer must reject.
+
+Each :class:`ErrorCase` is a small set of hand-written federation-2 subgraph SDLs with one
+mistake in it, plus where the mistake is: the subgraph and the schema coordinate
+(``Type``, ``Type.field``, ``Type.field(arg:)``) an error must name, and the error code
+the reference composer (``@theguild/federation-composition``, run by
+``tests/gateway/compose/compose.mjs``) reports for it.
+
+``reference.json`` holds what the reference composer actually says about every case;
+regenerate it with ``uv run python -m tests.gateway.composition_errors.record`` after
+changing a case (the recorder refuses cases the reference accepts, or whose recorded
+errors do not carry the case's code, subgraph and coordinate).
+
+When an error concerns several subgraphs (e.g. a non-shareable field resolved by two of
+them), ``subgraph`` is one of those the reference message names; our composer may then
+name it either in ``CompositionError.subgraph`` or in the message.
+
+The comment above each case quotes the gist of the reference composer's message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+CORPUS_DIR = pathlib.Path(__file__).resolve().parent
+REFERENCE_PATH = CORPUS_DIR / "reference.json"
+
+LINK = (
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", '
+    '"@shareable", "@external", "@requires", "@provides", "@override", "@inaccessible", '
+    '"@interfaceObject"])\n'
+)
+
+
+def subgraph_url(subgraph_name: str) -> str:
+    """Placeholder URL given to the composers for a subgraph (never contacted)."""
+    return f"http://{subgraph_name}.invalid/graphql"
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """A subgraph set the composer must reject, and what the error must point at."""
+
+    name: str
+    subgraphs: list[tuple[str, str]]  # (subgraph name, federation-2 SDL)
+    subgraph: str  # the subgraph an error must name
+    coordinate: str  # what an error must name: "Type", "Type.field" or "Type.field(arg:)"
+    code: str  # the reference composer's error code
+    # False only where the reference composer's message names no subgraph at all (its
+    # supergraph-level checks); ``subgraph`` is then where the mistake is, which our
+    # composer must still name. The recorder checks the reference names none of the set.
+    reference_names_subgraph: bool = True
+
+    def payload(self) -> dict[str, list[dict[str, str]]]:
+        """The compose.mjs input for this case."""
+        return {
+            "subgraphs": [
+                {"name": name, "url": subgraph_url(name), "sdl": sdl}
+                for name, sdl in self.subgraphs
+            ]
+        }
+
+
+def fingerprint(case: ErrorCase) -> str:
+    """A digest of the case's subgraphs (names and SDLs): changes when the case does."""
+    text = json.dumps(case.subgraphs, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sdl(body: str) -> str:
+    return LINK + "\n" + body.strip() + "\n"
+
+
+ERROR_CASES: list[ErrorCase] = [
+    # Reference: Non-shareable field "Product.name" is resolved from multiple subgraphs: it is
+    # resolved from subgraphs "products" and "reviews" and defined as non-shareable in all of them
+    ErrorCase(
+        name="entity_field_not_shareable",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  name: String
+}
+"""
+                ),
+            ),
+            (
+                "reviews",
+                _sdl(
+                    """
+type Query {
+  topReviews: [Review!]!
+}
+
+type Review {
+  body: String!
+  product: Product!
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  name: String
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="reviews",
+        coordinate="Product.name",
+        code="INVALID_FIELD_SHARING",
+    ),
+    # Reference: Non-shareable field "Money.amount" is resolved from multiple subgraphs: it is
+    # resolved from subgraphs "billing" and "products" and defined as non-shareable in all of
+    # them (and the same for "Money.currency")
+    ErrorCase(
+        name="value_type_field_not_shareable",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  cheapest: Money
+}
+
+type Money {
+  amount: Int!
+  currency: String!
+}
+"""
+                ),
+            ),
+            (
+                "billing",
+                _sdl(
+                    """
+type Query {
+  balance: Money
+}
+
+type Money {
+  amount: Int!
+  currency: String!
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="billing",
+        coordinate="Money.amount",
+        code="INVALID_FIELD_SHARING",
+    ),
+    # Reference: Type of field "Product.weight" is incompatible across subgraphs: it has type
+    # "String" in subgraph "products" but type "Int" in subgraph "shipping"
+    ErrorCase(
+        name="field_type_mismatch",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  weight: String @shareable
+}
+"""
+                ),
+            ),
+            (
+                "shipping",
+                _sdl(
+                    """
+type Query {
+  heaviest: Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  weight: Int @shareable
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="shipping",
+        coordinate="Product.weight",
+        code="FIELD_TYPE_MISMATCH",
+    ),
+    # Reference: Type "Media" has mismatched kind: it is defined as Interface Type in subgraph
+    # "library" but Object Type in subgraph "media"
+    ErrorCase(
+        name="type_kind_mismatch",
+        subgraphs=[
+            (
+                "media",
+                _sdl(
+                    """
+type Query {
+  media: [Media!]!
+}
+
+type Media @shareable {
+  id: ID!
+  title: String
+}
+"""
+                ),
+            ),
+            (
+                "library",
+                _sdl(
+                    """
+type Query {
+  shelf: [Media!]!
+}
+
+interface Media {
+  id: ID!
+  title: String
+}
+
+type Book implements Media @shareable {
+  id: ID!
+  title: String
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="library",
+        coordinate="Media",
+        code="TYPE_KIND_MISMATCH",
+    ),
+    # Reference: [products] On type "Product", for @key(fields: "sku"): Cannot query field "sku"
+    # on type "Product" (the field should either be added to this subgraph or, ...)
+    ErrorCase(
+        name="key_field_missing",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "sku") {
+  id: ID!
+  name: String
+}
+"""
+                ),
+            ),
+            (
+                "reviews",
+                _sdl(
+                    """
+type Query {
+  topReviews: [Review!]!
+}
+
+type Review {
+  body: String!
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="products",
+        coordinate="Product",
+        code="KEY_INVALID_FIELDS",
+    ),
+    # Reference: [shipping] On field "Product.shippingEstimate", for @requires(fields: "size"):
+    # Cannot query field "size" on type "Product" (if the field is defined in another
+    # subgraph, you need to add it to this subgraph with @external).
+    ErrorCase(
+        name="requires_field_missing",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  weight: Int
+}
+"""
+                ),
+            ),
+            (
+                "shipping",
+                _sdl(
+                    """
+type Product @key(fields: "id") {
+  id: ID!
+  shippingEstimate: Int @requires(fields: "size")
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="shipping",
+        coordinate="Product.shippingEstimate",
+        code="REQUIRES_INVALID_FIELDS",
+    ),
+    # Reference: [reviews] On field "Review.product", for @provides(fields: "title"): Cannot
+    # query field "title" on type "Product" (if the field is defined in another subgraph, you
+    # need to add it to this subgraph with @external).
+    ErrorCase(
+        name="provides_field_missing",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  name: String @shareable
+}
+"""
+                ),
+            ),
+            (
+                "reviews",
+                _sdl(
+                    """
+type Query {
+  topReviews: [Review!]!
+}
+
+type Review {
+  body: String!
+  product: Product! @provides(fields: "title")
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="reviews",
+        coordinate="Review.product",
+        code="PROVIDES_INVALID_FIELDS",
+    ),
+    # Reference: Field "Product.weight" is marked @external on all the subgraphs in which it is
+    # listed (subgraph "shipping").
+    ErrorCase(
+        name="external_not_resolved_elsewhere",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  name: String
+}
+"""
+                ),
+            ),
+            (
+                "shipping",
+                _sdl(
+                    """
+type Product @key(fields: "id") {
+  id: ID!
+  weight: Int @external
+  shippingEstimate: Int @requires(fields: "weight")
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="shipping",
+        coordinate="Product.weight",
+        code="EXTERNAL_MISSING_ON_BASE",
+    ),
+    # Reference: [pricing] Source and destination subgraphs "pricing" are the same for
+    # overridden field "Product.price"
+    ErrorCase(
+        name="override_from_self",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  name: String
+}
+"""
+                ),
+            ),
+            (
+                "pricing",
+                _sdl(
+                    """
+type Product @key(fields: "id") {
+  id: ID!
+  price: Int @override(from: "pricing")
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="pricing",
+        coordinate="Product.price",
+        code="OVERRIDE_FROM_SELF_ERROR",
+    ),
+    # Reference: Input object field "ProductFilter.category" is required in some subgraphs but
+    # does not appear in all subgraphs: it is required in subgraph "products" but does not
+    # appear in subgraph "search"
+    ErrorCase(
+        name="input_required_field_missing",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  products(filter: ProductFilter): [String!]!
+}
+
+input ProductFilter {
+  category: String!
+  maxPrice: Int
+}
+"""
+                ),
+            ),
+            (
+                "search",
+                _sdl(
+                    """
+type Query {
+  search(filter: ProductFilter): [String!]!
+}
+
+input ProductFilter {
+  maxPrice: Int
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="search",
+        coordinate="ProductFilter.category",
+        code="REQUIRED_INPUT_FIELD_MISSING_IN_SOME_SUBGRAPH",
+    ),
+    # Reference: Enum type "Status" is used as both input type (for example, as type of
+    # "Query.stock(status:)") and output type (for example, as type of "Item.status"), but
+    # value "DISCONTINUED" is not defined in all the subgraphs defining "Status":
+    # "DISCONTINUED" is defined in subgraph "inventory" but not in subgraph "products"
+    # (and the same for "ARCHIVED", defined in "products" only)
+    ErrorCase(
+        name="enum_in_and_out_values_differ",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  products(status: Status): [Product!]!
+}
+
+type Product {
+  name: String!
+  status: Status!
+}
+
+enum Status {
+  ACTIVE
+  ARCHIVED
+}
+"""
+                ),
+            ),
+            (
+                "inventory",
+                _sdl(
+                    """
+type Query {
+  stock(status: Status): [Item!]!
+}
+
+type Item {
+  count: Int!
+  status: Status!
+}
+
+enum Status {
+  ACTIVE
+  DISCONTINUED
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="inventory",
+        coordinate="Status",
+        code="ENUM_VALUE_MISMATCH",
+    ),
+    # Reference: [catalog] Interface field Node.label expected but Product does not provide it.
+    # (The coordinate is the implementing type, where the field must be added; the
+    # reference message names both.)
+    ErrorCase(
+        name="interface_field_not_implemented",
+        subgraphs=[
+            (
+                "catalog",
+                _sdl(
+                    """
+type Query {
+  nodes: [Node!]!
+}
+
+interface Node {
+  id: ID!
+  label: String!
+}
+
+type Product implements Node {
+  id: ID!
+}
+"""
+                ),
+            ),
+            (
+                "reviews",
+                _sdl(
+                    """
+type Query {
+  reviews: [Review!]!
+}
+
+type Review {
+  body: String!
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="catalog",
+        coordinate="Product",
+        code="INVALID_GRAPHQL",
+    ),
+    # Reference: Non-shareable field "Query.products" is resolved from multiple subgraphs: it is
+    # resolved from subgraphs "products" and "search" and defined as non-shareable in all of
+    # them
+    ErrorCase(
+        name="root_field_not_shareable",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  products: [String!]!
+}
+"""
+                ),
+            ),
+            (
+                "search",
+                _sdl(
+                    """
+type Query {
+  products: [String!]!
+  search(term: String!): [String!]!
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="search",
+        coordinate="Query.products",
+        code="INVALID_FIELD_SHARING",
+    ),
+    # Reference: Type "Media" is declared with @interfaceObject in all the subgraphs in which is
+    # is defined
+    # (A supergraph-level check: the reference names no subgraph. "media" defines Media as
+    # an object type, not an interface with @key; the mistake is "ratings"' @interfaceObject.)
+    ErrorCase(
+        name="interface_object_without_interface",
+        subgraphs=[
+            (
+                "media",
+                _sdl(
+                    """
+type Query {
+  media(id: ID!): Media
+}
+
+type Media @key(fields: "id") {
+  id: ID!
+  title: String
+}
+"""
+                ),
+            ),
+            (
+                "ratings",
+                _sdl(
+                    """
+type Media @key(fields: "id") @interfaceObject {
+  id: ID!
+  rating: Int
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="ratings",
+        coordinate="Media",
+        code="INTERFACE_OBJECT_USAGE_ERROR",
+        reference_names_subgraph=False,
+    ),
+    # Reference: [ratings] The @interfaceObject directive can only be applied to entity types
+    # but type "Media" has no @key in this subgraph.
+    ErrorCase(
+        name="interface_object_without_key",
+        subgraphs=[
+            (
+                "media",
+                _sdl(
+                    """
+type Query {
+  media(id: ID!): Media
+}
+
+interface Media @key(fields: "id") {
+  id: ID!
+  title: String
+}
+
+type Book implements Media @key(fields: "id") {
+  id: ID!
+  title: String
+}
+"""
+                ),
+            ),
+            (
+                "ratings",
+                _sdl(
+                    """
+type Media @interfaceObject {
+  id: ID!
+  rating: Int
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="ratings",
+        coordinate="Media",
+        code="INTERFACE_OBJECT_USAGE_ERROR",
+    ),
+    # Reference: [shipping] On field "Product.shippingEstimate", for @requires(fields: "weight"):
+    # field "Product.weight" should not be part of a @requires since it is already provided by
+    # this subgraph (it is not marked @external)
+    ErrorCase(
+        name="requires_field_not_external",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  weight: Int @shareable
+}
+"""
+                ),
+            ),
+            (
+                "shipping",
+                _sdl(
+                    """
+type Product @key(fields: "id") {
+  id: ID!
+  weight: Int @shareable
+  shippingEstimate: Int @requires(fields: "weight")
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="shipping",
+        coordinate="Product.shippingEstimate",
+        code="REQUIRES_FIELDS_MISSING_EXTERNAL",
+    ),
+    # Reference: Type of argument "Product.price(currency:)" is incompatible across subgraphs:
+    # it has type "Int" in subgraph "pricing" but type "String" in subgraph "products"
+    ErrorCase(
+        name="field_argument_type_mismatch",
+        subgraphs=[
+            (
+                "products",
+                _sdl(
+                    """
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  price(currency: String): Int @shareable
+}
+"""
+                ),
+            ),
+            (
+                "pricing",
+                _sdl(
+                    """
+type Product @key(fields: "id") {
+  id: ID!
+  price(currency: Int): Int @shareable
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="pricing",
+        coordinate="Product.price(currency:)",
+        code="FIELD_ARGUMENT_TYPE_MISMATCH",
+    ),
+]
+
+
+def message_names_subgraph(message: str, subgraph: str) -> bool:
+    """Whether a message names ``subgraph`` as a word (``"reviews"``, ``[reviews]``)."""
+    return _names_word(message, subgraph)
+
+
+def _names_word(message: str, word: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(word)}(?![\w])", message) is not None
+
+
+def _names_coordinate(message: str, coordinate: str) -> bool:
+    """A ``Type.field`` coordinate verbatim; a bare ``Type`` as a word not followed by ".".
+
+    (``type "Product"`` and ``Product does`` name ``Product``; ``Product.name`` does not.)
+    """
+    if "." in coordinate:
+        return re.search(rf"(?<![\w.]){re.escape(coordinate)}(?![\w])", message) is not None
+    return re.search(rf"(?<![\w.]){re.escape(coordinate)}(?![\w.])", message) is not None
+
+
+def matching_reference_errors(
+    case: ErrorCase, errors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The reference composer's errors (``{"code", "message"}``) that pin ``case`` down.
+
+    Such an error carries the case's code and names its coordinate and its subgraph -- or,
+    for a case with ``reference_names_subgraph=False``, names none of the set's subgraphs.
+    """
+    found = []
+    for error in errors:
+        message = str(error.get("message", ""))
+        if error.get("code") != case.code or not _names_coordinate(message, case.coordinate):
+            continue
+        if case.reference_names_subgraph:
+            named = _names_word(message, case.subgraph)
+        else:
+            named = not any(_names_word(message, name) for name, _ in case.subgraphs)
+        if named:
+            found.append(error)
+    return found
