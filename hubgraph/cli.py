@@ -143,7 +143,9 @@ def _composed_supergraph() -> str:
 
 @schema_app.command("compose")
 def schema_compose(
-    output: Path = typer.Option(Path("schema/supergraph.graphql"), help="Where the supergraph goes."),
+    output: Path = typer.Option(
+        Path("schema/supergraph.graphql"), help="Where the supergraph goes."
+    ),
 ) -> None:
     """Compose every hub's subgraph into one supergraph (schema/supergraph.graphql)."""
     from gateway.composition import CompositionFailed
