@@ -33,6 +33,8 @@ from gateway.api_schema import build_api_schema
 from gateway.execution.executor import Execution
 from gateway.execution.shaping import Shaper
 from gateway.execution.subgraphs import SubgraphPool, SubgraphSettings
+from gateway.limits import OperationLimits
+from gateway.limits import check as check_limits
 from gateway.operation import Operation, OperationError, normalize
 from gateway.planning.display import plan_json, plan_text
 from gateway.planning.nodes import QueryPlan
@@ -50,6 +52,7 @@ class GatewaySettings:
     subgraph: SubgraphSettings = field(default_factory=SubgraphSettings)
     per_subgraph: Mapping[str, SubgraphSettings] = field(default_factory=dict)
     introspection: bool = True
+    limits: OperationLimits = field(default_factory=OperationLimits)
 
 
 class RequestError(Exception):
@@ -67,6 +70,8 @@ class Prepared:
     operation: Operation
     plan: QueryPlan
     definition: OperationDefinitionNode
+    # the cost limit depends on list sizes given by variables: checked per request
+    cost_per_request: bool = False
 
 
 def _error(error: GraphQLError, code: str) -> dict[str, Any]:
@@ -132,10 +137,16 @@ class Gateway:
         return result
 
     def _prepare(self, query: str, operation_name: str | None) -> Prepared:
+        limits = self.settings.limits
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=limits.max_tokens)
         except GraphQLError as error:
-            raise RequestError([_error(error, "GRAPHQL_PARSE_FAILED")]) from None
+            code = (
+                "MAX_TOKENS_EXCEEDED"
+                if "tokens" in error.message and limits.max_tokens
+                else "GRAPHQL_PARSE_FAILED"
+            )
+            raise RequestError([_error(error, code)]) from None
         errors = validate(self.api_schema, document)
         if errors:
             raise RequestError([_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors])
@@ -154,6 +165,16 @@ class Gateway:
                     }
                 ]
             )
+        verdict = check_limits(self.api_schema, operation.definition, operation.fragments, limits)
+        if verdict.exceeded is not None:
+            raise RequestError(
+                [
+                    {
+                        "message": verdict.exceeded.message,
+                        "extensions": {"code": verdict.exceeded.code},
+                    }
+                ]
+            )
         try:
             plan = self.planner.plan(operation)
         except PlanningError as error:
@@ -166,7 +187,9 @@ class Gateway:
                 ],
                 status=500,
             ) from None
-        return Prepared(document, operation, plan, operation.definition)
+        return Prepared(
+            document, operation, plan, operation.definition, verdict.depends_on_variables
+        )
 
     def plan_text(self, query: str, operation_name: str | None = None) -> str:
         return plan_text(self.prepare(query, operation_name).plan)
@@ -193,6 +216,24 @@ class Gateway:
         if isinstance(values, list):
             raise RequestError([_error(e, "BAD_USER_INPUT") for e in values])
         coerced: dict[str, Any] = values.coerced
+        if prepared.cost_per_request:
+            operation = prepared.operation
+            verdict = check_limits(
+                self.api_schema,
+                operation.definition,
+                operation.fragments,
+                self.settings.limits,
+                coerced,
+            )
+            if verdict.exceeded is not None:
+                raise RequestError(
+                    [
+                        {
+                            "message": verdict.exceeded.message,
+                            "extensions": {"code": verdict.exceeded.code},
+                        }
+                    ]
+                )
         forwarded = {
             k: v for k, v in (headers or {}).items() if k.lower() in self.settings.forwarded_headers
         }
