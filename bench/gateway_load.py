@@ -5,6 +5,7 @@ then serves it with each target in turn and loads it with wrk:
 
 - ``hubgraph`` / ``hubgraph-nodedup``: ``uv run hubgraph gateway serve``, with and without
   in-flight deduplication of subgraph queries (skipped with a note if it cannot start);
+  ``hubgraph-2workers``: two worker processes, on both cores;
 - ``subgraph``: the products subgraph directly, q1 only (the ceiling a gateway adds to);
 - ``hive`` / ``hive-nodedup``: Hive Gateway with and without in-flight deduplication of
   subgraph requests; ``apollo``: Apollo Gateway (Node peers, skipped if Node is missing).
@@ -39,7 +40,7 @@ HERE = Path(__file__).resolve().parent / "gateway_load"
 ROOT = HERE.parent.parent
 SUBGRAPHS = ("products", "reviews", "accounts")
 PEERS = ("hive", "hive-nodedup", "apollo")
-TARGETS = ("hubgraph", "hubgraph-nodedup", "subgraph", *PEERS)
+TARGETS = ("hubgraph", "hubgraph-nodedup", "hubgraph-2workers", "subgraph", *PEERS)
 FALLBACK_SUPERGRAPH = HERE / "supergraph.graphql"  # used when Node cannot compose
 
 
@@ -94,11 +95,11 @@ class Processes:
         self.logs, self.pinned = logs, pinned
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
-    def pin(self, core: int) -> list[str]:
+    def pin(self, core: int | str) -> list[str]:
         return ["taskset", "-c", str(core)] if self.pinned else []
 
     def start(
-        self, name: str, argv: list[str], core: int, env: dict[str, str] | None = None
+        self, name: str, argv: list[str], core: int | str, env: dict[str, str] | None = None
     ) -> None:
         with open(self.logs / f"{name}.log", "wb") as log:
             self.running[name] = subprocess.Popen(
@@ -243,6 +244,7 @@ def target_command(target: str, supergraph_file: Path, port: int) -> list[str]:
             "serve",
             *serve,
             "--no-dedupe" if target == "hubgraph-nodedup" else "--dedupe",
+            *(["--workers", "2"] if target == "hubgraph-2workers" else []),
         ]
     if target == "apollo":
         return ["node", str(HERE / "apollo.mjs"), *serve]
@@ -350,7 +352,10 @@ def run_mode(
             port = free_port()
             url, queries = f"http://127.0.0.1:{port}/graphql", list(SG.QUERIES)
             env = node_env() if target in PEERS else None
-            procs.start(target, target_command(target, supergraph_file, port), core=0, env=env)
+            # two workers get both cores (shared with the subgraphs and wrk): that row
+            # shows what a second worker buys on this machine, not a per-core figure
+            cores = "0,1" if target == "hubgraph-2workers" else 0
+            procs.start(target, target_command(target, supergraph_file, port), core=cores, env=env)
             try:
                 procs.wait_ready(target, url, timeout=90)
             except NotReady as reason:
@@ -437,10 +442,29 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def install_wrk() -> bool:
+    """wrk is a Debian package: install it when we may (root, apt-get present)."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    print("wrk is missing: installing the Debian package (apt-get install wrk)", flush=True)
+    for command in (
+        ["apt-get", "install", "-y", "-q", "wrk"],
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "wrk"],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode == 0 and command[1] == "install":
+            return shutil.which("wrk") is not None
+    return shutil.which("wrk") is not None
+
+
 def main() -> int:
     args = parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is not installed; install it with:  apt-get install wrk", file=sys.stderr)
+    if not shutil.which("wrk") and not install_wrk():
+        print(
+            "wrk is not installed and could not be installed; run:  apt-get install wrk",
+            file=sys.stderr,
+        )
         return 2
     pinned = bool(shutil.which("taskset")) and {0, 1} <= os.sched_getaffinity(0)
     if not pinned:
