@@ -81,37 +81,21 @@ def up(
     demo: bool = typer.Option(
         False, "--demo", help="Load demo data (a new, empty database always gets it)."
     ),
+    embedded: bool = typer.Option(
+        False,
+        "--embedded",
+        help="Everything in this one process, the hubs mounted in-process for the gateway.",
+    ),
+    gateway_port: int = typer.Option(
+        4000, "--gateway-port", envvar="HUBGRAPH_GATEWAY_PORT", help="The gateway's port."
+    ),
 ) -> None:
-    """Start every hub (migrating first), each on its own loopback port, in this process."""
-    from subgraphs.core.kit.app import create_hub_app
-    from subgraphs.core.kit.cli import load_demo
-    from subgraphs.core.kit.logs import configure_logging
-    from subgraphs.core.kit.serving import Served, serve_all
+    """Start every hub (migrated first), each on its own loopback port, and the gateway over
+    them; Ctrl-C stops everything."""
+    from hubgraph import up as orchestration
 
-    served = []
-    table = Table("hub", "GraphQL (GraphiQL in a browser)", "ready")
-    for name in available_hubs():
-        settings = load_settings(name)
-        configure_logging(settings.log_format, settings.log_level)
-        hub = load_hub(name)
-        with console.status(f"preparing {name}..."):
-            created = asyncio.run(load_demo(hub, settings, only_if_new=not demo))
-        if created is not None:
-            console.print(
-                f"{name}: demo data {'loaded' if sum(created.values()) else 'already present'}"
-            )
-        app_ = create_hub_app(hub, settings, migrate_on_start=True)
-        base = f"http://{settings.host}:{settings.port}"
-        served.append(Served(name, app_, settings.host, settings.port))
-        table.add_row(name, f"{base}/graphql", f"{base}/readyz")
-    Console().print(table)
-    console.print(
-        'try: curl -s -H "content-type: application/json" '
-        f'-d \'{{"query":"{{ stateSummary {{ domains openRisks activeAlerts }} }}"}}\' '
-        f"http://{served[0].host}:{served[0].port}/graphql"
-    )
-    console.print("Ctrl-C stops everything.")
-    asyncio.run(serve_all(served))
+    run = orchestration.run_embedded if embedded else orchestration.run
+    raise typer.Exit(run(demo=demo, gateway_port=gateway_port))
 
 
 @schema_app.command("export")

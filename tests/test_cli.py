@@ -69,24 +69,6 @@ def _start(args: list[str], env: dict[str, str], cwd: Path, port: int) -> subpro
         time.sleep(0.1)
 
 
-def test_up_starts_every_hub_with_demo_data_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    env = _env(tmp_path / "home", HUBGRAPH_CORE_PORT=str(port))
-    process = _start(["up"], env, tmp_path, port)
-    try:
-        response = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ stateSummary { domains openRisks } }"},
-        )
-        # A new database gets the demo data without --demo.
-        assert response.json()["data"]["stateSummary"]["domains"] > 0
-    finally:
-        process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    assert f"http://127.0.0.1:{port}/graphql" in err and "demo data loaded" in err
-
-
 def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = _env(tmp_path / "home")
