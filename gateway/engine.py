@@ -29,6 +29,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from starlette.types import ASGIApp
 
+from gateway import tracing
 from gateway.api_schema import build_api_schema
 from gateway.execution.executor import Execution
 from gateway.execution.shaping import Shaper
@@ -93,6 +94,7 @@ class Gateway:
         """``document`` is the supergraph's AST when the caller has already parsed it
         (composition does), saving a parse of a possibly large SDL."""
         self.settings = settings or GatewaySettings()
+        tracing.configure_from_environment()
         self.supergraph: Supergraph = read_supergraph(supergraph_sdl, document)
         self.api_schema: GraphQLSchema = build_api_schema(self.supergraph)
         self.supergraph_schema = build_ast_schema(self.supergraph.document, assume_valid_sdl=True)
@@ -209,6 +211,30 @@ class Gateway:
 
         Raises RequestError when the request cannot be executed at all.
         """
+        with tracing.span(
+            "graphql.request", "server", **{"graphql.operation.name": operation_name}
+        ) as current:
+            try:
+                result = await self._execute(
+                    query, variables, operation_name, headers, include_plan
+                )
+            except RequestError as error:
+                tracing.mark_error(
+                    current, error.errors[0]["extensions"]["code"] if error.errors else ""
+                )
+                raise
+            if current is not None and result[0].get("errors"):
+                current.set_attribute("graphql.errors", len(result[0]["errors"]))
+            return result
+
+    async def _execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+        headers: Mapping[str, str] | None,
+        include_plan: bool,
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         prepared = self.prepare(query, operation_name)
         values = get_variable_values(
             self.api_schema, prepared.definition.variable_definitions or (), dict(variables or {})

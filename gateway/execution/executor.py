@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from gateway import tracing
 from gateway.execution.subgraphs import SubgraphFailure, SubgraphPool
 from gateway.operation import conditions_hold
 from gateway.planning.nodes import (
@@ -155,15 +156,30 @@ class Execution:
         }
 
     async def _call(self, fetch: Fetch, variables: dict[str, Any]) -> dict[str, Any]:
-        payload, headers = await self.pool[fetch.service].request(
-            fetch.document,
-            variables,
-            None,
-            mutation=fetch.operation_kind == "mutation",
-            headers=self.headers,
-        )
+        with tracing.span(
+            "subgraph.fetch",
+            "client",
+            **{
+                "subgraph.name": fetch.service,
+                "hubgraph.fetch.entities": len(variables.get("representations") or ()) or None,
+                "graphql.operation.type": fetch.operation_kind,
+            },
+        ) as current:
+            outgoing = dict(self.headers)
+            tracing.inject(outgoing)  # the subgraph's spans join this trace
+            try:
+                payload, response_headers = await self.pool[fetch.service].request(
+                    fetch.document,
+                    variables,
+                    None,
+                    mutation=fetch.operation_kind == "mutation",
+                    headers=outgoing,
+                )
+            except SubgraphFailure as failure:
+                tracing.mark_error(current, failure.code)
+                raise
         if self.propagate_headers:
-            for name, value in headers:
+            for name, value in response_headers:
                 if name.lower() in self.propagate_headers:
                     self.response_headers.append((name, value))
         return payload
