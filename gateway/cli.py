@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
+import enum
+import os
+import re
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 import uvicorn
 
 from gateway.engine import DEFAULT_FORWARDED_HEADERS, Gateway, GatewaySettings, RequestError
-from gateway.reload import (
-    ReloadFailed,
-    ReloadingGateway,
-    SubgraphList,
-    SubgraphSpec,
-    SupergraphFile,
-    SupergraphSource,
-    load,
+from gateway.http.accesslog import configure_logging
+from gateway.http.factory import (
+    ENV_VAR,
+    ServeOptions,
+    StartupError,
+    freeze_startup_objects,
+    load_gateway,
 )
+from gateway.http.persisted import ManifestError, TrustedDocuments
+from gateway.http.settings import ServerSettings
+from gateway.limits import OperationLimits
 from gateway.supergraph import SupergraphError
 
 app = typer.Typer(help="The federation gateway.", no_args_is_help=True)
+_LIMITS = OperationLimits()  # the defaults, shown by --help
+
+
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
 
 
 def _load(supergraph: Path, settings: GatewaySettings | None = None) -> Gateway:
@@ -37,38 +46,26 @@ def _load(supergraph: Path, settings: GatewaySettings | None = None) -> Gateway:
         raise typer.Exit(2) from None
 
 
-def _source(supergraph: Path | None, subgraphs: list[str]) -> SupergraphSource:
-    if (supergraph is None) == (not subgraphs):
-        typer.echo(
-            "give either --supergraph FILE or one or more --subgraph NAME=URL "
-            "(or NAME=FILE.graphql@URL)",
-            err=True,
-        )
-        raise typer.Exit(2)
-    if supergraph is not None:
-        return SupergraphFile(supergraph)
-    try:
-        return SubgraphList([SubgraphSpec.parse(text) for text in subgraphs])
-    except ValueError as exc:
-        typer.echo(f"--subgraph {exc}", err=True)
-        raise typer.Exit(2) from None
+def _fail(lines: list[str]) -> NoReturn:
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(2)
 
 
-def _load_source(source: SupergraphSource, settings: GatewaySettings) -> ReloadingGateway:
-    """The first Gateway of ``source``; any error exits 2 (nothing to serve yet)."""
-    try:
-        sdl, digest = asyncio.run(load(source))
-        gateway = Gateway(sdl, settings=settings)
-    except ReloadFailed as failed:
-        if isinstance(source, SubgraphList):
-            typer.echo(f"cannot compose the supergraph of {source.describe()}:", err=True)
-        for error in failed.errors:
-            typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    except SupergraphError as exc:
-        typer.echo(f"{source.describe()}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    return ReloadingGateway(gateway, source, digest=digest)
+def _check_origins(origins: list[str]) -> tuple[str, ...]:
+    checked = []
+    for origin in origins:
+        origin = origin.strip().rstrip("/")
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+            _fail(
+                [
+                    f"--cors-origin {origin!r}: expected an origin such as "
+                    "https://notebook.example.com or http://localhost:3000 (scheme, host, "
+                    "optional port; no path), or * for any"
+                ]
+            )
+        checked.append(origin)
+    return tuple(checked)
 
 
 @app.command("serve")
@@ -94,10 +91,43 @@ def serve(
     ),
     port: int = typer.Option(4000, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    workers: int = typer.Option(
+        1, min=1, help="Worker processes (each loads the supergraph and keeps its own caches)."
+    ),
+    graceful_timeout: float = typer.Option(
+        30.0,
+        min=0,
+        help="On SIGTERM/SIGINT, seconds to let in-flight requests finish before closing.",
+    ),
     plan_cache_size: int = typer.Option(1000, help="Operations whose plans are kept."),
     query_plans: bool = typer.Option(
         True,
         help="Show plans to clients sending X-Hubgraph-Query-Plan: 1 (turn off in production).",
+    ),
+    introspection: bool = typer.Option(
+        True, help="Answer introspection queries (__schema, __type); GraphiQL needs them."
+    ),
+    max_depth: int = typer.Option(
+        _LIMITS.max_depth or 0, min=0, help="Deepest field nesting allowed; 0: no limit."
+    ),
+    max_aliases: int = typer.Option(
+        _LIMITS.max_aliases or 0, min=0, help="Most aliased fields in a document; 0: no limit."
+    ),
+    max_root_fields: int = typer.Option(
+        _LIMITS.max_root_fields or 0, min=0, help="Most root fields of an operation; 0: no limit."
+    ),
+    max_tokens: int = typer.Option(
+        _LIMITS.max_tokens or 0, min=0, help="Most tokens in a document; 0: no limit."
+    ),
+    max_cost: int = typer.Option(
+        _LIMITS.max_cost or 0,
+        min=0,
+        help="Highest operation cost (fields weighted by the list sizes above them); 0: no limit.",
+    ),
+    assumed_list_size: int = typer.Option(
+        _LIMITS.assumed_list_size,
+        min=1,
+        help="List size the cost assumes when no first/last/limit argument gives one.",
     ),
     timeout: float = typer.Option(10.0, help="Per-subgraph request timeout in seconds."),
     retries: int = typer.Option(2, help="Extra attempts for a failed query (never mutations)."),
@@ -110,42 +140,131 @@ def serve(
     propagate_header: list[str] = typer.Option(
         [], help="Subgraph response headers passed to the client (e.g. cache-control)."
     ),
+    max_body_size: int = typer.Option(
+        ServerSettings.max_body_bytes,
+        min=1,
+        help="Largest request body (and GET query string) accepted, in bytes; larger: 413.",
+    ),
+    graphiql: bool = typer.Option(
+        True, help="Serve GraphiQL to browsers opening /graphql without a query."
+    ),
+    apq: bool = typer.Option(
+        True, help="Automatic persisted queries (extensions.persistedQuery, sha256)."
+    ),
+    apq_cache_size: int = typer.Option(
+        ServerSettings.apq_cache_size, min=0, help="Persisted queries remembered per worker."
+    ),
+    trusted_documents: Path = typer.Option(
+        None,
+        help="A JSON manifest of trusted documents ({sha256: document}, or Apollo's "
+        "persisted-query manifest); its documents can be sent by hash.",
+    ),
+    trusted_only: bool = typer.Option(
+        False, help="Run only the documents of --trusted-documents; refuse any other."
+    ),
+    cors_origin: list[str] = typer.Option(
+        [],
+        help="A browser origin allowed to call the gateway (https://host:port), or * for "
+        "any; repeat for each.",
+    ),
+    cors_credentials: bool = typer.Option(
+        False, help="Let allowed origins send credentials (cookies) with CORS requests."
+    ),
+    cors_max_age: int = typer.Option(
+        ServerSettings.cors_max_age, min=0, help="Seconds browsers may cache a preflight."
+    ),
+    metrics: bool = typer.Option(True, help="Serve Prometheus metrics at /metrics."),
+    readiness_timeout: float = typer.Option(
+        ServerSettings.readiness_timeout_s,
+        min=0.01,
+        help="Seconds each subgraph has to answer the /readyz probe.",
+    ),
+    access_log: bool = typer.Option(
+        True, help="Log one line per request (logger hubgraph.gateway.access)."
+    ),
+    log_format: LogFormat = typer.Option(
+        LogFormat.text, help="Log lines as text or as one JSON object each."
+    ),
 ) -> None:
     """Serve the supergraph over HTTP at /graphql, reloading it when its source changes."""
-    from gateway.execution.subgraphs import SubgraphSettings
     from gateway.server import create_gateway_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if trusted_only and trusted_documents is None:
+        _fail(["--trusted-only needs --trusted-documents FILE (the documents to trust)"])
+    trusted_count = None
+    if trusted_documents is not None:
+        try:
+            trusted_count = len(TrustedDocuments.load(trusted_documents))
+        except ManifestError as exc:
+            _fail([str(exc)])
+    server = ServerSettings(
+        expose_query_plans=query_plans,
+        admin_token=admin_token,
+        max_body_bytes=max_body_size,
+        graphiql=graphiql,
+        apq=apq,
+        apq_cache_size=apq_cache_size,
+        trusted_documents=trusted_documents.resolve() if trusted_documents else None,
+        trusted_only=trusted_only,
+        cors_origins=_check_origins(cors_origin),
+        cors_allow_credentials=cors_credentials,
+        cors_max_age=cors_max_age,
+        metrics=metrics,
+        readiness_timeout_s=readiness_timeout,
+        access_log=access_log,
+        access_log_json=log_format == LogFormat.json,
     )
-    source = _source(supergraph, subgraph)
-    settings = GatewaySettings(
+    options = ServeOptions(
+        supergraph=str(supergraph.resolve()) if supergraph is not None else None,
+        subgraphs=list(subgraph),
+        poll_interval=poll_interval,
         plan_cache_size=plan_cache_size,
-        forwarded_headers=tuple(h.lower() for h in forward_header),
-        propagated_headers=tuple(h.lower() for h in propagate_header),
-        subgraph=SubgraphSettings(timeout_s=timeout, retries=retries, dedupe_queries=dedupe),
+        timeout=timeout,
+        retries=retries,
+        dedupe=dedupe,
+        forward_headers=list(forward_header),
+        propagate_headers=list(propagate_header),
+        introspection=introspection,
+        limits={
+            "max_depth": max_depth,
+            "max_aliases": max_aliases,
+            "max_root_fields": max_root_fields,
+            "max_tokens": max_tokens,
+            "max_cost": max_cost,
+            "assumed_list_size": assumed_list_size,
+        },
+        log_format=log_format.value,
+        server=server,
     )
-    reloading = _load_source(source, settings)
-    reloading.poll_interval = poll_interval
+    try:
+        reloading = load_gateway(options)  # with workers too: errors show here, exit 2
+    except StartupError as failed:
+        _fail(failed.lines)
     names = ", ".join(
         f"{s.name} ({s.url})" for s in reloading.current.supergraph.subgraphs.values()
     )
     typer.echo(f"gateway on http://{host}:{port}/graphql over {names}", err=True)
-    # Everything loaded so far (schemas, supergraph model) lives as long as the process:
-    # keep it out of the collector's generations, and collect young objects less often,
-    # so a request rarely pays for a full collection (the p99 of a busy gateway).
-    # (After a reload the first supergraph stays frozen, so is never freed: one
-    # supergraph's worth of memory, once, against a full collection at every reload.)
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
-    uvicorn.run(
-        create_gateway_app(reloading, expose_query_plans=query_plans, admin_token=admin_token),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
+    if workers > 1:
+        typer.echo(f"{workers} worker processes", err=True)
+    if trusted_count is not None:
+        mode = "only these are run" if trusted_only else "others are run too"
+        typer.echo(f"{trusted_count} trusted documents ({mode})", err=True)
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,  # ours: hubgraph.gateway.access
+        "timeout_graceful_shutdown": graceful_timeout,
+    }
+    configure_logging(log_format.value)
+    if workers == 1:
+        freeze_startup_objects()
+        uvicorn.run(create_gateway_app(reloading, server), **common)
+        return
+    # Workers are separate processes started from an import string: each builds its own
+    # app from the options, handed over in the environment.
+    os.environ[ENV_VAR] = options.to_env()
+    uvicorn.run("gateway.http.factory:create_app", factory=True, workers=workers, **common)
 
 
 @app.command("plan")

@@ -1,108 +1,434 @@
-"""The gateway over HTTP: ``POST /graphql`` (and ``GET`` for queries), ``/healthz``,
-``POST /admin/reload``.
+"""The gateway over HTTP.
 
-A thin layer over :class:`gateway.engine.Gateway`: decode the request, call ``execute``,
-encode the response with orjson. A client sending ``X-Hubgraph-Query-Plan: 1`` gets the
-plan in ``extensions.queryPlan`` unless the gateway is configured not to show plans.
+Routes:
+
+* ``/graphql`` -- GraphQL over HTTP (the GraphQL-over-HTTP specification): ``POST`` with
+  a JSON body, ``GET`` with query parameters for queries (a mutation over GET: 405);
+  the response's media type and status codes by content negotiation
+  (:mod:`gateway.http.negotiation`); persisted operations (:mod:`gateway.http.persisted`);
+  a browser's ``GET`` without a query gets GraphiQL. A client sending
+  ``X-Hubgraph-Query-Plan: 1`` gets the plan in ``extensions.queryPlan`` unless the
+  gateway is configured not to show plans.
+* ``/healthz`` -- the process is up. ``/readyz`` -- the supergraph is loaded and every
+  subgraph answers (:mod:`gateway.http.readiness`); 503 and which failed otherwise.
+* ``/metrics`` -- Prometheus text format (:mod:`gateway.http.metrics`).
+* ``POST /admin/reload`` (only when an admin token is configured; ``Authorization: Bearer
+  TOKEN``) checks the supergraph source now and answers ``{"reloaded": bool, "errors": [...]}``.
+
+Around them: CORS (:mod:`gateway.http.cors`) and one access-log line, request id and
+metrics per request (:mod:`gateway.http.accesslog`).
 
 Requests go through a :class:`gateway.reload.ReloadingGateway`: each takes the current
-Gateway once and uses it to the end, however many reloads happen meanwhile.
-``POST /admin/reload`` (only when an admin token is configured; ``Authorization: Bearer
-TOKEN``) checks the supergraph source now and answers ``{"reloaded": bool, "errors": [...]}``.
+Gateway once and uses it to the end, however many reloads happen meanwhile. On shutdown
+uvicorn lets in-flight requests finish, then the lifespan closes every subgraph client.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from graphql import OperationType
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from gateway.engine import Gateway, RequestError
+from gateway.engine import Gateway, Prepared, RequestError
+from gateway.execution.subgraphs import fetch_observer
+from gateway.http.accesslog import ObservabilityMiddleware, RequestInfo, request_info
+from gateway.http.cors import CORSMiddleware
+from gateway.http.graphiql import graphiql_html
+from gateway.http.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from gateway.http.metrics import CallbackMetric, GatewayMetrics
+from gateway.http.negotiation import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    request_body_type_error,
+    response_media_type,
+    wants_html,
+)
+from gateway.http.persisted import (
+    PersistedError,
+    PersistedOperations,
+    Resolved,
+    TrustedDocuments,
+)
+from gateway.http.readiness import ReadinessCheck
+from gateway.http.settings import ServerSettings
 from gateway.reload import ReloadingGateway
 
+log = logging.getLogger("hubgraph.gateway.server")
+
 PLAN_HEADER = "x-hubgraph-query-plan"
+GRAPHQL_PARAMS = ("query", "extensions", "documentId")
 
 
-def _json(body: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
-    response = Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def _json(
+    body: Any,
+    status: int = 200,
+    headers: list[tuple[str, str]] | None = None,
+    media_type: str = JSON,
+) -> Response:
+    response = Response(
+        orjson.dumps(body), status_code=status, media_type=f"{media_type}; charset=utf-8"
+    )
     for name, value in headers or ():
         response.headers.append(name, value)
     return response
 
 
-def _bad_request(message: str, status: int = 400) -> Response:
-    return _json({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}, status)
+def _error_body(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class _Refused(Exception):
+    """A request that is not a well-formed GraphQL-over-HTTP request."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        code: str = "BAD_REQUEST",
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.headers = headers or []
+
+
+def _json_param(params: QueryParams, name: str) -> Any:
+    text = params.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise _Refused(f"the {name} parameter is not valid JSON") from None
+
+
+class GraphQLEndpoint:
+    """``/graphql``: one GraphQL-over-HTTP request in, one response out."""
+
+    def __init__(
+        self,
+        reloading: ReloadingGateway,
+        settings: ServerSettings,
+        persisted: PersistedOperations,
+        metrics: GatewayMetrics | None,
+    ) -> None:
+        self.reloading = reloading
+        self.settings = settings
+        self.persisted = persisted
+        self.metrics = metrics
+        self.page = graphiql_html()
+
+    async def handle(self, request: Request) -> Response:
+        info = request_info(request.scope)
+        method = request.method
+        is_get = method in ("GET", "HEAD")
+        accept = request.headers.get("accept")
+        if (
+            is_get
+            and self.settings.graphiql
+            and not any(p in request.query_params for p in GRAPHQL_PARAMS)
+            and wants_html(accept)
+        ):
+            return HTMLResponse(self.page, headers={"vary": "accept"})
+        info.graphql = True
+        if not is_get and method != "POST":
+            info.outcome = "bad_request"
+            return _json(
+                _error_body(f"{method} is not supported: use GET or POST", "METHOD_NOT_ALLOWED"),
+                405,
+                [("allow", "GET, POST")],
+            )
+        media = response_media_type(accept)
+        if media is None:
+            info.outcome = "bad_request"
+            return _json(
+                _error_body(
+                    f"cannot answer in any media type of Accept: {accept}; "
+                    f"accept {GRAPHQL_RESPONSE_JSON} or {JSON}",
+                    "NOT_ACCEPTABLE",
+                ),
+                406,
+            )
+        try:
+            params = await (self._get_params(request) if is_get else self._post_params(request))
+            query, variables, name, extensions = self._check(params)
+        except _Refused as refused:
+            info.outcome = "bad_request"
+            return _json(
+                _error_body(refused.message, refused.code), refused.status, refused.headers, media
+            )
+        info.operation = name
+        try:
+            resolved = self._resolve(query, extensions, params.get("documentId"))
+        except _Refused as refused:
+            info.outcome = "bad_request"
+            return _json(_error_body(refused.message, refused.code), refused.status, None, media)
+        except PersistedError as error:
+            info.outcome, info.errors = "rejected", len(error.errors)
+            status = error.status
+            if error.request_error and media == JSON:
+                status = 200
+            return _json({"errors": error.errors}, status, None, media)
+        return await self._execute(request, info, media, resolved, variables, name, is_get)
+
+    # -- reading the request ----------------------------------------------------------
+
+    async def _get_params(self, request: Request) -> dict[str, Any]:
+        if len(request.scope.get("query_string", b"")) > self.settings.max_body_bytes:
+            raise _Refused(
+                f"the query string is longer than {self.settings.max_body_bytes} bytes; "
+                "send large operations with POST",
+                414,
+                "REQUEST_TOO_LARGE",
+            )
+        params = request.query_params
+        return {
+            "query": params.get("query"),
+            "operationName": params.get("operationName") or None,
+            "documentId": params.get("documentId"),
+            "variables": _json_param(params, "variables"),
+            "extensions": _json_param(params, "extensions"),
+        }
+
+    async def _post_params(self, request: Request) -> dict[str, Any]:
+        problem = request_body_type_error(request.headers.get("content-type"))
+        if problem is not None:
+            raise _Refused(problem, 415, "UNSUPPORTED_MEDIA_TYPE")
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise _Refused(
+                f"Content-Encoding {encoding!r} is not supported", 415, "UNSUPPORTED_MEDIA_TYPE"
+            )
+        limit = self.settings.max_body_bytes
+        too_large = _Refused(
+            f"the request body is larger than {limit} bytes", 413, "REQUEST_TOO_LARGE"
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+        try:
+            params = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise _Refused("the request body is not valid JSON") from None
+        if not isinstance(params, dict):
+            raise _Refused("the request body must be a JSON object with a query")
+        return params
+
+    def _check(
+        self, params: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any] | None, str | None, dict[str, Any] | None]:
+        query, variables = params.get("query"), params.get("variables")
+        name, extensions = params.get("operationName"), params.get("extensions")
+        if query is not None and not isinstance(query, str):
+            raise _Refused("query must be a string")
+        if variables is not None and not isinstance(variables, dict):
+            raise _Refused("variables must be a JSON object")
+        if name is not None and not isinstance(name, str):
+            raise _Refused("operationName must be a string")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise _Refused("extensions must be a JSON object")
+        return query, variables, name, extensions
+
+    def _resolve(self, query: Any, extensions: dict[str, Any] | None, document_id: Any) -> Resolved:
+        try:
+            resolved = self.persisted.resolve(query, extensions, document_id)
+        except PersistedError as error:
+            if self.metrics is not None:
+                code = error.code
+                if code == "PERSISTED_QUERY_NOT_FOUND":
+                    self.metrics.persisted.inc("apq_miss")
+                elif code == "OPERATION_NOT_TRUSTED":
+                    self.metrics.persisted.inc("refused")
+            if error.code == "BAD_REQUEST":
+                raise _Refused(error.message) from None
+            raise
+        if self.metrics is not None and resolved.source != "text":
+            self.metrics.persisted.inc("apq_hit" if resolved.source == "apq" else "trusted")
+        return resolved
+
+    # -- executing --------------------------------------------------------------------
+
+    async def _execute(
+        self,
+        request: Request,
+        info: RequestInfo,
+        media: str,
+        resolved: Resolved,
+        variables: dict[str, Any] | None,
+        name: str | None,
+        is_get: bool,
+    ) -> Response:
+        query = resolved.query
+        info.operation = name
+        include_plan = self.settings.expose_query_plans and request.headers.get(PLAN_HEADER) == "1"
+        headers = dict(request.headers.items())
+        headers["x-request-id"] = info.request_id  # the client's or ours: subgraphs log it too
+        token = fetch_observer.set(self.metrics.observe_fetch) if self.metrics else None
+        try:
+            with self.reloading.acquire(query, name) as current:
+                try:
+                    if is_get:
+                        refused = self._refuse_non_query_over_get(current, query, name)
+                        if refused is not None:
+                            info.outcome, info.errors = "rejected", 1
+                            return refused
+                    body, response_headers = await current.execute(
+                        query, variables, name, headers, include_plan=include_plan
+                    )
+                except RequestError as error:
+                    status = error.status
+                    if media == JSON and status < 500:
+                        status = 200  # legacy clients: a well-formed request gets 200
+                    info.outcome = "rejected" if error.status < 500 else "internal_error"
+                    info.errors = len(error.errors)
+                    return _json({"errors": error.errors}, status, [("vary", "accept")], media)
+                except Exception:
+                    log.exception("executing an operation failed (request %s)", info.request_id)
+                    info.outcome, info.errors = "internal_error", 1
+                    return _json(
+                        _error_body(
+                            f"internal server error (request id {info.request_id})",
+                            "INTERNAL_SERVER_ERROR",
+                        ),
+                        500,
+                        None,
+                        media,
+                    )
+                finally:
+                    info.operation = _operation_name(current, query, name)
+                    if self.metrics is not None:
+                        self.metrics.sync_plan_cache(current)
+        finally:
+            if token is not None:
+                fetch_observer.reset(token)
+        if resolved.register is not None:
+            self.persisted.register(resolved)
+            if self.metrics is not None:
+                self.metrics.persisted.inc("apq_registered")
+        errors = body.get("errors") or []
+        info.errors = len(errors)
+        if not errors:
+            info.outcome = "success"
+        else:
+            info.outcome = "partial" if body.get("data") is not None else "error"
+        return _json(body, 200, [*response_headers, ("vary", "accept")], media)
+
+    @staticmethod
+    def _refuse_non_query_over_get(
+        current: Gateway, query: str, name: str | None
+    ) -> Response | None:
+        prepared = current.prepare(query, name)  # raises RequestError like execute would
+        if prepared.definition.operation == OperationType.QUERY:
+            return None
+        return _json(
+            _error_body(
+                f"only queries can be sent with GET; send this "
+                f"{prepared.definition.operation.value} with POST",
+                "BAD_REQUEST",
+            ),
+            405,
+            [("allow", "POST")],
+        )
+
+
+def _operation_name(gateway: Gateway, query: str, name: str | None) -> str | None:
+    """The operation's name, from the plan cache when the document was prepared."""
+    cache: Mapping[Any, Any] | None = getattr(gateway, "cache", None)
+    entry = cache.get((query, name)) if cache is not None else None
+    if isinstance(entry, Prepared) and entry.definition.name is not None:
+        return entry.definition.name.value
+    return name
 
 
 def create_gateway_app(
     gateway: Gateway | ReloadingGateway,
+    settings: ServerSettings | None = None,
     *,
-    expose_query_plans: bool = True,
+    expose_query_plans: bool | None = None,
     admin_token: str | None = None,
 ) -> Starlette:
+    """The gateway's ASGI app. ``expose_query_plans`` and ``admin_token``, when given,
+    override ``settings``. Raises ManifestError when the trusted-documents manifest
+    cannot be read."""
+    settings = settings or ServerSettings()
+    if expose_query_plans is not None:
+        settings = replace(settings, expose_query_plans=expose_query_plans)
+    if admin_token is not None:
+        settings = replace(settings, admin_token=admin_token)
     reloading = gateway if isinstance(gateway, ReloadingGateway) else ReloadingGateway(gateway)
-
-    async def graphql(request: Request) -> Response:
-        if request.method == "GET":
-            params: dict[str, Any] = dict(request.query_params)
-            if "variables" in params:
-                try:
-                    params["variables"] = orjson.loads(params["variables"])
-                except orjson.JSONDecodeError:
-                    return _bad_request("the variables parameter is not valid JSON")
-        else:
-            try:
-                params = orjson.loads(await request.body())
-            except orjson.JSONDecodeError:
-                return _bad_request("the request body is not valid JSON")
-        if not isinstance(params, dict):
-            return _bad_request("the request body must be a JSON object with a query")
-        query, variables, name = (
-            params.get("query"),
-            params.get("variables"),
-            params.get("operationName"),
-        )
-        if not isinstance(query, str) or not query.strip():
-            return _bad_request("no GraphQL query found in the request")
-        if variables is not None and not isinstance(variables, dict):
-            return _bad_request("variables must be a JSON object")
-        if name is not None and not isinstance(name, str):
-            return _bad_request("operationName must be a string")
-        include_plan = expose_query_plans and request.headers.get(PLAN_HEADER) == "1"
-        with reloading.acquire(query, name) as current:
-            try:
-                if request.method == "GET":
-                    prepared = current.prepare(query, name)
-                    if prepared.definition.operation != OperationType.QUERY:
-                        return _json(
-                            {
-                                "errors": [
-                                    {
-                                        "message": "only queries can be sent with GET; use POST",
-                                        "extensions": {"code": "BAD_REQUEST"},
-                                    }
-                                ]
-                            },
-                            405,
-                            [("allow", "POST")],
-                        )
-                body, headers = await current.execute(
-                    query, variables, name, request.headers, include_plan=include_plan
-                )
-            except RequestError as error:
-                return _json({"errors": error.errors}, error.status)
-        return _json(body, 200, headers)
+    trusted = (
+        TrustedDocuments.load(settings.trusted_documents)
+        if settings.trusted_documents is not None
+        else None
+    )
+    persisted = PersistedOperations(
+        apq=settings.apq,
+        apq_cache_size=settings.apq_cache_size,
+        apq_cache_chars=settings.apq_cache_bytes,
+        trusted=trusted,
+        trusted_only=settings.trusted_only,
+    )
+    metrics = GatewayMetrics(max_operations=settings.metrics_max_operations)
+    recording = metrics if settings.metrics else None
+    metrics.extra = [
+        CallbackMetric(
+            "hubgraph_gateway_supergraph_reloads_total",
+            "Supergraph reloads by result.",
+            "counter",
+            lambda: [
+                (("success",), reloading.reloads),
+                (("failure",), reloading.failed_reloads),
+            ],
+            ("result",),
+        ),
+        CallbackMetric(
+            "hubgraph_gateway_plan_cache_entries",
+            "Operations in the plan cache of the supergraph being served.",
+            "gauge",
+            lambda: [((), len(reloading.current.cache))],
+        ),
+        CallbackMetric(
+            "hubgraph_gateway_apq_entries",
+            "Documents remembered by automatic persisted queries.",
+            "gauge",
+            lambda: [((), len(persisted.store))],
+        ),
+    ]
+    readiness = ReadinessCheck(
+        reloading, timeout_s=settings.readiness_timeout_s, cache_s=settings.readiness_cache_s
+    )
+    graphql = GraphQLEndpoint(reloading, settings, persisted, recording)
+    admin_token = settings.admin_token
 
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        result = await readiness.check()
+        return _json(result.body(), 200 if result.ready else 503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        metrics.sync_plan_cache(reloading.current)
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     async def admin_reload(request: Request) -> Response:
         assert admin_token is not None
@@ -112,14 +438,9 @@ def create_gateway_app(
             given.strip().encode(), admin_token.encode()
         ):
             return _json(
-                {
-                    "errors": [
-                        {
-                            "message": "an admin token is required: Authorization: Bearer TOKEN",
-                            "extensions": {"code": "UNAUTHENTICATED"},
-                        }
-                    ]
-                },
+                _error_body(
+                    "an admin token is required: Authorization: Bearer TOKEN", "UNAUTHENTICATED"
+                ),
                 401,
                 [("www-authenticate", "Bearer")],
             )
@@ -138,16 +459,43 @@ def create_gateway_app(
         try:
             yield
         finally:
+            # uvicorn gets here once in-flight requests are done (graceful shutdown).
             await reloading.close()
 
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # the rest: a clear 405
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql.handle, methods=methods),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
     ]
+    if settings.metrics:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     # Without a token the route does not exist (404): no unauthenticated way to reload.
     if admin_token:
         routes.append(Route("/admin/reload", admin_reload, methods=["POST"]))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        Middleware(
+            ObservabilityMiddleware,
+            metrics=recording,
+            access_log=settings.access_log,
+            json_lines=settings.access_log_json,
+        )
+    ]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                origins=settings.cors_origins,
+                allow_credentials=settings.cors_allow_credentials,
+                allow_headers=settings.cors_allow_headers,
+                max_age=settings.cors_max_age,
+            )
+        )
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.gateway = gateway
     app.state.reloading = reloading
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.persisted = persisted
+    app.state.readiness = readiness
     return app

@@ -9,6 +9,10 @@ Queries are retried with backoff on transport errors and 5xx answers; mutations 
 are. A circuit breaker per subgraph fails fast after repeated failures instead of letting
 every request wait for a dead subgraph's timeout, and lets one request probe it again
 after a cool-down.
+
+Whoever wants to watch subgraph calls (the HTTP server's metrics) sets
+:data:`fetch_observer` for the request: it is called once per HTTP call to a subgraph with
+its duration and failure code, and once per call that never went out (circuit open).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +29,18 @@ import aiohttp
 import httpx
 import orjson
 from starlette.types import ASGIApp
+
+# (subgraph name, seconds the call took or None when it never went out, failure code or None)
+FetchObserver = Callable[[str, float | None, str | None], None]
+fetch_observer: ContextVar[FetchObserver | None] = ContextVar(
+    "hubgraph_fetch_observer", default=None
+)
+
+
+def _observe(service: str, seconds: float | None, error: str | None) -> None:
+    observer = fetch_observer.get()
+    if observer is not None:
+        observer(service, seconds, error)
 
 
 @dataclass(frozen=True)
@@ -100,12 +117,14 @@ class SubgraphClient:
         try:
             payload = orjson.loads(content)
         except orjson.JSONDecodeError:
+            _observe(self.name, None, "SUBREQUEST_MALFORMED_RESPONSE")
             raise SubgraphFailure(
                 self.name,
                 "SUBREQUEST_MALFORMED_RESPONSE",
                 f"subgraph '{self.name}' answered with a body that is not JSON",
             ) from None
         if not isinstance(payload, dict) or not ("data" in payload or "errors" in payload):
+            _observe(self.name, None, "SUBREQUEST_MALFORMED_RESPONSE")
             raise SubgraphFailure(
                 self.name,
                 "SUBREQUEST_MALFORMED_RESPONSE",
@@ -143,6 +162,7 @@ class SubgraphClient:
         self, body: bytes, headers: Mapping[str, str], mutation: bool
     ) -> tuple[bytes, list[tuple[str, str]]]:
         if not self.breaker.allow(self.settings):
+            _observe(self.name, None, "SUBGRAPH_UNAVAILABLE")
             raise SubgraphFailure(
                 self.name,
                 "SUBGRAPH_UNAVAILABLE",
@@ -166,6 +186,18 @@ class SubgraphClient:
         raise AssertionError("unreachable")
 
     async def _once(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[bytes, list[tuple[str, str]]]:
+        started = time.perf_counter()
+        try:
+            result = await self._call(body, headers)
+        except SubgraphFailure as failure:
+            _observe(self.name, time.perf_counter() - started, failure.code)
+            raise
+        _observe(self.name, time.perf_counter() - started, None)
+        return result
+
+    async def _call(
         self, body: bytes, headers: Mapping[str, str]
     ) -> tuple[bytes, list[tuple[str, str]]]:
         try:
