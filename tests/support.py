@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -34,6 +35,21 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[str], deadline_s: float = 60) -> None:
+    """Wait until ``url`` answers 200; fail with the process's output if it exits first."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"{url} did not come up: {process.communicate()}")
+        time.sleep(0.05)
 
 
 def postgres_unavailable_reason() -> str | None:

@@ -27,7 +27,7 @@ from gateway.reload import ReloadingGateway
 from gateway.server import create_gateway_app
 from tests.gateway.failing_subgraphs import SUPERGRAPH, apps, products, reviews, served
 from tests.gateway.test_http_protocol import QUERY, serving
-from tests.support import LiveServer, free_port
+from tests.support import LiveServer, free_port, wait_until_up
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
 
@@ -307,17 +307,7 @@ def test_serve_with_two_workers(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(process.communicate())
-            time.sleep(0.1)
+        wait_until_up(f"{base}/readyz", process)
         workers = _children(process.pid)
         assert len(workers) == 2, workers
         for _ in range(10):  # a new connection each: the kernel spreads them over workers

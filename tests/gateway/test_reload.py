@@ -45,7 +45,7 @@ from gateway.reload import (
 )
 from gateway.server import create_gateway_app
 from tests.gateway.failing_subgraphs import SUPERGRAPH, Switch, products, reviews, served
-from tests.support import LiveServer, free_port
+from tests.support import LiveServer, free_port, wait_until_up
 
 NAMES = "{ topProducts { name } }"
 COUNTS = "{ topProducts { name reviewCount } }"
@@ -361,17 +361,7 @@ def test_serve_needs_exactly_one_source_and_valid_subgraphs(tmp_path: Path) -> N
 
 
 def _wait_ready(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(process.communicate())
-        time.sleep(0.05)
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
 
 
 def test_serve_watches_the_supergraph_file_and_takes_admin_reloads(

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.engine import Gateway, GatewaySettings
 from gateway.server import create_gateway_app
 from tests.gateway.failing_subgraphs import SUPERGRAPH, Switch, apps, products, reviews, served
-from tests.support import LiveServer, free_port
+from tests.support import LiveServer, free_port, wait_until_up
 
 QUERY = "{ topProducts { name reviews { body } } }"
 
@@ -192,17 +191,7 @@ async def test_identical_concurrent_queries_share_one_subgraph_request() -> None
 
 
 def _wait_ready(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(process.communicate())
-        time.sleep(0.1)
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
 
 
 def test_gateway_serve_and_plan_commands(tmp_path: Path) -> None:
