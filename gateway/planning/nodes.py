@@ -49,10 +49,6 @@ class Fetch:
     # response keys of the root fields a root fetch answers (for error paths)
     root_keys: tuple[str, ...] = ()
 
-    @property
-    def is_entity_fetch(self) -> bool:
-        return bool(self.inputs)
-
 
 @dataclass(eq=False)
 class Flatten:

@@ -94,7 +94,6 @@ class FetchField:
     name: str
     arguments: tuple[ArgumentNode, ...]
     directives: tuple[DirectiveNode, ...]
-    signature: tuple[str, str, str]
     sub: FetchSelection | None = None
 
 
@@ -128,7 +127,7 @@ class FetchSelection:
         directives = () if item.internal else item.directives + _condition_directives(item)
         if existing is None:
             existing = self.fields[item.data_key] = FetchField(
-                item.data_key, item.name, item.arguments, directives, item.signature
+                item.data_key, item.name, item.arguments, directives
             )
         elif existing.directives != directives:
             # Needed under different conditions (or unconditionally): fetch it always;
