@@ -1,0 +1,281 @@
+"""Bearer JWT validation against an OIDC issuer's JWKS, for the gateway and every hub.
+
+The issuer is found through discovery, so the same code validates tokens from Keycloak in
+production and from our own development issuer. Only asymmetric algorithms from an
+allow-list are accepted, and the token's ``alg`` header is checked against that list
+before any key is looked up: ``none`` and HS* (the classic "HMAC with the public key as
+secret" confusion) never reach a key.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+from identity.jwks import JWK, IssuerUnreachable, JwksCache
+
+# The algorithms a TokenValidator may be configured with: all asymmetric. Symmetric ones
+# (HS*) are left out on purpose: a validator only holds public keys, and an HS* check
+# would use one of them as a shared secret that anyone can read from the JWKS.
+_ASYMMETRIC = {
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+}
+# Which JWK a token's alg can be verified with: key type and, for EC/OKP, the curve. A key
+# published for one algorithm must not verify tokens claiming another.
+_KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+_CRV = {
+    "ES256": {"P-256"},
+    "ES384": {"P-384"},
+    "ES512": {"P-521"},
+    "EdDSA": {"Ed25519", "Ed448"},
+}
+_MAX_TOKEN_LEN = 16 * 1024  # bigger than any real access token; bounds parsing work
+_REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+
+
+class InvalidToken(Exception):
+    """Why a token was refused. ``code`` is stable (for logs and metrics); ``message`` is
+    for humans and never contains the token itself."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Identity:
+    subject: str
+    roles: frozenset[str]
+    scopes: frozenset[str]
+    # Left out of repr so that logging an Identity never logs the bearer token.
+    claims: Mapping[str, Any] = field(repr=False)
+    token: str = field(repr=False)
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+def _short(value: object) -> str:
+    """A header or claim value quoted for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class TokenValidator:
+    def __init__(
+        self,
+        issuer: str,
+        audience: str | Sequence[str],
+        *,
+        roles_claim: str = "realm_access.roles",
+        allowed_algorithms: Iterable[str] = ("RS256", "ES256"),
+        leeway_s: float = 30,
+        jwks_refetch_min_interval_s: float = 30.0,
+        jwks_max_age_s: float = 3600.0,
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        allowed = tuple(allowed_algorithms)
+        # Refuse a dangerous configuration outright rather than at the first token.
+        bad = [alg for alg in allowed if alg not in _ASYMMETRIC]
+        if bad or not allowed:
+            raise ValueError(f"allowed_algorithms must be asymmetric JWS algorithms, got {bad}")
+        self.issuer = issuer
+        self.audience = audience
+        self.roles_claim = roles_claim
+        self.allowed_algorithms = frozenset(allowed)
+        self.leeway_s = leeway_s
+        self.jwks = JwksCache(
+            issuer,
+            http=http,
+            refetch_min_interval_s=jwks_refetch_min_interval_s,
+            max_age_s=jwks_max_age_s,
+            clock=clock,
+        )
+
+    async def aclose(self) -> None:
+        await self.jwks.aclose()
+
+    async def __aenter__(self) -> TokenValidator:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def validate(self, token: str) -> Identity:
+        """The identity a bearer token carries; raises InvalidToken."""
+        header = self._header(token)
+        alg = header.get("alg")
+        # Before any key is touched: the alg must be on our list (never none, never HS*).
+        if not isinstance(alg, str) or alg not in self.allowed_algorithms:
+            raise InvalidToken("algorithm_not_allowed", f"algorithm {_short(alg)} is not allowed")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("unknown_key", "token header names no key (kid)")
+        key = await self._key(kid, alg)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": _REQUIRED_CLAIMS, "enforce_minimum_key_length": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise self._translate(exc) from None
+        if not isinstance(claims["sub"], str):
+            raise InvalidToken("malformed", "sub claim is not a string")
+        return Identity(
+            subject=claims["sub"],
+            roles=self._roles(claims),
+            scopes=self._scopes(claims),
+            claims=claims,
+            token=token,
+        )
+
+    def _header(self, token: str) -> dict[str, Any]:
+        if not isinstance(token, str) or not token:
+            raise InvalidToken("malformed", "no token")
+        if len(token) > _MAX_TOKEN_LEN:
+            raise InvalidToken("malformed", "token is too large")
+        # Exactly the three parts of a JWS compact serialization (a JWE has five).
+        if token.count(".") != 2:
+            raise InvalidToken("malformed", "token is not a signed JWT (header.payload.signature)")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed", "token header is not valid base64url JSON") from None
+        # We support no JWS extensions (e.g. unencoded payloads, RFC 7797).
+        if "crit" in header:
+            raise InvalidToken("malformed", "token uses critical header extensions")
+        return header
+
+    async def _key(self, kid: str, alg: str) -> jwt.PyJWK:
+        try:
+            candidates = await self.jwks.keys_for(kid)
+        except IssuerUnreachable as exc:
+            raise InvalidToken(
+                "issuer_unreachable", f"cannot fetch the issuer's keys: {exc}"
+            ) from None
+        if not candidates:
+            raise InvalidToken("unknown_key", f"the issuer publishes no key {_short(kid)}")
+        for jwk in candidates:
+            if self._fits(jwk, alg):
+                try:
+                    return jwt.PyJWK(jwk, algorithm=alg)
+                except jwt.PyJWTError:
+                    raise InvalidToken(
+                        "unknown_key", f"the issuer's key {_short(kid)} is not usable"
+                    ) from None
+        raise InvalidToken(
+            "algorithm_not_allowed", f"key {_short(kid)} is not a key for {alg} signatures"
+        )
+
+    @staticmethod
+    def _fits(jwk: JWK, alg: str) -> bool:
+        if jwk.get("kty") != _KTY[alg[:2]]:
+            return False
+        if alg in _CRV and jwk.get("crv") not in _CRV[alg]:
+            return False
+        # A key that declares its algorithm is only good for that one (RFC 7517 §4.4).
+        return jwk.get("alg", alg) == alg
+
+    def _translate(self, exc: jwt.PyJWTError) -> InvalidToken:
+        # Order matters: several of these are subclasses of DecodeError/InvalidTokenError.
+        if isinstance(exc, jwt.ExpiredSignatureError):
+            return InvalidToken("expired", "token has expired")
+        if isinstance(exc, jwt.ImmatureSignatureError):
+            return InvalidToken(
+                "not_yet_valid", "token is not valid yet (nbf or iat in the future)"
+            )
+        if isinstance(exc, jwt.InvalidIssuerError):
+            return InvalidToken("bad_issuer", f"token is not from issuer {self.issuer}")
+        if isinstance(exc, jwt.InvalidAudienceError):
+            return InvalidToken(
+                "bad_audience", f"token is not for audience {_short(self.audience)}"
+            )
+        if isinstance(exc, jwt.InvalidSignatureError):
+            return InvalidToken("bad_signature", "signature verification failed")
+        if isinstance(exc, jwt.InvalidAlgorithmError):
+            return InvalidToken("algorithm_not_allowed", "algorithm does not match the key")
+        if isinstance(exc, jwt.InvalidKeyError):
+            return InvalidToken("unknown_key", "the issuer's key is too weak")
+        if isinstance(exc, jwt.MissingRequiredClaimError):
+            return InvalidToken("malformed", f"token has no {exc.claim!r} claim")
+        # PyJWT's remaining messages name the claim or part at fault, never the token;
+        # cut short anyway.
+        return InvalidToken("malformed", str(exc)[:120])
+
+    def _roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
+        # A namespaced top-level claim may itself contain dots ("https://x.example/roles"),
+        # so a top-level key of that exact name wins over walking the path.
+        value: Any = claims
+        if self.roles_claim in claims:
+            value = claims[self.roles_claim]
+        else:
+            for part in self.roles_claim.split("."):
+                if not isinstance(value, Mapping) or part not in value:
+                    return frozenset()  # no roles is a valid state (e.g. a bare login)
+                value = value[part]
+        if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+            raise InvalidToken(
+                "malformed", f"roles claim {self.roles_claim!r} is not a list of strings"
+            )
+        return frozenset(value)
+
+    @staticmethod
+    def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+        scope = claims.get("scope")
+        if scope is None:
+            return frozenset()
+        if not isinstance(scope, str):
+            raise InvalidToken("malformed", "scope claim is not a space-separated string")
+        return frozenset(scope.split())
+
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (RFC 6750 §2.1).
+
+    None only when there is no Authorization header at all (an anonymous request). Any
+    Authorization header that is not exactly one well-formed Bearer credential raises
+    InvalidToken("malformed"): a client that sent credentials we cannot read gets a 401,
+    not a silent downgrade to anonymous. Works with Starlette's ``Headers`` (repeated
+    headers are seen) and with plain dicts (names compared case-insensitively).
+    """
+    values = [v for k, v in headers.items() if k.lower() == "authorization"]
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidToken("malformed", "more than one Authorization header")
+    scheme, _, credentials = values[0].partition(" ")
+    # The scheme is case-insensitive (RFC 9110 §11.1); the rest is exactly one b64token.
+    if scheme.lower() != "bearer":
+        raise InvalidToken("malformed", "Authorization header is not a Bearer credential")
+    if not _B64TOKEN.fullmatch(credentials):
+        raise InvalidToken("malformed", "Authorization header does not hold exactly one token")
+    return credentials
