@@ -30,6 +30,7 @@ app.add_typer(schema_app, name="schema")
 for _hub in available_hubs():
     app.add_typer(importlib.import_module(f"subgraphs.{_hub}.cli").app, name=_hub)
 app.add_typer(importlib.import_module("gateway.cli").app, name="gateway")
+app.add_typer(importlib.import_module("identity.cli").app, name="identity")
 
 
 def _hubs(selected: str | None) -> list[str]:
