@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -56,6 +57,7 @@ def test_peer_gateway_serves_our_supergraph(peer: str, tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: stopping it stops what it started
     )
     try:
         deadline = time.monotonic() + 60
@@ -79,11 +81,11 @@ def test_peer_gateway_serves_our_supergraph(peer: str, tmp_path: Path) -> None:
             )
             assert not problems, f"{peer} on {case.name}: {problems}"
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:  # Hive Gateway drains slowly on SIGTERM
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
         for server in servers.values():
             server.stop()
