@@ -126,7 +126,8 @@ def _and(a: Conditions, b: Conditions) -> Conditions:
     return tuple(x + y for x in a for y in b)
 
 
-def _or(a: Conditions, b: Conditions) -> Conditions:
+def either(a: Conditions, b: Conditions) -> Conditions:
+    """Conditions that hold when ``a`` or ``b`` holds."""
     if a == ALWAYS or b == ALWAYS:
         return ALWAYS
     return tuple(dict.fromkeys(a + b))
@@ -280,7 +281,7 @@ class Normalizer:
                 internal=internal,
             )
         else:
-            existing.conditions = _or(existing.conditions, conditions)
+            existing.conditions = either(existing.conditions, conditions)
         if node.selection_set is not None:
             pending.setdefault(key, []).append((node.selection_set, ALWAYS))
 
@@ -377,5 +378,6 @@ __all__ = [
     "SelectionSet",
     "composite_name",
     "conditions_hold",
+    "either",
     "normalize",
 ]

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import httpx
 from rich.console import Console
 
 from subgraphs import available_hubs, load_hub
+from subgraphs.core.kit.serving import port_taken
 from subgraphs.core.kit.settings import HubSettings, load_settings
 
 console = Console(stderr=True)
@@ -72,16 +72,12 @@ def port_problem(hubs: dict[str, HubSettings], gateway_port: int) -> str | None:
         ("gateway", GATEWAY_HOST, gateway_port, "--gateway-port or HUBGRAPH_GATEWAY_PORT")
     )
     for name, host, port, setting in wanted:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            # SO_REUSEADDR: a port in TIME_WAIT after a previous run is free to listen on.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                return (
-                    f"{name}: cannot listen on {host}:{port} ({exc.strerror}); stop what uses "
-                    f"it (an earlier `hubgraph up`?) or choose another port ({setting})"
-                )
+        reason = port_taken(host, port)
+        if reason is not None:
+            return (
+                f"{name}: cannot listen on {host}:{port} ({reason}); stop what uses "
+                f"it (an earlier `hubgraph up`?) or choose another port ({setting})"
+            )
     return None
 
 

@@ -52,6 +52,7 @@ from gateway.operation import (
     Operation,
     SelectionSet,
     composite_name,
+    either,
 )
 from gateway.planning.nodes import (
     EntityInput,
@@ -68,12 +69,6 @@ from gateway.supergraph import Key, Supergraph
 
 class PlanningError(ValueError):
     """No plan can answer the operation on this supergraph (the message says which field)."""
-
-
-def _or(a: Conditions, b: Conditions) -> Conditions:
-    if a == ALWAYS or b == ALWAYS:
-        return ALWAYS
-    return tuple(dict.fromkeys(a + b))
 
 
 def _list_depth(type_: GraphQLOutputType) -> int:
@@ -447,7 +442,7 @@ class _Build:
             )
             fetch.root_keys = [f.response_key for f in group]
             for item in group:
-                fetch.conditions = _or(fetch.conditions, item.path_conditions)
+                fetch.conditions = either(fetch.conditions, item.path_conditions)
             start = len(self.fetches) - 1
             if operation.kind == "mutation":
                 fetch.depends.update(previous)
@@ -785,7 +780,7 @@ class _Build:
         for input_field in built:
             known.setdefault(input_field.name, input_field)
         for item in group:
-            jump.conditions = _or(jump.conditions, item.path_conditions)
+            jump.conditions = either(jump.conditions, item.path_conditions)
         place = jump.selection.fragment(entity_type)
         satisfied = frozenset(item.name for item in group)
         self.plan_fields(jump, place, type_name, group, path, None, client, satisfied)

@@ -29,18 +29,27 @@ class PortInUse(RuntimeError):
     """A server cannot listen where it is configured to."""
 
 
-def check_port_free(item: Served) -> None:
-    """Fail early, with what to do, instead of uvicorn's exit from deep inside start-up."""
-    with socket.socket(socket.AF_INET6 if ":" in item.host else socket.AF_INET) as probe:
+def port_taken(host: str, port: int) -> str | None:
+    """Why nothing could listen on host:port now (the OS's reason), or None if it could."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # SO_REUSEADDR: a port in TIME_WAIT after a previous run is free to listen on.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((item.host, item.port))
+            probe.bind((host, port))
         except OSError as exc:
-            raise PortInUse(
-                f"{item.name}: cannot listen on {item.host}:{item.port} ({exc.strerror}); "
-                f"stop what uses it, or choose another port "
-                f"(--port, or HUBGRAPH_{item.name.upper()}_PORT)"
-            ) from None
+            return exc.strerror or type(exc).__name__
+    return None
+
+
+def check_port_free(item: Served) -> None:
+    """Fail early, with what to do, instead of uvicorn's exit from deep inside start-up."""
+    reason = port_taken(item.host, item.port)
+    if reason is not None:
+        raise PortInUse(
+            f"{item.name}: cannot listen on {item.host}:{item.port} ({reason}); "
+            f"stop what uses it, or choose another port "
+            f"(--port, or HUBGRAPH_{item.name.upper()}_PORT)"
+        )
 
 
 class _SharedSignalServer(uvicorn.Server):
