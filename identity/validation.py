@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import jwt
 
+from identity.access import scopes_for_roles
 from identity.jwks import JWK, IssuerUnreachable, JwksCache
 
 # The algorithms a TokenValidator may be configured with: all asymmetric. Symmetric ones
@@ -66,6 +67,8 @@ class Identity:
     # Left out of repr so that logging an Identity never logs the bearer token.
     claims: Mapping[str, Any] = field(repr=False)
     token: str = field(repr=False)
+    # True for an emergency (break-glass) token verified with the locally configured key.
+    break_glass: bool = False
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
@@ -91,6 +94,7 @@ class TokenValidator:
         leeway_s: float = 30,
         jwks_refetch_min_interval_s: float = 30.0,
         jwks_max_age_s: float = 3600.0,
+        scopes_from_roles: bool = False,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -104,6 +108,8 @@ class TokenValidator:
         self.roles_claim = roles_claim
         self.allowed_algorithms = frozenset(allowed)
         self.leeway_s = leeway_s
+        # For issuers that put roles in tokens but cannot map them to scopes themselves.
+        self.scopes_from_roles = scopes_from_roles
         self.jwks = JwksCache(
             issuer,
             http=http,
@@ -146,10 +152,14 @@ class TokenValidator:
             raise self._translate(exc) from None
         if not isinstance(claims["sub"], str):
             raise InvalidToken("malformed", "sub claim is not a string")
+        roles = self._roles(claims)
+        scopes = self._scopes(claims)
+        if self.scopes_from_roles:
+            scopes |= scopes_for_roles(roles)
         return Identity(
             subject=claims["sub"],
-            roles=self._roles(claims),
-            scopes=self._scopes(claims),
+            roles=roles,
+            scopes=scopes,
             claims=claims,
             token=token,
         )
