@@ -18,6 +18,7 @@ from gateway.http.factory import (
     ENV_VAR,
     ServeOptions,
     StartupError,
+    authenticator_from_env,
     freeze_startup_objects,
     load_gateway,
 )
@@ -185,9 +186,28 @@ def serve(
     log_format: LogFormat = typer.Option(
         LogFormat.text, help="Log lines as text or as one JSON object each."
     ),
+    auth_issuer: str = typer.Option(
+        None,
+        envvar="HUBGRAPH_AUTH_ISSUER",
+        help="OIDC issuer whose bearer tokens are accepted (discovery + JWKS). Without one "
+        "every caller is anonymous: protected fields and mutations are refused.",
+    ),
+    auth_audience: str = typer.Option(
+        "hubgraph", envvar="HUBGRAPH_AUTH_AUDIENCE", help="The audience tokens must be for."
+    ),
 ) -> None:
     """Serve the supergraph over HTTP at /graphql, reloading it when its source changes."""
     from gateway.server import create_gateway_app
+
+    # The rest of the HUBGRAPH_AUTH_* settings come from the environment; workers
+    # inherit it, so the flags are handed over the same way.
+    if auth_issuer:
+        os.environ["HUBGRAPH_AUTH_ISSUER"] = auth_issuer
+    os.environ["HUBGRAPH_AUTH_AUDIENCE"] = auth_audience
+    try:
+        authenticator = authenticator_from_env()
+    except StartupError as failed:
+        _fail(failed.lines)
 
     if trusted_only and trusted_documents is None:
         _fail(["--trusted-only needs --trusted-documents FILE (the documents to trust)"])
@@ -246,6 +266,18 @@ def serve(
     typer.echo(f"gateway on http://{host}:{port}/graphql over {names}", err=True)
     if workers > 1:
         typer.echo(f"{workers} worker processes", err=True)
+    if authenticator.settings.issuer:
+        typer.echo(
+            f"bearer tokens from {authenticator.settings.issuer} "
+            f"(audience {authenticator.settings.audience})",
+            err=True,
+        )
+    else:
+        typer.echo(
+            "no OIDC issuer configured (--auth-issuer / HUBGRAPH_AUTH_ISSUER): every caller "
+            "is anonymous; protected fields and mutations are refused",
+            err=True,
+        )
     if trusted_count is not None:
         mode = "only these are run" if trusted_only else "others are run too"
         typer.echo(f"{trusted_count} trusted documents ({mode})", err=True)
@@ -259,7 +291,7 @@ def serve(
     configure_logging(log_format.value)
     if workers == 1:
         freeze_startup_objects()
-        uvicorn.run(create_gateway_app(reloading, server), **common)
+        uvicorn.run(create_gateway_app(reloading, server, authenticator=authenticator), **common)
         return
     # Workers are separate processes started from an import string: each builds its own
     # app from the options, handed over in the environment.

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp
 
 from gateway import tracing
 from gateway.api_schema import build_api_schema
+from gateway.authorization import MAX_VARIANTS, Guard, Requirements, cut, guards_of, refusals
 from gateway.execution.executor import Execution
 from gateway.execution.shaping import Shaper
 from gateway.execution.subgraphs import SubgraphPool, SubgraphSettings
@@ -41,6 +42,7 @@ from gateway.planning.display import plan_json, plan_text
 from gateway.planning.nodes import QueryPlan
 from gateway.planning.planner import Planner, PlanningError
 from gateway.supergraph import Supergraph, read_supergraph
+from identity.validation import Identity
 
 DEFAULT_FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
 
@@ -73,6 +75,12 @@ class Prepared:
     definition: OperationDefinitionNode
     # the cost limit depends on list sizes given by variables: checked per request
     cost_per_request: bool = False
+    # protected fields (@authenticated / @requiresScopes), checked per request
+    guards: tuple[Guard, ...] = ()
+    # refusals -> (operation to shape, plan of what may be fetched)
+    variants: OrderedDict[tuple[tuple[int, str], ...], tuple[Operation, QueryPlan]] = field(
+        default_factory=OrderedDict
+    )
 
 
 def _error(error: GraphQLError, code: str) -> dict[str, Any]:
@@ -99,6 +107,7 @@ class Gateway:
         self.api_schema: GraphQLSchema = build_api_schema(self.supergraph)
         self.supergraph_schema = build_ast_schema(self.supergraph.document, assume_valid_sdl=True)
         self.planner = Planner(self.supergraph, self.api_schema, self.supergraph_schema)
+        self.requirements = Requirements(self.supergraph)
         self.abstract_types = frozenset(
             t.name for t in self.supergraph.types.values() if t.kind in ("interface", "union")
         )
@@ -190,8 +199,38 @@ class Gateway:
                 status=500,
             ) from None
         return Prepared(
-            document, operation, plan, operation.definition, verdict.depends_on_variables
+            document,
+            operation,
+            plan,
+            operation.definition,
+            verdict.depends_on_variables,
+            guards_of(self.requirements, operation),
         )
+
+    def authorized(
+        self, prepared: Prepared, identity: Identity | None
+    ) -> tuple[Operation, QueryPlan]:
+        """The operation to answer and the plan to run for this caller: the prepared ones
+        unless some protected field is refused, else a cut variant (cached per refusals)."""
+        if not prepared.guards:
+            return prepared.operation, prepared.plan
+        refused = refusals(prepared.guards, identity)
+        if not refused:
+            return prepared.operation, prepared.plan
+        key = tuple(sorted((field_id, r.code) for field_id, r in refused.items()))
+        variant = prepared.variants.get(key)
+        if variant is None:
+            cut_operation = cut(prepared.operation, refused)
+            plan = (
+                QueryPlan(None, 0)
+                if cut_operation.empty
+                else self.planner.plan(cut_operation.planned)
+            )
+            variant = (cut_operation.shaped, plan)
+            prepared.variants[key] = variant
+            if len(prepared.variants) > MAX_VARIANTS:
+                prepared.variants.popitem(last=False)
+        return variant
 
     def plan_text(self, query: str, operation_name: str | None = None) -> str:
         return plan_text(self.prepare(query, operation_name).plan)
@@ -206,17 +245,20 @@ class Gateway:
         headers: Mapping[str, str] | None = None,
         *,
         include_plan: bool = False,
+        identity: Identity | None = None,
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """The GraphQL response for one request, and response headers to pass on.
 
-        Raises RequestError when the request cannot be executed at all.
+        ``identity`` is the authenticated caller (None: anonymous); fields the schema
+        protects from them come back null with an UNAUTHORIZED/FORBIDDEN error. Raises
+        RequestError when the request cannot be executed at all.
         """
         with tracing.span(
             "graphql.request", "server", **{"graphql.operation.name": operation_name}
         ) as current:
             try:
                 result = await self._execute(
-                    query, variables, operation_name, headers, include_plan
+                    query, variables, operation_name, headers, include_plan, identity
                 )
             except RequestError as error:
                 tracing.mark_error(
@@ -234,6 +276,7 @@ class Gateway:
         operation_name: str | None,
         headers: Mapping[str, str] | None,
         include_plan: bool,
+        identity: Identity | None,
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         prepared = self.prepare(query, operation_name)
         values = get_variable_values(
@@ -263,6 +306,7 @@ class Gateway:
         forwarded = {
             k: v for k, v in (headers or {}).items() if k.lower() in self.settings.forwarded_headers
         }
+        operation, plan = self.authorized(prepared, identity)
         run = Execution(
             self.pool,
             coerced,
@@ -270,10 +314,8 @@ class Gateway:
             frozenset(h.lower() for h in self.settings.propagated_headers),
             self.abstract_types,
         )
-        await run.run(prepared.plan.node)
-        data, errors = Shaper(prepared.operation, coerced, run.errors, self.abstract_types).shape(
-            run.data
-        )
+        await run.run(plan.node)
+        data, errors = Shaper(operation, coerced, run.errors, self.abstract_types).shape(run.data)
         if prepared.operation.introspection and data is not None:
             data = self._with_introspection(prepared, data, coerced)
         response: dict[str, Any] = {"data": data}
@@ -281,8 +323,8 @@ class Gateway:
             response["errors"] = errors
         if include_plan:
             response["extensions"] = {
-                "queryPlan": plan_json(prepared.plan.node),
-                "queryPlanText": plan_text(prepared.plan),
+                "queryPlan": plan_json(plan.node),
+                "queryPlanText": plan_text(plan),
             }
         return response, run.response_headers
 

@@ -74,6 +74,9 @@ class Field:
     path_conditions: Conditions = ALWAYS
     selection: SelectionSet | None = None
     internal: bool = False
+    # (code, message) when the caller may not see this field (gateway/authorization.py):
+    # it is not fetched and is answered null with that error
+    refused: tuple[str, str] | None = None
 
     @property
     def signature(self) -> tuple[str, str, str]:

@@ -64,6 +64,9 @@ from gateway.http.persisted import (
 from gateway.http.readiness import ReadinessCheck
 from gateway.http.settings import ServerSettings
 from gateway.reload import ReloadingGateway
+from identity.authenticate import Authenticator, unauthenticated_body, www_authenticate
+from identity.settings import AuthSettings
+from identity.validation import Identity, InvalidToken
 
 log = logging.getLogger("hubgraph.gateway.server")
 
@@ -125,7 +128,9 @@ class GraphQLEndpoint:
         settings: ServerSettings,
         persisted: PersistedOperations,
         metrics: GatewayMetrics | None,
+        authenticator: Authenticator,
     ) -> None:
+        self.authenticator = authenticator
         self.reloading = reloading
         self.settings = settings
         self.persisted = persisted
@@ -172,6 +177,18 @@ class GraphQLEndpoint:
                 _error_body(refused.message, refused.code), refused.status, refused.headers, media
             )
         info.operation = name
+        # Before anything is looked up, registered or run: a bad token is a 401, never
+        # a downgrade to anonymous.
+        try:
+            identity = await self.authenticator.authenticate(request.headers)
+        except InvalidToken as error:
+            info.outcome = "unauthenticated"
+            return _json(
+                unauthenticated_body(error),
+                401,
+                [("www-authenticate", www_authenticate(error))],
+                media,
+            )
         try:
             resolved = self._resolve(query, extensions, params.get("documentId"))
         except _Refused as refused:
@@ -183,7 +200,9 @@ class GraphQLEndpoint:
             if error.request_error and media == JSON:
                 status = 200
             return _json({"errors": error.errors}, status, None, media)
-        return await self._execute(request, info, media, resolved, variables, name, is_get)
+        return await self._execute(
+            request, info, media, resolved, variables, name, is_get, identity
+        )
 
     # -- reading the request ----------------------------------------------------------
 
@@ -276,6 +295,7 @@ class GraphQLEndpoint:
         variables: dict[str, Any] | None,
         name: str | None,
         is_get: bool,
+        identity: Identity | None,
     ) -> Response:
         query = resolved.query
         info.operation = name
@@ -292,7 +312,12 @@ class GraphQLEndpoint:
                             info.outcome, info.errors = "rejected", 1
                             return refused
                     body, response_headers = await current.execute(
-                        query, variables, name, headers, include_plan=include_plan
+                        query,
+                        variables,
+                        name,
+                        headers,
+                        include_plan=include_plan,
+                        identity=identity,
                     )
                 except RequestError as error:
                     status = error.status
@@ -365,10 +390,12 @@ def create_gateway_app(
     *,
     expose_query_plans: bool | None = None,
     admin_token: str | None = None,
+    authenticator: Authenticator | None = None,
 ) -> Starlette:
     """The gateway's ASGI app. ``expose_query_plans`` and ``admin_token``, when given,
-    override ``settings``. Raises ManifestError when the trusted-documents manifest
-    cannot be read."""
+    override ``settings``. ``authenticator`` validates callers' bearer tokens; without one
+    every caller is anonymous and a request with a token is refused (401). Raises
+    ManifestError when the trusted-documents manifest cannot be read."""
     settings = settings or ServerSettings()
     if expose_query_plans is not None:
         settings = replace(settings, expose_query_plans=expose_query_plans)
@@ -416,7 +443,8 @@ def create_gateway_app(
     readiness = ReadinessCheck(
         reloading, timeout_s=settings.readiness_timeout_s, cache_s=settings.readiness_cache_s
     )
-    graphql = GraphQLEndpoint(reloading, settings, persisted, recording)
+    authenticator = authenticator or Authenticator(AuthSettings())
+    graphql = GraphQLEndpoint(reloading, settings, persisted, recording, authenticator)
     admin_token = settings.admin_token
 
     async def healthz(_: Request) -> Response:
@@ -461,6 +489,7 @@ def create_gateway_app(
         finally:
             # uvicorn gets here once in-flight requests are done (graceful shutdown).
             await reloading.close()
+            await authenticator.aclose()
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # the rest: a clear 405
     routes = [
@@ -498,4 +527,5 @@ def create_gateway_app(
     app.state.metrics = metrics
     app.state.persisted = persisted
     app.state.readiness = readiness
+    app.state.authenticator = authenticator
     return app

@@ -8,6 +8,9 @@ field (with ``requires`` / ``provides`` / ``external`` / ``override``),
 This module turns those annotations into plain lookups for the planner; nothing here
 knows about queries.
 
+``@authenticated`` and ``@requiresScopes`` (the authorization specs) are read into
+``Supergraph.requirements`` for the gateway's authorization step.
+
 Directive names follow the schema's ``@link`` imports, so a composer that renamed the
 join spec (``@link(url: ".../join/v0.3", as: "j")``) is read correctly.
 """
@@ -21,14 +24,17 @@ from functools import lru_cache
 from graphql import (
     ArgumentNode,
     BooleanValueNode,
+    DirectiveDefinitionNode,
     DirectiveNode,
     DocumentNode,
     EnumTypeDefinitionNode,
     EnumTypeExtensionNode,
     EnumValueNode,
+    FieldDefinitionNode,
     InputObjectTypeDefinitionNode,
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
+    ListValueNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
     OperationDefinitionNode,
@@ -41,6 +47,8 @@ from graphql import (
     parse,
 )
 from graphql.language import Node
+
+from identity.access import Requirement
 
 
 class SupergraphError(ValueError):
@@ -118,6 +126,8 @@ class SpecNames:
     join: str = "join"
     link: str = "link"
     inaccessible: str = "inaccessible"
+    authenticated: str = "authenticated"
+    requires_scopes: str = "requiresScopes"
     link_urls: tuple[str, ...] = ()
 
     def join_directive(self, name: str) -> str:
@@ -134,6 +144,9 @@ class Supergraph:
     mutation_type: str | None = None
     subscription_type: str | None = None
     specs: SpecNames = field(default_factory=lambda: SpecNames())
+    # What @authenticated / @requiresScopes ask for, by "Type" and "Type.field"; only
+    # protected elements are present.
+    requirements: dict[str, Requirement] = field(default_factory=dict)
 
     # --- lookups the planner asks ------------------------------------------------
 
@@ -218,7 +231,13 @@ def _literal(argument: ArgumentNode) -> object:
 
 
 def _spec_names(document: DocumentNode) -> SpecNames:
-    names = {"join": "join", "link": "link", "inaccessible": "inaccessible"}
+    names = {
+        "join": "join",
+        "link": "link",
+        "inaccessible": "inaccessible",
+        "authenticated": "authenticated",
+        "requiresScopes": "requiresScopes",
+    }
     urls = []
     for definition in document.definitions:
         if not isinstance(definition, SchemaDefinitionNode):
@@ -238,6 +257,8 @@ def _spec_names(document: DocumentNode) -> SpecNames:
         join=names["join"],
         link=names["link"],
         inaccessible=names["inaccessible"],
+        authenticated=names["authenticated"],
+        requires_scopes=names["requiresScopes"],
         link_urls=tuple(urls),
     )
 
@@ -293,7 +314,57 @@ def load_supergraph(sdl: str, document: DocumentNode | None = None) -> Supergrap
         mutation_type=roots["mutation"],
         subscription_type=roots["subscription"],
         specs=names,
+        requirements=_read_requirements(document, names),
     )
+
+
+def _requirement(node: Node, names: SpecNames) -> Requirement:
+    requirement = Requirement()
+    for directive in getattr(node, "directives", None) or ():
+        name = directive.name.value
+        if name == names.authenticated:
+            requirement &= Requirement(authenticated=True)
+        elif name == names.requires_scopes:
+            for argument in directive.arguments or ():
+                if argument.name.value == "scopes":
+                    requirement &= Requirement.of_scopes(_scope_lists(argument.value))
+    return requirement
+
+
+def _scope_lists(value: object) -> list[list[str]]:
+    """``[["a", "b"], ["c"]]`` as lists of strings (a lone string counts as a one-item list,
+    as input coercion would make it)."""
+
+    def strings(node: object) -> list[str]:
+        if isinstance(node, ListValueNode):
+            return [v.value for v in node.values if isinstance(v, StringValueNode)]
+        return [node.value] if isinstance(node, StringValueNode) else []
+
+    if isinstance(value, ListValueNode):
+        return [strings(item) for item in value.values]
+    return [strings(value)]
+
+
+def _read_requirements(document: DocumentNode, names: SpecNames) -> dict[str, Requirement]:
+    """Only supergraphs that link the authorization specs can carry them."""
+    if not any("/authenticated/" in url or "/requiresScopes/" in url for url in names.link_urls):
+        return {}
+    found: dict[str, Requirement] = {}
+    for definition in document.definitions:
+        name_node = getattr(definition, "name", None)
+        if name_node is None or isinstance(definition, DirectiveDefinitionNode):
+            continue
+        type_name = name_node.value
+        own = _requirement(definition, names)
+        if not own.is_open:
+            found[type_name] = found.get(type_name, Requirement()) & own
+        for field_node in getattr(definition, "fields", None) or ():
+            if isinstance(field_node, FieldDefinitionNode):
+                required = _requirement(field_node, names)
+                if not required.is_open:
+                    key = f"{type_name}.{field_node.name.value}"
+                    found[key] = found.get(key, Requirement()) & required
+    return found
 
 
 def _has_schema_definition(document: DocumentNode) -> bool:

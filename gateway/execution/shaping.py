@@ -96,10 +96,16 @@ class Shaper:
                 continue
             field_data_path = data_path + (item.data_key,)
             field_out_path = out_path + (item.response_key,)
-            self._place(field_data_path, field_out_path)
-            value = self.complete_value(
-                item, item.type, obj.get(item.data_key, _MISSING), field_data_path, field_out_path
-            )
+            if item.refused is not None:
+                # Not fetched: the caller may not see it. Null (propagating if non-null),
+                # with the refusal as the one error at this path.
+                code, message = item.refused
+                self._error(message, field_out_path, code)
+                raw: Any = None
+            else:
+                self._place(field_data_path, field_out_path)
+                raw = obj.get(item.data_key, _MISSING)
+            value = self.complete_value(item, item.type, raw, field_data_path, field_out_path)
             if value is _INVALID:
                 return _INVALID
             result[item.response_key] = value
@@ -148,8 +154,13 @@ class Shaper:
         value = self.complete_object(item.selection, raw, named.name, data_path, out_path)
         return None if value is _INVALID else value
 
-    def _error(self, message: str, out_path: tuple[str | int, ...]) -> None:
-        self.errors.append({"message": message, "path": list(out_path)})
+    def _error(
+        self, message: str, out_path: tuple[str | int, ...], code: str | None = None
+    ) -> None:
+        error: dict[str, Any] = {"message": message, "path": list(out_path)}
+        if code is not None:
+            error["extensions"] = {"code": code}
+        self.errors.append(error)
         for i in range(1, len(out_path) + 1):
             self.error_prefixes.add(out_path[:i])
 

@@ -42,6 +42,8 @@ from gateway.reload import (
     load,
 )
 from gateway.supergraph import SupergraphError
+from identity.authenticate import Authenticator
+from identity.settings import AuthConfigError, load_auth_settings
 
 ENV_VAR = "HUBGRAPH_GATEWAY_SERVE_OPTIONS"
 
@@ -184,6 +186,15 @@ def create_app() -> Starlette:
         reloading = load_gateway(options)
     except StartupError as failed:
         raise RuntimeError("\n".join(failed.lines)) from None
-    app = create_gateway_app(reloading, options.server)
+    app = create_gateway_app(reloading, options.server, authenticator=authenticator_from_env())
     freeze_startup_objects()
     return app
+
+
+def authenticator_from_env() -> Authenticator:
+    """Token validation as ``HUBGRAPH_AUTH_*`` configures it (workers inherit the
+    environment, so every worker validates the same way). Raises StartupError."""
+    try:
+        return Authenticator(load_auth_settings(os.environ))
+    except AuthConfigError as exc:
+        raise StartupError([str(exc)]) from None

@@ -7,7 +7,7 @@ Served at ``GET /metrics``:
   ``success`` (no errors), ``partial`` (data and errors), ``error`` (errors, no data),
   ``rejected`` (not executed: parse, validation, variables, limits, persisted/trusted
   documents), ``bad_request`` (not a well-formed GraphQL-over-HTTP request),
-  ``internal_error``. ``operation`` is the operation's name, ``(anonymous)``, or
+  ``unauthenticated`` (a bearer token that does not validate: 401), ``internal_error``. ``operation`` is the operation's name, ``(anonymous)``, or
   ``(other)`` once ``max_operations`` names are known (clients choose names: the label's
   cardinality must stay bounded).
 * ``hubgraph_gateway_request_duration_seconds`` -- histogram of GraphQL request latency.
