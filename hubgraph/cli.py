@@ -90,13 +90,21 @@ def up(
     gateway_port: int = typer.Option(
         4000, "--gateway-port", envvar="HUBGRAPH_GATEWAY_PORT", help="The gateway's port."
     ),
+    identity_port: int = typer.Option(
+        8180,
+        "--identity-port",
+        envvar="HUBGRAPH_IDENTITY_PORT",
+        help="The local OIDC issuer's port. No issuer is started when one is configured "
+        "(HUBGRAPH_AUTH_ISSUER, or [auth] in hubgraph.toml).",
+    ),
 ) -> None:
-    """Start every hub (migrated first), each on its own loopback port, and the gateway over
-    them; Ctrl-C stops everything."""
+    """Start the development OIDC issuer, every hub (migrated first), each on its own
+    loopback port, and the gateway over them, all trusting that issuer; print an admin
+    token. Ctrl-C stops everything."""
     from hubgraph import up as orchestration
 
     run = orchestration.run_embedded if embedded else orchestration.run
-    raise typer.Exit(run(demo=demo, gateway_port=gateway_port))
+    raise typer.Exit(run(demo=demo, gateway_port=gateway_port, identity_port=identity_port))
 
 
 @schema_app.command("export")

@@ -1,9 +1,17 @@
-"""``hubgraph up``: every hub, the gateway in front of them, and one Ctrl-C to stop it all.
+"""``hubgraph up``: the issuer, every hub, the gateway in front of them, and one Ctrl-C to
+stop it all.
 
-By default each hub runs as ``python -m hubgraph <hub> serve`` and the gateway as
-``python -m hubgraph gateway serve --subgraph ...``: child processes, each writing its
-output to ``$HUBGRAPH_HOME/logs/<name>.log``. ``--embedded`` serves the same from this
-one process: each hub app on its own port and mounted in-process for the gateway.
+Secure by default (DESIGN.md §4): unless ``HUBGRAPH_AUTH_ISSUER`` names an issuer of the
+user's own (Keycloak, say), ``up`` runs the development OIDC issuer too, created under
+``$HUBGRAPH_HOME/identity/`` on the first run (:mod:`identity.issuer.bootstrap`), points
+every hub and the gateway at it, each with its own service account, and prints an access
+token for the local admin. Nothing is writable anonymously.
+
+By default the issuer runs as ``python -m hubgraph identity serve``, each hub as
+``python -m hubgraph <hub> serve`` and the gateway as ``python -m hubgraph gateway serve
+--subgraph ...``: child processes, each writing its output to
+``$HUBGRAPH_HOME/logs/<name>.log``. ``--embedded`` serves the same from this one process:
+the issuer and each hub app on its own port, the hubs mounted in-process for the gateway.
 
 Either way the databases are migrated (and given demo data when asked, or when new)
 here, before anything listens, and the table of URLs is printed only once everything
@@ -20,7 +28,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -28,8 +37,20 @@ from types import FrameType, TracebackType
 import httpx
 from rich.console import Console
 
+from hubgraph.up_identity import (
+    IDENTITY_HOST,
+    TOKEN_ENV,
+    Auth,
+    created_message,
+    external_issuer,
+    issuer_ready,
+    login_note,
+    prepare_auth,
+    token_lines,
+)
+from identity.issuer.bootstrap import BootstrapError
 from subgraphs import available_hubs, load_hub
-from subgraphs.core.kit.serving import port_taken
+from subgraphs.core.kit.serving import Served, port_taken, serve_all
 from subgraphs.core.kit.settings import HubSettings, load_settings
 
 console = Console(stderr=True)
@@ -61,13 +82,20 @@ def hub_settings() -> dict[str, HubSettings]:
     return {name: load_settings(name) for name in available_hubs()}
 
 
-def port_problem(hubs: dict[str, HubSettings], gateway_port: int) -> str | None:
+def port_problem(
+    hubs: dict[str, HubSettings], gateway_port: int, identity_port: int | None
+) -> str | None:
     """What keeps a server from listening where it should, checked before anything starts.
 
     Besides the clearer message, this matters because a port held by another server
     (often an earlier ``hubgraph up``) would answer our readiness checks for us.
+    ``identity_port`` is None when no issuer of ours is to run.
     """
-    wanted = [(name, s.host, s.port, f"HUBGRAPH_{name.upper()}_PORT") for name, s in hubs.items()]
+    wanted = []
+    if identity_port is not None:
+        setting = "--identity-port or HUBGRAPH_IDENTITY_PORT"
+        wanted.append(("identity", IDENTITY_HOST, identity_port, setting))
+    wanted += [(name, s.host, s.port, f"HUBGRAPH_{name.upper()}_PORT") for name, s in hubs.items()]
     wanted.append(
         ("gateway", GATEWAY_HOST, gateway_port, "--gateway-port or HUBGRAPH_GATEWAY_PORT")
     )
@@ -99,25 +127,46 @@ def prepare_hubs(hubs: dict[str, HubSettings], demo: bool) -> None:
             )
 
 
-def print_ready(gateway_url: str, gateway_pid: int, hubs: Sequence[tuple[str, str, int]]) -> None:
-    """The table of URLs and a query to try, on stdout (plain text, so it can be copied).
+@dataclass(frozen=True)
+class Row:
+    """One service in the table of URLs."""
 
-    ``hubs``: (name, base URL, pid) of each hub.
-    """
-    healthz = gateway_url.removesuffix("/graphql") + "/healthz"
-    table = [
-        ("service", "GraphQL (GraphiQL in a browser)", "health", "pid"),
-        ("gateway", gateway_url, healthz, str(gateway_pid)),
-    ]
-    table += [(name, f"{url}/graphql", f"{url}/readyz", str(pid)) for name, url, pid in hubs]
+    name: str
+    url: str
+    health: str
+    pid: str  # "external" for an issuer `up` did not start
+
+    @classmethod
+    def gateway(cls, url: str, pid: int) -> Row:
+        return cls("gateway", url, url.removesuffix("/graphql") + "/healthz", str(pid))
+
+    @classmethod
+    def hub(cls, name: str, url: str, pid: int) -> Row:
+        return cls(name, f"{url}/graphql", f"{url}/readyz", str(pid))
+
+    @classmethod
+    def identity(cls, auth: Auth, pid: int | None) -> Row:
+        return cls(
+            "identity", auth.url, auth.discovery_url, "external" if pid is None else str(pid)
+        )
+
+
+def print_ready(gateway_url: str, rows: Sequence[Row], auth: Auth) -> None:
+    """The table of URLs, a token and a query to try, on stdout (plain text, so it can be
+    copied)."""
+    table = [("service", "URL (GraphiQL in a browser)", "health", "pid")]
+    table += [(row.name, row.url, row.health, row.pid) for row in rows]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
-    for row in table:
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+    for cells in table:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
         print(line.rstrip())
     print(
-        f"\nGraphiQL: open {gateway_url} in a browser. A query through the gateway:\n\n"
+        f"\n{token_lines(auth)}\n\n"
+        f"GraphiQL: open {gateway_url} in a browser. A query through the gateway:\n\n"
         f"  curl -s {gateway_url} -H 'content-type: application/json' \\\n"
+        f'    -H "Authorization: Bearer ${TOKEN_ENV}" \\\n'
         f'    -d \'{{"query":"{EXAMPLE_QUERY}"}}\'\n\n'
+        f"{login_note(auth)}\n"
         "Ctrl-C stops everything.",
         flush=True,
     )
@@ -135,7 +184,10 @@ class Child:
         self.log = log
 
     @classmethod
-    def start(cls, name: str, argv: Sequence[str], log: Path) -> Child:
+    def start(
+        cls, name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+    ) -> Child:
+        """Start ``argv``; ``env`` is added to the environment it inherits."""
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as output:
             # Own session, hence own process group: the terminal's Ctrl-C reaches only
@@ -147,6 +199,7 @@ class Child:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=None if env is None else {**os.environ, **env},
             )
         return cls(name, process, log)
 
@@ -266,24 +319,57 @@ def gateway_ready(client: httpx.Client, url: str) -> bool:
         return False
 
 
-class Processes:
-    """The children of one ``hubgraph up``: the hubs, then the gateway over them."""
+@dataclass(frozen=True)
+class Ports:
+    """Where the servers that are not hubs listen (hubs have theirs in their settings)."""
 
-    def __init__(self, hubs: dict[str, HubSettings], gateway_port: int, stop: StopSignals):
+    gateway: int
+    identity: int
+
+
+class Processes:
+    """The children of one ``hubgraph up``: the issuer (unless external), the hubs, then the
+    gateway over them."""
+
+    def __init__(
+        self,
+        hubs: dict[str, HubSettings],
+        ports: Ports,
+        auth: Auth,
+        stop: StopSignals,
+    ) -> None:
         self.hubs = hubs
+        self.ports = ports
+        self.auth = auth
         self.stop = stop
         self.hub_urls = {name: base_url(s.host, s.port) for name, s in hubs.items()}
-        self.gateway_port = gateway_port
-        self.gateway_url = f"{base_url(GATEWAY_HOST, gateway_port)}/graphql"
+        self.gateway_url = f"{base_url(GATEWAY_HOST, ports.gateway)}/graphql"
         self.logs = next(iter(hubs.values())).home / "logs"
+        self.identity: list[Child] = []  # empty until started, and with an external issuer
         self.hub_children: list[Child] = []
         self.gateway: list[Child] = []  # empty until started
         # trust_env=False: a proxy from the environment must not see loopback traffic.
         self.client = httpx.Client(timeout=2, trust_env=False)
 
+    @property
+    def started(self) -> bool:
+        return bool(self.identity or self.hub_children or self.gateway)
+
     def _start(self, name: str, *args: str) -> Child:
         argv = [sys.executable, "-m", "hubgraph", *args]
-        return Child.start(name, argv, self.logs / f"{name}.log")
+        env = None if name == "identity" else self.auth.env_for(name)
+        return Child.start(name, argv, self.logs / f"{name}.log", env)
+
+    def start_identity(self) -> bool:
+        """Start our issuer and wait for its discovery document; True at once with an
+        external issuer (whose availability is the user's business)."""
+        if self.auth.local is None:
+            return True
+        config, port = str(self.auth.local.config_path), str(self.ports.identity)
+        args = ["serve", "--config", config, "--host", IDENTITY_HOST, "--port", port]
+        child = self._start("identity", "identity", *args)
+        self.identity.append(child)
+        return wait_ready([(child, partial(issuer_ready, self.client, self.auth))], self.stop)
 
     def start_hubs(self) -> bool:
         """Start every hub and wait until each is ready; False when told to stop."""
@@ -298,7 +384,7 @@ class Processes:
     def start_gateway(self) -> bool:
         """Start the gateway over the running hubs and wait until it answers."""
         subgraphs = [f"--subgraph={name}={url}/graphql" for name, url in self.hub_urls.items()]
-        port = str(self.gateway_port)
+        port = str(self.ports.gateway)
         child = self._start(
             "gateway", "gateway", "serve", *subgraphs, "--host", GATEWAY_HOST, "--port", port
         )
@@ -307,43 +393,71 @@ class Processes:
             [(child, partial(gateway_ready, self.client, self.gateway_url))], self.stop
         )
 
+    def start(self) -> bool:
+        """Everything, in dependency order; False when told to stop on the way."""
+        return self.start_identity() and self.start_hubs() and self.start_gateway()
+
     def announce(self) -> None:
-        hubs = [(child.name, self.hub_urls[child.name], child.pid) for child in self.hub_children]
-        print_ready(self.gateway_url, self.gateway[0].pid, hubs)
+        rows = [Row.gateway(self.gateway_url, self.gateway[0].pid)]
+        rows += [Row.hub(c.name, self.hub_urls[c.name], c.pid) for c in self.hub_children]
+        rows.append(Row.identity(self.auth, self.identity[0].pid if self.identity else None))
+        print_ready(self.gateway_url, rows, self.auth)
 
     def watch(self) -> None:
         """Until told to stop; a child that exits meanwhile raises ChildFailed."""
         while not self.stop.requested:
-            for child in self.gateway + self.hub_children:
+            for child in self.gateway + self.hub_children + self.identity:
                 if child.exited():
                     status = child.process.returncode
                     raise ChildFailed(child, f"stopped unexpectedly (status {status})")
             time.sleep(_POLL_S)
 
     def close(self) -> None:
-        # The gateway first, so no request reaches a hub that is stopping.
-        stop_children([self.gateway, self.hub_children])
+        # The gateway first, so no request reaches a hub that is stopping; the issuer
+        # last, so no service is left unable to verify a token while it still serves.
+        stop_children([self.gateway, self.hub_children, self.identity])
         self.client.close()
 
 
-def run(demo: bool, gateway_port: int) -> int:
-    """Hubs and gateway as child processes until SIGINT or SIGTERM; the exit status."""
+def prepare(ports: Ports) -> tuple[dict[str, HubSettings], Auth] | None:
+    """The hubs' settings and the run's issuer once every port is known to be free (the
+    local issuer created on its first run); None, reported, when something is wrong."""
     hubs = hub_settings()
-    if problem := port_problem(hubs, gateway_port):
+    external = external_issuer(hubs)
+    identity_port = None if external else ports.identity
+    if problem := port_problem(hubs, ports.gateway, identity_port):
         fail(problem)
+        return None
+    try:
+        auth = prepare_auth(next(iter(hubs.values())).home, ports.identity, external)
+    except BootstrapError as exc:
+        fail(f"identity: {exc}")
+        return None
+    if auth.local is not None and (message := created_message(auth.local)):
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+    return hubs, auth
+
+
+def run(demo: bool, gateway_port: int, identity_port: int) -> int:
+    """Issuer, hubs and gateway as child processes until SIGINT or SIGTERM; the exit
+    status."""
+    ports = Ports(gateway_port, identity_port)
+    prepared = prepare(ports)
+    if prepared is None:
         return 1
+    hubs, auth = prepared
     failure: ChildFailed | None = None
     with StopSignals() as stop:
-        processes = Processes(hubs, gateway_port, stop)
+        processes = Processes(hubs, ports, auth, stop)
         try:
             prepare_hubs(hubs, demo)
-            if not stop.requested and processes.start_hubs() and processes.start_gateway():
+            if not stop.requested and processes.start():
                 processes.announce()
                 processes.watch()
         except ChildFailed as failed:
             failure = failed
         finally:
-            if processes.hub_children:
+            if processes.started:
                 console.print("stopping...")
             processes.close()
     if failure is not None:
@@ -358,14 +472,21 @@ def run(demo: bool, gateway_port: int) -> int:
 # -- embedded -------------------------------------------------------------------------
 
 
-def run_embedded(demo: bool, gateway_port: int) -> int:
-    """Hubs and gateway in this process until SIGINT or SIGTERM; the exit status."""
+def run_embedded(demo: bool, gateway_port: int, identity_port: int) -> int:
+    """Issuer, hubs and gateway in this process until SIGINT or SIGTERM; the exit status."""
     from subgraphs.core.kit.logs import configure_logging
 
-    hubs = hub_settings()
-    if problem := port_problem(hubs, gateway_port):
-        fail(problem)
+    ports = Ports(gateway_port, identity_port)
+    prepared = prepare(ports)
+    if prepared is None:
         return 1
+    hubs, auth = prepared
+    # The hubs and the gateway built here read their authentication settings from the
+    # environment, as their own processes would; this process is the gateway's, so it
+    # carries the gateway's service account. Settings are loaded again afterwards, for
+    # anything in them that comes from that environment.
+    os.environ.update(auth.env_for("gateway"))
+    hubs = hub_settings()
     first = next(iter(hubs.values()))
     configure_logging(first.log_format, first.log_level)
     # One line per HTTP request from httpx would repeat the hubs' own access lines for
@@ -373,20 +494,23 @@ def run_embedded(demo: bool, gateway_port: int) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         prepare_hubs(hubs, demo)
-        return asyncio.run(_serve_embedded(hubs, gateway_port))
+        return asyncio.run(_serve_embedded(hubs, ports, auth))
     except KeyboardInterrupt:
         # Ctrl-C before the servers took the signals over: nothing is listening yet.
         console.print("stopped")
         return 0
 
 
-async def _serve_embedded(hubs: dict[str, HubSettings], gateway_port: int) -> int:
+def _embedded_servers(hubs: dict[str, HubSettings], ports: Ports, auth: Auth) -> list[Served]:
+    """The hubs, the gateway over them (in-process) and our issuer, each on its port."""
     from gateway.composition import SubgraphSDL, compose_document
     from gateway.engine import Gateway
     from gateway.server import create_gateway_app
+    from identity.authenticate import Authenticator
+    from identity.issuer.app import create_app as create_issuer_app
+    from identity.settings import load_auth_settings
     from subgraphs.core.kit.app import create_hub_app
     from subgraphs.core.kit.federation import sdl
-    from subgraphs.core.kit.serving import Served, serve_all
 
     urls = {name: base_url(s.host, s.port) for name, s in hubs.items()}
     apps = {
@@ -399,11 +523,26 @@ async def _serve_embedded(hubs: dict[str, HubSettings], gateway_port: int) -> in
     )
     gateway = Gateway(supergraph, subgraph_apps=apps, document=document)
     served = [Served(name, app, hubs[name].host, hubs[name].port) for name, app in apps.items()]
-    served.append(Served("gateway", create_gateway_app(gateway), GATEWAY_HOST, gateway_port))
-    gateway_url = f"{base_url(GATEWAY_HOST, gateway_port)}/graphql"
+    # The gateway validates tokens as its own process would: as HUBGRAPH_AUTH_* say.
+    gateway_app = create_gateway_app(gateway, authenticator=Authenticator(load_auth_settings()))
+    served.append(Served("gateway", gateway_app, GATEWAY_HOST, ports.gateway))
+    if auth.local is not None:
+        # Served on its port like the others: the hubs and the gateway find it through
+        # discovery over HTTP, as they find any issuer.
+        issuer = create_issuer_app(auth.local.config)
+        served.append(Served("identity", issuer, IDENTITY_HOST, ports.identity))
+    return served
+
+
+async def _serve_embedded(hubs: dict[str, HubSettings], ports: Ports, auth: Auth) -> int:
+    served = _embedded_servers(hubs, ports, auth)
+    urls = {name: base_url(s.host, s.port) for name, s in hubs.items()}
+    gateway_url = f"{base_url(GATEWAY_HOST, ports.gateway)}/graphql"
 
     async def until_ready() -> None:
         async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+            if auth.local is not None:
+                await _until_200(partial(client.get, auth.discovery_url))
             for url in urls.values():
                 await _until_200(partial(client.get, f"{url}/readyz"))
             await _until_200(partial(client.post, gateway_url, json={"query": "{ __typename }"}))
@@ -417,7 +556,10 @@ async def _serve_embedded(hubs: dict[str, HubSettings], gateway_port: int) -> in
     status = 0
     if ready.done():
         pid = os.getpid()
-        print_ready(gateway_url, pid, [(name, url, pid) for name, url in urls.items()])
+        rows = [Row.gateway(gateway_url, pid)]
+        rows += [Row.hub(name, url, pid) for name, url in urls.items()]
+        rows.append(Row.identity(auth, pid if auth.local is not None else None))
+        print_ready(gateway_url, rows, auth)
     elif not serving.done():
         fail(f"not ready within {READY_TIMEOUT_S:.0f} s; stopping")
         # The way serve_all stops every server at once: as if asked to.

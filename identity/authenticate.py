@@ -36,6 +36,7 @@ class Authenticator:
                 allowed_algorithms=settings.algorithms,
                 leeway_s=settings.leeway_s,
                 scopes_from_roles=settings.scopes_from_roles,
+                break_glass_key=settings.break_glass_key,
                 http=http,
             )
         self.validator = validator
@@ -66,7 +67,7 @@ def www_authenticate(error: InvalidToken) -> str:
     """The RFC 6750 §3 challenge for a refused token."""
     description = error.message.replace("\\", "").replace('"', "'")
     # A malformed Authorization header is an invalid_request; anything else invalid_token.
-    kind = "invalid_request" if error.code == "malformed" and "header" in error.message else "invalid_token"
+    kind = "invalid_request" if error.request_error else "invalid_token"
     return f'Bearer error="{kind}", error_description="{description}"'
 
 

@@ -10,13 +10,50 @@ is not hammered either.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 JWK = dict[str, Any]
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+# RFC 7638 §3.2: the members that identify a key, per key type (nothing optional).
+_THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
+
+
+def public_jwk(public_key: PublicKey) -> JWK:
+    """The public JWK (RFC 7517) of an RSA or EC key, without kid/alg/use."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        jwk: JWK = RSAAlgorithm.to_jwk(public_key, as_dict=True)
+    else:
+        jwk = ECAlgorithm.to_jwk(public_key, as_dict=True)
+    return jwk
+
+
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The RFC 7638 SHA-256 thumbprint of a JWK, base64url without padding.
+
+    Derived from the key alone, so it makes a ``kid`` that anyone holding the public key
+    can recompute (the issuer's keys and the break-glass key are both named this way).
+    """
+    members = _THUMBPRINT_MEMBERS.get(str(jwk.get("kty")))
+    if members is None:
+        raise ValueError(f"no RFC 7638 thumbprint for key type {jwk.get('kty')!r}")
+    # §3.3: lexicographic member order, no whitespace, UTF-8.
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class IssuerUnreachable(Exception):

@@ -5,21 +5,30 @@ production and from our own development issuer. Only asymmetric algorithms from 
 allow-list are accepted, and the token's ``alg`` header is checked against that list
 before any key is looked up: ``none`` and HS* (the classic "HMAC with the public key as
 secret" confusion) never reach a key.
+
+With a break-glass key configured (:mod:`identity.break_glass`), a token whose ``kid`` is
+that key's thumbprint is verified with the local key alone — never with the JWKS, so it
+works while the issuer is down — and must satisfy the emergency-token rules.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 
+from identity import break_glass
 from identity.access import scopes_for_roles
-from identity.jwks import JWK, IssuerUnreachable, JwksCache
+from identity.jwks import JWK, IssuerUnreachable, JwksCache, PublicKey
+
+log = logging.getLogger(__name__)
 
 # The algorithms a TokenValidator may be configured with: all asymmetric. Symmetric ones
 # (HS*) are left out on purpose: a validator only holds public keys, and an HS* check
@@ -53,10 +62,13 @@ class InvalidToken(Exception):
     """Why a token was refused. ``code`` is stable (for logs and metrics); ``message`` is
     for humans and never contains the token itself."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, request_error: bool = False) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        # The Authorization header itself is unreadable (RFC 6750 §3.1 invalid_request),
+        # rather than the token in it being bad (invalid_token).
+        self.request_error = request_error
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class TokenValidator:
         jwks_refetch_min_interval_s: float = 30.0,
         jwks_max_age_s: float = 3600.0,
         scopes_from_roles: bool = False,
+        break_glass_key: Path | None = None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -103,6 +116,15 @@ class TokenValidator:
         bad = [alg for alg in allowed if alg not in _ASYMMETRIC]
         if bad or not allowed:
             raise ValueError(f"allowed_algorithms must be asymmetric JWS algorithms, got {bad}")
+        # Loaded now, so a missing or wrong key file stops start-up, not an emergency.
+        self.emergency_key: break_glass.BreakGlassKey | None = None
+        if break_glass_key is not None:
+            self.emergency_key = break_glass.load_public_key(break_glass_key)
+            if self.emergency_key.alg not in allowed:
+                raise ValueError(
+                    f"the break-glass key is an {self.emergency_key.alg} key, which "
+                    f"allowed_algorithms {list(allowed)} does not include"
+                )
         self.issuer = issuer
         self.audience = audience
         self.roles_claim = roles_claim
@@ -137,21 +159,18 @@ class TokenValidator:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise InvalidToken("unknown_key", "token header names no key (kid)")
+        if self.emergency_key is not None and kid == self.emergency_key.kid:
+            return self._break_glass_identity(token, alg, self.emergency_key)
         key = await self._key(kid, alg)
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=[alg],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway_s,
-                options={"require": _REQUIRED_CLAIMS, "enforce_minimum_key_length": True},
-            )
-        except jwt.PyJWTError as exc:
-            raise self._translate(exc) from None
+        claims = self._decode(token, key, alg, _REQUIRED_CLAIMS)
         if not isinstance(claims["sub"], str):
             raise InvalidToken("malformed", "sub claim is not a string")
+        # Only the offline key may vouch for an emergency: a break_glass claim from the
+        # issuer (or anyone holding an issuer key) is a forgery attempt, not a lesser grant.
+        if break_glass.CLAIM in claims:
+            raise InvalidToken(
+                "bad_break_glass", "break-glass tokens are only accepted from the break-glass key"
+            )
         roles = self._roles(claims)
         scopes = self._scopes(claims)
         if self.scopes_from_roles:
@@ -162,6 +181,53 @@ class TokenValidator:
             scopes=scopes,
             claims=claims,
             token=token,
+        )
+
+    def _decode(
+        self, token: str, key: jwt.PyJWK | PublicKey, alg: str, required: list[str]
+    ) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": required, "enforce_minimum_key_length": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise self._translate(exc) from None
+        return claims
+
+    def _break_glass_identity(
+        self, token: str, alg: str, key: break_glass.BreakGlassKey
+    ) -> Identity:
+        """Verify an emergency token with the local key only, audit it, and admit it."""
+        if alg != key.alg:
+            raise InvalidToken(
+                "algorithm_not_allowed", f"the break-glass key is not a key for {alg} signatures"
+            )
+        claims = self._decode(token, key.public_key, alg, break_glass.REQUIRED_CLAIMS)
+        problem = break_glass.claims_problem(claims)
+        if problem is not None:
+            raise InvalidToken("bad_break_glass", problem)
+        roles = break_glass.roles(claims) or frozenset()
+        try:
+            break_glass.audit_use(claims, key.kid)
+        except OSError as exc:
+            # No trace, no access: an emergency login must always be accountable.
+            log.error("break-glass token refused: cannot write the audit log: %s", exc)
+            raise InvalidToken(
+                "audit_failed", "break-glass use cannot be audited (audit log not writable)"
+            ) from None
+        return Identity(
+            subject=claims["sub"],
+            roles=roles,
+            scopes=scopes_for_roles(roles),
+            claims=claims,
+            token=token,
+            break_glass=True,
         )
 
     def _header(self, token: str) -> dict[str, Any]:
@@ -281,11 +347,15 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     if not values:
         return None
     if len(values) > 1:
-        raise InvalidToken("malformed", "more than one Authorization header")
+        raise InvalidToken("malformed", "more than one Authorization header", request_error=True)
     scheme, _, credentials = values[0].partition(" ")
     # The scheme is case-insensitive (RFC 9110 §11.1); the rest is exactly one b64token.
     if scheme.lower() != "bearer":
-        raise InvalidToken("malformed", "Authorization header is not a Bearer credential")
+        raise InvalidToken(
+            "malformed", "Authorization header is not a Bearer credential", request_error=True
+        )
     if not _B64TOKEN.fullmatch(credentials):
-        raise InvalidToken("malformed", "Authorization header does not hold exactly one token")
+        raise InvalidToken(
+            "malformed", "Authorization header does not hold exactly one token", request_error=True
+        )
     return credentials

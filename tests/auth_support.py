@@ -35,7 +35,16 @@ CLI_CLIENT = "hubgraph-cli"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 # Service accounts of the hubs and the gateway (client credentials).
 SERVICE_SECRETS = {"core-hub": "core-secret", "dev-hub": "dev-secret", "gateway": "gw-secret"}
-ALL_SCOPES = ["openid", "profile", "hub:read", "hub:write", "fin:read", "fin:write", "ops:operate", "admin"]
+ALL_SCOPES = [
+    "openid",
+    "profile",
+    "hub:read",
+    "hub:write",
+    "fin:read",
+    "fin:write",
+    "ops:operate",
+    "admin",
+]
 
 
 class TestIssuer:

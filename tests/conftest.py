@@ -1,8 +1,12 @@
-"""Fixtures shared by the whole suite: database backends and live hub servers.
+"""Fixtures shared by the whole suite: database backends, an issuer and live hub servers.
 
 Every hub test runs twice, once on SQLite and once on PostgreSQL (``backend``). Where
 no PostgreSQL is reachable the PostgreSQL half is skipped with the reason shown; with
 ``HUBGRAPH_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) that is a failure instead.
+
+Hubs under test trust a real development issuer (``issuer``) and, like every hub,
+enforce their schema's access rules; the core hub's test client sends an admin token
+unless a test asks for another caller (``headers=``) or for none (``anonymous=True``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from subgraphs.core.kit.settings import load_settings
+from tests.auth_support import TestIssuer
 from tests.support import (
     REQUIRE_POSTGRES,
     LiveServer,
@@ -53,17 +58,35 @@ def core_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestIssuer]:
+    """A development OIDC issuer on loopback, one user per role (tests/auth_support.py)."""
+    running = TestIssuer(tmp_path_factory.mktemp("issuer")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
 def core_server(
-    core_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    core_database_url: str, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """The core hub, migrated, served over HTTP on a free loopback port."""
+    """The core hub, migrated, trusting ``issuer``, served on a free loopback port.
+
+    Its client calls as the admin, so tests about behaviour see every field; tests about
+    access pick their caller per request.
+    """
     from subgraphs.core.app import create_app
 
     home = tmp_path_factory.mktemp("home")
     settings = load_settings(
-        "core", env={"HUBGRAPH_HOME": str(home), "HUBGRAPH_CORE_DATABASE_URL": core_database_url}
+        "core",
+        env={
+            "HUBGRAPH_HOME": str(home),
+            "HUBGRAPH_CORE_DATABASE_URL": core_database_url,
+            **issuer.env(),
+        },
     )
-    server = LiveServer(create_app(settings, migrate_on_start=True)).start()
+    app = create_app(settings, migrate_on_start=True)
+    server = LiveServer(app, headers=issuer.headers("admin")).start()
     yield server
     server.stop()
 

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,10 +126,16 @@ class GraphQLErrors(AssertionError):
 
 @dataclass
 class LiveServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
+    """An ASGI app served by uvicorn on 127.0.0.1 in a background thread.
+
+    ``headers`` go with every request of ``client`` (e.g. a bearer token, so that a hub
+    under test sees an authenticated caller); a request can override them with its own
+    ``headers=``, or go out without ``Authorization`` with ``anonymous=True``.
+    """
 
     app: Starlette
     port: int = field(default_factory=free_port)
+    headers: dict[str, str] = field(default_factory=dict)
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
@@ -150,7 +156,7 @@ class LiveServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("test server did not start")
             time.sleep(0.01)
-        self.client = httpx.Client(base_url=self.url, timeout=30)
+        self.client = httpx.Client(base_url=self.url, timeout=30, headers=self.headers)
         return self
 
     def stop(self) -> None:
@@ -159,32 +165,63 @@ class LiveServer:
         self._thread.join(timeout=20)
 
     def post(
-        self, query: str, variables: dict[str, Any] | None = None, **extra: Any
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        anonymous: bool = False,
+        **extra: Any,
     ) -> httpx.Response:
         body: dict[str, Any] = {"query": query}
         if variables is not None:
             body["variables"] = variables
         body.update(extra)
-        return self.client.post("/graphql", json=body)
+        request = self.client.build_request("POST", "/graphql", json=body, headers=headers)
+        if anonymous:
+            # The client's default headers are merged in already; take the credential out.
+            request.headers.pop("authorization", None)
+        return self.client.send(request)
 
-    def result(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    def result(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        anonymous: bool = False,
+    ) -> dict[str, Any]:
         """The whole GraphQL response body (data and errors)."""
-        response = self.post(query, variables)
+        response = self.post(query, variables, headers=headers, anonymous=anonymous)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 
-    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        anonymous: bool = False,
+    ) -> dict[str, Any]:
         """The data of a query that must succeed."""
-        body = self.result(query, variables)
+        body = self.result(query, variables, headers=headers, anonymous=anonymous)
         if body.get("errors"):
             raise GraphQLErrors(body["errors"])
         data: dict[str, Any] = body["data"]
         return data
 
-    def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    def error(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        anonymous: bool = False,
+    ) -> dict[str, Any]:
         """The first error of a query that must fail."""
-        body = self.result(query, variables)
+        body = self.result(query, variables, headers=headers, anonymous=anonymous)
         assert body.get("errors"), f"expected an error, got {body}"
         first: dict[str, Any] = body["errors"][0]
         return first

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.auth_support import TestIssuer
 from tests.support import free_port
 
 
@@ -69,9 +70,11 @@ def _start(args: list[str], env: dict[str, str], cwd: Path, port: int) -> subpro
         time.sleep(0.1)
 
 
-def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> None:
+def test_core_serve_runs_a_real_process_and_stops_cleanly(
+    tmp_path: Path, issuer: TestIssuer
+) -> None:
     port = free_port()
-    env = _env(tmp_path / "home")
+    env = _env(tmp_path / "home", **issuer.env())
     process = _start(["core", "serve", "--port", str(port)], env, tmp_path, port)
     try:
         response = httpx.post(
@@ -80,13 +83,14 @@ def test_core_serve_runs_a_real_process_and_stops_cleanly(tmp_path: Path) -> Non
                 "query": 'mutation Register { registerDomain(input: {slug: "custodian", name: "C"}) '
                 "{ slug } }"
             },
-            headers={"x-request-id": "cli-test-1"},
+            headers={"x-request-id": "cli-test-1", **issuer.headers("writer")},
         )
         assert response.json() == {"data": {"registerDomain": {"slug": "custodian"}}}
     finally:
         process.send_signal(signal.SIGINT)
         _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+    assert f"trusting tokens from {issuer.url}" in err
     # Structured logs: one JSON object per line, the access line carries the request id.
     access = [
         line for line in err.splitlines() if '"hubgraph.access"' in line and "cli-test-1" in line

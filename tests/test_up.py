@@ -1,5 +1,5 @@
-"""``hubgraph up`` as users run it: a real process tree on loopback ports, stopped with
-Ctrl-C (SIGINT), nothing left running afterwards.
+"""``hubgraph up`` as users run it: a real process tree on loopback ports (the issuer, the
+hubs, the gateway), stopped with Ctrl-C (SIGINT), nothing left running afterwards.
 
 Which processes belong to a run is read from ``/proc``: every process whose environment
 holds the test's own ``HUBGRAPH_HOME`` (children inherit it), so a leftover is found
@@ -8,26 +8,35 @@ whatever ``up`` itself says about its children.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from hubgraph.up import Child, ChildFailed, StopSignals, stop_children, wait_ready
+from identity.validation import Identity, TokenValidator
 from subgraphs import available_hubs
+from tests.auth_support import TestIssuer
 from tests.support import free_port
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 
 QUERY = '{ domainSummary(slug: "custodian") { domain { name } subdomains { slug } } }'
+# A write: every mutation needs the scope hub:write.
+REGISTER = 'mutation {{ registerDomain(input: {{slug: "{slug}", name: "Up"}}) {{ slug }} }}'
 
 
 def _alive(pid: int) -> bool:
@@ -70,14 +79,32 @@ class Up:
     home: Path
     gateway_url: str
     hub_ports: dict[str, int]
+    identity_port: int
     stdout: Path
     stderr: Path
+
+    @property
+    def identity_url(self) -> str:
+        return f"http://127.0.0.1:{self.identity_port}"
 
     def output(self) -> tuple[str, str]:
         return self.stdout.read_text(), self.stderr.read_text()
 
-    def query(self) -> httpx.Response:
-        return httpx.post(self.gateway_url, json={"query": QUERY}, timeout=10, trust_env=False)
+    def token(self) -> str:
+        """The admin token the table offers (``export HUBGRAPH_TOKEN=...``)."""
+        found = re.search(r"^  export HUBGRAPH_TOKEN=(\S+)$", self.output()[0], re.MULTILINE)
+        assert found, f"no token printed: {self.output()}"
+        return found.group(1)
+
+    def post(self, query: str, token: str | None = None) -> httpx.Response:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        return httpx.post(
+            self.gateway_url, json={"query": query}, headers=headers, timeout=10, trust_env=False
+        )
+
+    def query(self, token: str | None = None) -> httpx.Response:
+        """The demo query, as the printed admin (or as ``token``)."""
+        return self.post(QUERY, token or self.token())
 
     def wait_until_announced(self) -> None:
         """Until the table of URLs is out (everything answered), or fail with the output."""
@@ -87,10 +114,14 @@ class Up:
                 raise AssertionError(f"up did not come up: {self.output()}")
             time.sleep(0.2)
 
+    def rows(self) -> dict[str, list[str]]:
+        """The table's rows: service name -> URL, health, pid."""
+        rows = [line.split() for line in self.output()[0].split("\n\n")[0].splitlines()]
+        return {row[0]: row[1:] for row in rows[1:]}
+
     def printed_pids(self) -> dict[str, int]:
-        """The pid column of the table: service name -> pid."""
-        rows = [line.split() for line in self.output()[0].splitlines()]
-        return {row[0]: int(row[3]) for row in rows if len(row) == 4 and row[3].isdigit()}
+        """The pid column of the table: service name -> pid (an external issuer has none)."""
+        return {name: int(row[2]) for name, row in self.rows().items() if row[2].isdigit()}
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -107,25 +138,34 @@ def _env(home: Path, **ports: int) -> dict[str, str]:
     return env
 
 
+def _environ(pid: int) -> dict[str, str]:
+    """A process's environment, as it was started."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
+    return dict(entry.partition("=")[::2] for entry in raw.split("\0") if entry)
+
+
 @pytest.fixture
 def start_up(tmp_path: Path) -> Iterator[StartUp]:
-    """Start ``hubgraph up ARGS`` on free ports; whatever it leaves behind is killed after."""
+    """Start ``hubgraph up ARGS`` on free ports (``env``: more environment); whatever it
+    leaves behind is killed after. Every run of a test shares one home."""
     started: list[Up] = []
 
-    def start(*args: str) -> Up:
+    def start(*args: str, env: dict[str, str] | None = None) -> Up:
         home = tmp_path / "home"
         ports = {name: free_port() for name in available_hubs()}
-        gateway_port = free_port()
-        stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
+        gateway_port, identity_port = free_port(), free_port()
+        run = len(started)
+        stdout, stderr = tmp_path / f"stdout-{run}", tmp_path / f"stderr-{run}"
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
                 [sys.executable, "-m", "hubgraph", "up", *args],
-                env=_env(home, gateway=gateway_port, **ports),
+                env=_env(home, gateway=gateway_port, identity=identity_port, **ports) | (env or {}),
                 cwd=tmp_path,
                 stdout=out,
                 stderr=err,
             )
-        up = Up(process, home, f"http://127.0.0.1:{gateway_port}/graphql", ports, stdout, stderr)
+        gateway_url = f"http://127.0.0.1:{gateway_port}/graphql"
+        up = Up(process, home, gateway_url, ports, identity_port, stdout, stderr)
         started.append(up)
         return up
 
@@ -138,8 +178,8 @@ def start_up(tmp_path: Path) -> Iterator[StartUp]:
             os.kill(pid, signal.SIGKILL)
 
 
-def _assert_serves_demo_data(up: Up) -> None:
-    response = up.query()
+def _assert_serves_demo_data(up: Up, token: str | None = None) -> None:
+    response = up.query(token)
     assert response.status_code == 200, response.text
     summary = response.json()["data"]["domainSummary"]
     assert summary["domain"]["name"] == "The Custodian"
@@ -149,28 +189,130 @@ def _assert_serves_demo_data(up: Up) -> None:
         assert ready.status_code == 200, ready.text
 
 
-def test_up_runs_each_hub_and_the_gateway_as_processes_and_stops_on_ctrl_c(
+def _discovery(issuer_url: str) -> dict[str, Any]:
+    response = httpx.get(
+        f"{issuer_url}/.well-known/openid-configuration", timeout=5, trust_env=False
+    )
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def _validate(issuer_url: str, token: str) -> Identity:
+    """The token checked the way the gateway and the hubs check it: discovery, JWKS."""
+
+    async def validate() -> Identity:
+        async with TokenValidator(issuer_url, "hubgraph") as validator:
+            return await validator.validate(token)
+
+    return asyncio.run(validate())
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _bootstrap_files(home: Path) -> dict[str, str]:
+    """The local issuer's files that must survive from run to run."""
+    names = ["admin-password", "service-accounts.toml"]
+    return {name: (home / "identity" / name).read_text() for name in names}
+
+
+def test_up_runs_the_issuer_each_hub_and_the_gateway_as_processes_and_stops_on_ctrl_c(
     start_up: StartUp,
 ) -> None:
     up = start_up("--demo")
     up.wait_until_announced()
     _assert_serves_demo_data(up)
 
-    # `up`, one process per hub and the gateway; the table names each child's pid.
+    # `up`, the issuer, one process per hub and the gateway; the table names each pid.
     pids = up.printed_pids()
-    assert set(pids) == {"gateway", *available_hubs()}
+    assert set(pids) == {"identity", "gateway", *available_hubs()}
     assert _processes_of(up.home) == {up.process.pid, *pids.values()}
-    out, _err = up.output()
+    out, err = up.output()
     assert up.gateway_url in out and "curl -s" in out and "domainSummary" in out
+    assert "Authorization: Bearer $HUBGRAPH_TOKEN" in out
     for port in up.hub_ports.values():
         assert f"http://127.0.0.1:{port}/graphql" in out
         assert f"http://127.0.0.1:{port}/readyz" in out
     for name in pids:
         assert (up.home / "logs" / f"{name}.log").stat().st_size > 0
 
+    # The printed issuer URL serves discovery, and the printed token is the admin's.
+    assert up.rows()["identity"][0] == up.identity_url
+    assert _discovery(up.identity_url)["issuer"] == up.identity_url
+    admin = _validate(up.identity_url, up.token())
+    assert admin.subject == "admin" and {"hub:read", "hub:write", "admin"} <= admin.scopes
+    password_file = up.home / "identity" / "admin-password"
+    assert str(password_file) in out
+    # The password is shown once, on creation, and is the one in the file.
+    assert password_file.read_text().strip() in err
+
+    # The token writes through the gateway (every mutation needs hub:write).
+    written = up.post(REGISTER.format(slug="written-by-admin"), up.token())
+    assert written.status_code == 200, written.text
+    assert written.json()["data"]["registerDomain"] == {"slug": "written-by-admin"}, written.text
+
     assert up.stop() == 0, up.output()
     assert _processes_of(up.home) == set()
     assert "demo data loaded" in up.output()[1]
+
+
+def test_each_process_trusts_the_issuer_with_its_own_service_account(start_up: StartUp) -> None:
+    up = start_up()
+    up.wait_until_announced()
+    secrets = tomllib.loads((up.home / "identity" / "service-accounts.toml").read_text())
+    for name, pid in up.printed_pids().items():
+        env = _environ(pid)
+        if name == "identity":
+            assert "HUBGRAPH_AUTH_CLIENT_SECRET" not in env
+            continue
+        client = "gateway" if name == "gateway" else f"{name}-hub"
+        assert env["HUBGRAPH_AUTH_ISSUER"] == up.identity_url, name
+        assert env["HUBGRAPH_AUTH_AUDIENCE"] == "hubgraph"
+        assert env["HUBGRAPH_AUTH_CLIENT_ID"] == client
+        assert env["HUBGRAPH_AUTH_CLIENT_SECRET"] == secrets[client]
+    # The files hold secrets: the owner's alone.
+    assert _mode(up.home / "identity") == 0o700
+    for name in ("issuer.toml", "admin-password", "service-accounts.toml"):
+        assert _mode(up.home / "identity" / name) == 0o600, name
+    assert up.stop() == 0, up.output()
+
+
+def test_the_gateway_refuses_anonymous_writes_and_invalid_tokens(start_up: StartUp) -> None:
+    """Holds once the gateway and the hubs enforce @authenticated/@requiresScopes."""
+    up = start_up()
+    up.wait_until_announced()
+
+    anonymous = up.post(REGISTER.format(slug="written-anonymously"))
+    body = anonymous.json()
+    assert (body.get("data") or {}).get("registerDomain") is None, body
+    codes = {error.get("extensions", {}).get("code") for error in body.get("errors", [])}
+    assert "UNAUTHORIZED" in codes, body
+    nothing = up.post('{ domain(slug: "written-anonymously") { slug } }', up.token())
+    assert nothing.json()["data"] == {"domain": None}, nothing.text
+
+    forged = up.post(REGISTER.format(slug="written-with-garbage"), "not.a.token")
+    assert forged.status_code == 401, forged.text
+    assert up.stop() == 0, up.output()
+
+
+def test_a_second_run_reuses_the_issuer_files_on_its_new_port(start_up: StartUp) -> None:
+    first = start_up()
+    first.wait_until_announced()
+    files = _bootstrap_files(first.home)
+    assert first.stop() == 0, first.output()
+
+    second = start_up()  # the same home, other ports
+    second.wait_until_announced()
+    assert second.identity_port != first.identity_port
+    assert _bootstrap_files(second.home) == files
+    assert "created the local issuer" not in second.output()[1]  # the password shown once
+    # The issuer follows the new port, and so does the token printed for it.
+    assert _discovery(second.identity_url)["issuer"] == second.identity_url
+    assert _validate(second.identity_url, second.token()).subject == "admin"
+    _assert_serves_demo_data(second)
+    assert second.stop() == 0, second.output()
 
 
 def test_up_embedded_serves_everything_from_one_process(start_up: StartUp) -> None:
@@ -179,34 +321,93 @@ def test_up_embedded_serves_everything_from_one_process(start_up: StartUp) -> No
     # No --demo: a new database gets the demo data all the same.
     _assert_serves_demo_data(up)
     assert _processes_of(up.home) == {up.process.pid}
+    assert set(up.printed_pids()) == {"identity", "gateway", *available_hubs()}
     assert set(up.printed_pids().values()) == {up.process.pid}
+    # The issuer is served from the same process, and its token is good.
+    assert _discovery(up.identity_url)["issuer"] == up.identity_url
+    assert _validate(up.identity_url, up.token()).subject == "admin"
+    written = up.post(REGISTER.format(slug="written-embedded"), up.token())
+    assert written.json()["data"]["registerDomain"] == {"slug": "written-embedded"}, written.text
 
     assert up.stop() == 0, up.output()
     assert _processes_of(up.home) == set()
     assert "demo data loaded" in up.output()[1]
 
 
-def test_a_hub_that_dies_is_reported_with_its_log_and_everything_stops(start_up: StartUp) -> None:
+@pytest.mark.parametrize(
+    ("configured_in", "mode"), [("env", []), ("env", ["--embedded"]), ("hubgraph.toml", [])]
+)
+def test_an_external_issuer_is_trusted_and_none_is_started(
+    start_up: StartUp, tmp_path: Path, configured_in: str, mode: list[str]
+) -> None:
+    issuer = TestIssuer(tmp_path / "external").start()
+    env = {"HUBGRAPH_AUTH_CLIENT_ID": "my-own"}
+    if configured_in == "env":
+        env.update(issuer.env())
+    else:
+        # Found in the working directory, as users keep it.
+        (tmp_path / "hubgraph.toml").write_text(f'[auth]\nissuer = "{issuer.url}"\n')
+    try:
+        # Our identity port is taken too: with an external issuer it is neither used nor
+        # checked.
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            env["HUBGRAPH_IDENTITY_PORT"] = str(holder.getsockname()[1])
+            up = start_up(*mode, env=env)
+            up.wait_until_announced()
+            token = issuer.token("admin")
+            _assert_serves_demo_data(up, token)
+            out, _err = up.output()
+            assert up.rows()["identity"] == [
+                issuer.url,
+                f"{issuer.url}/.well-known/openid-configuration",
+                "external",
+            ]
+            assert "started none of its own" in out and "export HUBGRAPH_TOKEN" not in out
+            assert not (up.home / "identity").exists()
+            # No issuer process: only `up` and its hubs and gateway (or `up` alone).
+            assert "identity" not in up.printed_pids()
+            assert _processes_of(up.home) == {up.process.pid, *up.printed_pids().values()}
+            # The user's own settings reach every process untouched.
+            for pid in up.printed_pids().values():
+                env = _environ(pid)
+                assert env["HUBGRAPH_AUTH_ISSUER"] == issuer.url
+                assert env["HUBGRAPH_AUTH_CLIENT_ID"] == "my-own"
+            written = up.post(REGISTER.format(slug="written-externally"), token)
+            assert written.json()["data"]["registerDomain"] == {"slug": "written-externally"}
+            assert up.stop() == 0, up.output()
+    finally:
+        issuer.stop()
+
+
+@pytest.mark.parametrize(
+    ("victim", "its_own_line"),
+    [("core", "Uvicorn running on"), ("identity", "issuer http://127.0.0.1:")],
+)
+def test_a_child_that_dies_is_reported_with_its_log_and_everything_stops(
+    start_up: StartUp, victim: str, its_own_line: str
+) -> None:
     up = start_up()
     up.wait_until_announced()
     # No --demo: a new database gets the demo data all the same.
     _assert_serves_demo_data(up)
-    os.kill(up.printed_pids()["core"], signal.SIGKILL)
+    os.kill(up.printed_pids()[victim], signal.SIGKILL)
 
     assert up.process.wait(timeout=60) == 1
     _out, err = up.output()
-    assert "core stopped unexpectedly" in err
-    assert str(up.home / "logs" / "core.log") in err
-    assert "Uvicorn running on" in err  # a line of the hub's own log
+    assert f"{victim} stopped unexpectedly" in err
+    assert str(up.home / "logs" / f"{victim}.log") in err
+    assert its_own_line in err  # a line of the child's own log
     assert _processes_of(up.home) == set()
 
 
-@pytest.mark.parametrize("taken", ["core", "gateway"])
+@pytest.mark.parametrize("taken", ["identity", "core", "gateway"])
 @pytest.mark.parametrize("mode", [[], ["--embedded"]])
 def test_a_taken_port_fails_before_anything_starts(
     tmp_path: Path, taken: str, mode: list[str]
 ) -> None:
-    ports = {name: free_port() for name in [*available_hubs(), "gateway"]}
+    ports = {name: free_port() for name in ["identity", *available_hubs(), "gateway"]}
     home = tmp_path / "home"
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", ports[taken]))
@@ -223,6 +424,27 @@ def test_a_taken_port_fails_before_anything_starts(
     assert f"{taken}: cannot listen on 127.0.0.1:{ports[taken]}" in result.stderr
     assert f"HUBGRAPH_{taken.upper()}_PORT" in result.stderr
     assert "Traceback" not in result.stderr
+    # Nothing started, nothing created: no logs, no issuer files.
+    assert not (home / "logs").exists() and not (home / "identity").exists()
+    assert _processes_of(home) == set()
+
+
+def test_unusable_issuer_files_are_reported_before_anything_starts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "identity").mkdir(parents=True)
+    (home / "identity" / "issuer.toml").write_text("issuer = [not toml")
+    ports = {name: free_port() for name in ["identity", *available_hubs(), "gateway"]}
+    result = subprocess.run(
+        [sys.executable, "-m", "hubgraph", "up"],
+        env=_env(home, **ports),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"identity: {home / 'identity' / 'issuer.toml'}" in result.stderr
+    assert "to start afresh" in result.stderr and "Traceback" not in result.stderr
     assert not (home / "logs").exists() and _processes_of(home) == set()
 
 

@@ -10,9 +10,12 @@
 * ``@interfaceObject`` types are interfaces in the supergraph; the fields they add are
   added (unresolvable by any one subgraph) to every implementation.
 * Every element marked ``@inaccessible`` anywhere is ``@inaccessible`` in the supergraph.
+* ``@authenticated`` / ``@requiresScopes``: every subgraph's requirement holds in the
+  supergraph, and interfaces get those of their implementations (see ``authorization``).
 
 The supergraph is printed with ``join`` v0.3 and ``inaccessible`` v0.2, which standard
-gateways (ours, Apollo's, Hive's) load.
+gateways (ours, Apollo's, Hive's) load, plus ``authenticated`` v0.1 / ``requiresScopes``
+v0.1 when a subgraph uses them.
 """
 
 from __future__ import annotations
@@ -38,18 +41,24 @@ from graphql import (
     validate_schema,
 )
 
+from gateway.composition.authorization import (
+    Access,
+    combined,
+    header_definitions,
+    header_links,
+)
 from gateway.composition.errors import CompositionError, CompositionFailed
 from gateway.composition.subgraph import SubField, Subgraph, SubgraphSDL, SubType, read_subgraph
 
 ROOTS = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
 
-SUPERGRAPH_HEADER = """schema
-  @link(url: "https://specs.apollo.dev/link/v1.0")
-  @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)
-  @link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY)
-{
-%s}
+SUPERGRAPH_LINKS = [
+    '@link(url: "https://specs.apollo.dev/link/v1.0")',
+    '@link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)',
+    '@link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY)',
+]
 
+SUPERGRAPH_DEFINITIONS = """
 directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION
 
 directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE
@@ -75,6 +84,12 @@ enum link__Purpose {
   EXECUTION
 }
 """
+
+
+def _header(roots: str, auth_specs: Iterable[str]) -> str:
+    """The schema definition and the spec definitions (authorization ones only if used)."""
+    links = "".join(f"  {link}\n" for link in SUPERGRAPH_LINKS + header_links(auth_specs))
+    return f"schema\n{links}{{\n{roots}}}\n{SUPERGRAPH_DEFINITIONS}{header_definitions(auth_specs)}"
 
 
 def _enum_value(name: str, taken: set[str]) -> str:
@@ -446,6 +461,66 @@ class Composer:
                     )
                     return
 
+    # -- authorization -------------------------------------------------------------------
+
+    def resolve_access(self) -> None:
+        """What every type and field asks of callers in the supergraph.
+
+        In the reference composer's order: each element ANDs its subgraphs'
+        requirements; an object's field then adds those of the same field of an
+        interface that has an @interfaceObject (whose fields every implementation
+        gets); last, each interface and interface field ANDs those of its
+        implementations.
+        """
+        self.access: dict[str, Access] = {}
+        for merged in self.types.values():
+            self.access[merged.name] = combined(s.access for s in merged.graphs.values())
+            for name in self.field_names(merged):
+                defs = self.definitions(merged, name).values()
+                self.access[f"{merged.name}.{name}"] = combined(f.access for f in defs)
+        own = dict(self.access)  # before anything is passed between types
+        for merged in self.objects():
+            self.inherit_from_interface_objects(merged, own)
+        for interface in self.types.values():
+            if interface.kind == "interface":
+                self.gather_from_implementations(interface)
+
+    def objects(self) -> list[_Type]:
+        return [t for t in self.types.values() if t.kind == "object"]
+
+    def interfaces_of(self, merged: _Type) -> list[str]:
+        names: dict[str, None] = {}
+        for sub in merged.graphs.values():
+            names.update(dict.fromkeys(sub.interfaces))
+        return list(names)
+
+    def inherit_from_interface_objects(self, merged: _Type, own: dict[str, Access]) -> None:
+        for interface_name in self.interfaces_of(merged):
+            interface = self.types.get(interface_name)
+            if interface is None or not any(s.interface_object for s in interface.graphs.values()):
+                continue
+            present = set(self.field_names(merged))
+            for name in self.field_names(interface):
+                if name in present:
+                    key = f"{merged.name}.{name}"
+                    self.access[key] &= own[f"{interface_name}.{name}"]
+
+    def gather_from_implementations(self, interface: _Type) -> None:
+        """Reaching an object through an interface asks at least what reaching it does."""
+        for implementation in self.objects():
+            if interface.name not in self.interfaces_of(implementation):
+                continue
+            self.access[interface.name] &= self.access[implementation.name]
+            present = set(self.field_names(implementation))
+            for name in self.field_names(interface):
+                if name in present:
+                    key = f"{interface.name}.{name}"
+                    self.access[key] &= self.access[f"{implementation.name}.{name}"]
+
+    def auth(self, coordinate: str) -> str:
+        """The element's printed @authenticated / @requiresScopes (or "")."""
+        return self.access.get(coordinate, Access()).printed()
+
     # -- printing --------------------------------------------------------------------
 
     def print(self) -> str:
@@ -453,7 +528,8 @@ class Composer:
         enum_names = {s.name: _enum_value(s.name, taken) for s in self.subgraphs}
         self.enum_names = enum_names
         roots = "".join(f"  {op}: {name}\n" for op, name in ROOTS.items() if name in self.types)
-        out = [SUPERGRAPH_HEADER % roots, "enum join__Graph {"]
+        auth_specs = {spec for s in self.subgraphs for spec in s.auth_specs}
+        out = [_header(roots, auth_specs), "enum join__Graph {"]
         for subgraph in self.subgraphs:
             out.append(
                 f"  {enum_names[subgraph.name]} @join__graph(name: {_string(subgraph.name)}, url: {_string(subgraph.url)})"
@@ -486,7 +562,7 @@ class Composer:
         inaccessible = " @inaccessible" if any(s.inaccessible for s in subs) else ""
         head = _description(description)
         if merged.kind == "scalar":
-            return f"{head}scalar {merged.name} {self.join_type(merged)}{inaccessible}\n"
+            return f"{head}scalar {merged.name} {self.join_type(merged)}{inaccessible}{self.auth(merged.name)}\n"
         if merged.kind == "union":
             members: dict[str, list[str]] = {}
             for graph, sub in merged.graphs.items():
@@ -512,13 +588,14 @@ class Composer:
             for i, graphs in interfaces.items()
             for g in graphs
         )
-        lines = [f"{head}{keyword} {merged.name}{implements} {joins}{inaccessible} {{"]
+        auth = self.auth(merged.name)
+        lines = [f"{head}{keyword} {merged.name}{implements} {joins}{inaccessible}{auth} {{"]
         for name in self.field_names(merged):
             line = self.print_field(merged, name)
             if line:
                 lines.append(line)
-        for name, type_text in self.orphans.get(merged.name, []):
-            lines.append(f"  {name}: {type_text} @join__field")
+        for name, type_text, access in self.orphans.get(merged.name, []):
+            lines.append(f"  {name}: {type_text} @join__field{access.printed()}")
         lines.append("}\n")
         return "\n".join(lines)
 
@@ -529,7 +606,8 @@ class Composer:
                 per_value.setdefault(value, []).append(graph)
         if merged.name in self.input_usage and merged.name not in self.output_usage:
             per_value = {v: g for v, g in per_value.items() if len(g) == len(merged.graphs)}
-        lines = [f"{head}enum {merged.name} {self.join_type(merged)}{inaccessible} {{"]
+        auth = self.auth(merged.name)
+        lines = [f"{head}enum {merged.name} {self.join_type(merged)}{inaccessible}{auth} {{"]
         for value, graphs in per_value.items():
             hidden = (
                 " @inaccessible"
@@ -559,7 +637,8 @@ class Composer:
         if merged.kind == "input" and first.default is not None:
             default = f" = {print_ast(first.default)}"
         joins = self.join_fields(merged, name, defs, print_ast(merged_type))
-        return f"{_description(description, '  ')}  {name}{arguments}: {print_ast(merged_type)}{default}{joins}{inaccessible}"
+        auth = self.auth(f"{merged.name}.{name}")
+        return f"{_description(description, '  ')}  {name}{arguments}: {print_ast(merged_type)}{default}{joins}{inaccessible}{auth}"
 
     def print_arguments(self, defs: dict[str, SubField]) -> str:
         names = [
@@ -620,8 +699,9 @@ class Composer:
 
     def add_interface_object_fields(self) -> None:
         """Fields an @interfaceObject adds to an interface also exist on its
-        implementations, resolvable by no single subgraph (a bare ``@join__field``)."""
-        self.orphans: dict[str, list[tuple[str, str]]] = {}
+        implementations, resolvable by no single subgraph (a bare ``@join__field``),
+        asking what the interface field asks in the subgraphs that define it."""
+        self.orphans: dict[str, list[tuple[str, str, Access]]] = {}
         for interface in self.types.values():
             if interface.kind != "interface" or not any(
                 s.interface_object for s in interface.graphs.values()
@@ -639,7 +719,10 @@ class Composer:
                         type_text = print_ast(
                             _merge_type([f.type for f in defs.values()], strict=False)
                         )
-                        self.orphans.setdefault(implementation.name, []).append((name, type_text))
+                        access = combined(f.access for f in defs.values())
+                        self.orphans.setdefault(implementation.name, []).append(
+                            (name, type_text, access)
+                        )
 
 
 def _has_directive(node: object, name: str) -> bool:
@@ -688,6 +771,7 @@ def compose_document(sources: list[SubgraphSDL]) -> tuple[str, DocumentNode]:
     composer.check_keys()
     if composer.errors:
         raise CompositionFailed(composer.errors)
+    composer.resolve_access()
     sdl = composer.print()
     invalid: list[GraphQLError]
     document = parse(sdl, no_location=True)

@@ -5,10 +5,14 @@ may rename them (``{name: "@key", as: "@id"}``) and un-imported ones are spelled
 ``@federation__key``. A subgraph without a federation ``@link`` is a federation-1
 subgraph: its value types and fields are shareable, and the ``@external`` key fields of
 its type extensions are ordinary key fields.
+
+What ``@authenticated`` / ``@requiresScopes`` ask of an element is read into its
+``access``; their misuses are found by ``authorization.SubgraphCheck``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from graphql import (
@@ -38,6 +42,7 @@ from graphql import (
     parse,
 )
 
+from gateway.composition.authorization import Access, SubgraphCheck, access_of
 from gateway.composition.errors import CompositionError
 
 FEDERATION_DIRECTIVES = {
@@ -60,6 +65,8 @@ FEDERATION_DIRECTIVES = {
     "cost",
     "listSize",
 }
+# Federation-2 only (v2.5+): a federation-1 subgraph's @authenticated is its own directive.
+FEDERATION2_ONLY = {"authenticated", "requiresScopes", "policy"}
 # What a subgraph library adds for federation, never part of the composed schema.
 FEDERATION_TYPES = {
     "_Any",
@@ -114,6 +121,7 @@ class SubField:
     requires: str | None = None
     provides: str | None = None
     override_from: str | None = None
+    access: Access = field(default_factory=Access)
 
 
 @dataclass
@@ -131,6 +139,7 @@ class SubType:
     inaccessible: bool = False
     interface_object: bool = False
     extension: bool = False  # @extends (federation 1)
+    access: Access = field(default_factory=Access)
 
 
 @dataclass
@@ -140,6 +149,7 @@ class Subgraph:
     federation2: bool
     types: dict[str, SubType]
     roots: dict[str, str]  # "query" -> this subgraph's root type name
+    auth_specs: frozenset[str] = frozenset()  # the authorization directives it uses
 
 
 class _Names:
@@ -148,6 +158,7 @@ class _Names:
     def __init__(self, document: DocumentNode) -> None:
         self.local: dict[str, str] = {}
         self.federation2 = False
+        self.version: tuple[int, int] | None = None  # of the federation spec it links
         for definition in document.definitions:
             if not isinstance(definition, (SchemaDefinitionNode, SchemaExtensionNode)):
                 continue
@@ -159,6 +170,8 @@ class _Names:
                 if not isinstance(url, StringValueNode) or "/federation/" not in url.value:
                     continue
                 self.federation2 = True
+                if found := re.search(r"/federation/v(\d+)\.(\d+)", url.value):
+                    self.version = (int(found[1]), int(found[2]))
                 imports = args.get("import")
                 for item in imports.values if isinstance(imports, ListValueNode) else ():
                     if isinstance(item, StringValueNode):
@@ -171,7 +184,7 @@ class _Names:
                         name = str(values.get("name", "")).lstrip("@")
                         self.local[str(values.get("as") or name).lstrip("@")] = name
         if not self.federation2:
-            for name in FEDERATION_DIRECTIVES:
+            for name in FEDERATION_DIRECTIVES - FEDERATION2_ONLY:
                 self.local.setdefault(name, name)
 
     def canonical(self, local: str) -> str | None:
@@ -214,6 +227,9 @@ def read_subgraph(source: SubgraphSDL) -> tuple[Subgraph | None, list[Compositio
             CompositionError("INVALID_GRAPHQL", f"the SDL does not parse: {exc}", source.name)
         ]
     names = _Names(document)
+    check = SubgraphCheck(document, names, source.name)
+    if check.errors:
+        return None, check.errors
     types: dict[str, SubType] = {}
     roots = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
     for definition in document.definitions:
@@ -242,7 +258,10 @@ def read_subgraph(source: SubgraphSDL) -> tuple[Subgraph | None, list[Compositio
             record.description = description.value
         is_extension = "Extension" in type(definition).__name__
         _read_type(record, definition, names, is_extension and not names.federation2)
-    return Subgraph(source.name, source.url, names.federation2, types, roots), []
+    subgraph = Subgraph(
+        source.name, source.url, names.federation2, types, roots, frozenset(check.used)
+    )
+    return subgraph, []
 
 
 def _read_type(record: SubType, definition: object, names: _Names, fed1_extension: bool) -> None:
@@ -261,6 +280,7 @@ def _read_type(record: SubType, definition: object, names: _Names, fed1_extensio
             record.interface_object = True
         elif directive_name == "extends":
             record.extension = True
+    record.access &= access_of(_directives(definition, names))
     for interface in getattr(definition, "interfaces", None) or ():
         if interface.name.value not in record.interfaces:
             record.interfaces.append(interface.name.value)
@@ -283,6 +303,7 @@ def _read_type(record: SubType, definition: object, names: _Names, fed1_extensio
         )
         if isinstance(node, FieldDefinitionNode):
             sub.arguments = {a.name.value: a for a in node.arguments or ()}
+        sub.access = access_of(_directives(node, names))
         for directive_name, directive in _directives(node, names):
             if directive_name == "external":
                 sub.external = True

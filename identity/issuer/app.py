@@ -24,7 +24,8 @@ from identity.issuer.errors import NO_STORE, OAuthError, invalid_token
 from identity.issuer.forms import authenticate_client, params_from_pairs, read_form
 from identity.issuer.keys import Clock, KeyStore
 from identity.issuer.login import login_page
-from identity.issuer.tokens import TokenService, grant_scope
+from identity.issuer.scopes import client_credentials_scope, grant_scope, limit_to_roles
+from identity.issuer.tokens import TokenService
 
 # An S256 challenge is a base64url SHA-256: exactly 43 characters (RFC 7636 §4.2).
 _S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -190,11 +191,13 @@ class Issuer:
             return login_page(
                 form, error="Invalid username or password.", username=username, status=401
             )
+        # RFC 6749 §3.3: grant what the user's roles allow, silently; the token response
+        # names the scope actually granted.
         code = self.tokens.create_code(
             auth.client.client_id,
             auth.redirect_uri,
             user.username,
-            auth.scope,
+            limit_to_roles(auth.scope, user.roles),
             auth.code_challenge,
             auth.nonce,
         )
@@ -250,7 +253,7 @@ class Issuer:
         # Only a client that can keep a secret has a service account (RFC 6749 §4.4).
         if not client.confidential:
             raise OAuthError("unauthorized_client", "public clients may not use client_credentials")
-        return self.tokens.for_client(client, grant_scope(form.get("scope"), client.scopes))
+        return self.tokens.for_client(client, client_credentials_scope(client, form.get("scope")))
 
     _grants: dict[str, Callable[[Issuer, Client, dict[str, str]], dict[str, Any]]] = {
         "authorization_code": _authorization_code,

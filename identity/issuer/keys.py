@@ -12,8 +12,6 @@ it is pruned.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import threading
@@ -24,7 +22,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from identity.jwks import public_jwk, thumbprint
 
 Clock = Callable[[], float]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -39,11 +38,7 @@ class SigningKey:
     retired_at: float | None = None
 
     def public_jwk(self) -> dict[str, Any]:
-        public = self.private_key.public_key()
-        if isinstance(public, rsa.RSAPublicKey):
-            jwk: dict[str, Any] = RSAAlgorithm.to_jwk(public, as_dict=True)
-        else:
-            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
+        jwk = public_jwk(self.private_key.public_key())
         return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
 
@@ -53,19 +48,6 @@ def _generate(alg: str) -> PrivateKey:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
     raise ValueError(f"unsupported signing algorithm {alg!r}")
-
-
-def _thumbprint(private_key: PrivateKey) -> str:
-    """RFC 7638 JWK thumbprint: a kid that is stable and derived from the key itself."""
-    public = private_key.public_key()
-    if isinstance(public, rsa.RSAPublicKey):
-        jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
-        members = {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}
-    else:
-        jwk = ECAlgorithm.to_jwk(public, as_dict=True)
-        members = {"crv": jwk["crv"], "kty": "EC", "x": jwk["x"], "y": jwk["y"]}
-    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
 
 
 def _write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -122,7 +104,8 @@ class KeyStore:
 
     def _new_key(self, alg: str) -> SigningKey:
         private = _generate(alg)
-        key = SigningKey(_thumbprint(private), alg, private, self.clock())
+        # RFC 7638 thumbprint: a kid that is stable and derived from the key itself.
+        key = SigningKey(thumbprint(public_jwk(private.public_key())), alg, private, self.clock())
         pem = private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

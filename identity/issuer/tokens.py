@@ -6,6 +6,11 @@ tokens are self-contained JWTs; revoking one puts its ``jti`` on a deny list tha
 issuer's own /userinfo honours (resource servers only see expiry, so access tokens are
 short-lived).
 
+Every access token is minted through :meth:`TokenService.for_user` or
+:meth:`TokenService.for_client`, and both limit the hub scopes to what the subject's
+roles grant (``identity.issuer.scopes``): whatever a grant asked for, no token carries a
+hub scope its subject's roles do not back.
+
 Refresh tokens rotate: each use returns a new one and invalidates the old. Presenting an
 already-rotated token is treated as theft (OAuth 2.0 Security BCP §4.14.2): the whole
 family — every refresh and access token descending from that login — is revoked.
@@ -28,6 +33,7 @@ import jwt
 from identity.issuer.config import Client, IssuerConfig, User
 from identity.issuer.errors import OAuthError, invalid_token
 from identity.issuer.keys import Clock, KeyStore
+from identity.issuer.scopes import grant_scope, limit_to_roles
 
 # RFC 7636 §4.1: 43-128 characters from the unreserved set.
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -41,17 +47,6 @@ def s256(verifier: str) -> str:
     """The PKCE S256 code challenge for ``verifier`` (RFC 7636 §4.2)."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def grant_scope(requested: str | None, allowed: tuple[str, ...]) -> str:
-    """The scope to grant: all of ``allowed`` when none is requested, else a subset."""
-    if requested is None:
-        return " ".join(allowed)
-    wanted = requested.split()
-    refused = [s for s in wanted if s not in allowed]
-    if refused:
-        raise OAuthError("invalid_scope", f"scope not allowed for this client: {' '.join(refused)}")
-    return " ".join(dict.fromkeys(wanted))  # de-duplicated, order kept
 
 
 def service_account(client_id: str) -> str:
@@ -193,6 +188,7 @@ class TokenService:
     def for_client(self, client: Client, scope: str) -> dict[str, Any]:
         """client_credentials: an access token for the client's service account, no refresh
         token (RFC 6749 §4.4.3 — the client can always authenticate again)."""
+        scope = limit_to_roles(scope, client.roles)
         name = service_account(client.client_id)
         token, _, _ = self._access_token(client, name, name, client.roles, scope)
         return self._response(token, scope)
@@ -205,7 +201,12 @@ class TokenService:
         nonce: str | None = None,
         family: str | None = None,
     ) -> dict[str, Any]:
-        """Access + refresh token (+ ID token when ``openid`` was granted) for a login."""
+        """Access + refresh token (+ ID token when ``openid`` was granted) for a login.
+
+        The scope is narrowed to the user's roles here, at mint time, and the refresh
+        grant remembers the narrowed scope: a refresh can never win back a dropped scope.
+        """
+        scope = limit_to_roles(scope, user.roles)
         family = family or secrets.token_hex(16)
         token, jti, exp = self._access_token(
             client, user.username, user.username, user.roles, scope

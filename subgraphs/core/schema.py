@@ -5,6 +5,15 @@ and call one service function. Nested fields go through the request's DataLoader
 lists of domains with their parents, children and repos cost one query per level, not
 one per row. Federation: ``Domain @key(fields: "slug")`` and
 ``ManagedRepo @key(fields: "id")`` are the entities other hubs extend.
+
+Access (DESIGN.md §4) is declared here with ``@requiresScopes`` and enforced by the
+gateway and again by this hub (``kit.auth``). The directory of domains, repos and
+capabilities is public. What agents say to each other, what is asked of domains, which
+third parties get data, what the hubs record and track (events, risks, alerts) and how
+repos fare against the rules needs ``hub:read``: on the type wherever it is reached
+from, and on the root fields of lists whose counts alone would tell. Every mutation
+needs ``hub:write``; those reaching into the hub host's file system (a repo's checkout
+path, checking it) need ``admin``.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from identity.access import ADMIN, HUB_READ, HUB_WRITE
 from subgraphs.core import models, service
 from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
@@ -27,6 +37,11 @@ if TYPE_CHECKING:
     from subgraphs.core.integration_rules import RuleSet
 
 Info = strawberry.Info[HubContext, None]
+
+# The @requiresScopes arguments this schema uses (alternatives of scope sets).
+READ = [[HUB_READ]]
+WRITE = [[HUB_WRITE]]
+ADMIN_ONLY = [[ADMIN]]
 
 
 def _ctx(info: Info) -> HubContext:
@@ -155,7 +170,9 @@ class ManagedRepo:
     id: strawberry.ID
     name: str
     url: str | None
-    local_path: str | None
+    local_path: str | None = strawberry.federation.field(
+        requires_scopes=READ, description="Where the repo is checked out on the hub's host."
+    )
     created_at: datetime
     updated_at: datetime
     domain_id: strawberry.Private[uuid.UUID]
@@ -202,7 +219,9 @@ class ManagedRepo:
         return IntegrationCheck.from_row(rows[0]) if rows else None
 
 
-@strawberry.type(description="A message between agents or to a domain.")
+@strawberry.federation.type(
+    requires_scopes=READ, description="A message between agents or to a domain."
+)
 class AgentMessage:
     id: strawberry.ID
     sender: str
@@ -278,7 +297,10 @@ class CapabilityRequestChange:
     changed_at: datetime
 
 
-@strawberry.type(description="A request for a capability, moving through a validated lifecycle.")
+@strawberry.federation.type(
+    requires_scopes=READ,
+    description="A request for a capability, moving through a validated lifecycle.",
+)
 class CapabilityRequest:
     id: strawberry.ID
     requester: str
@@ -335,7 +357,9 @@ class CapabilityRequest:
         ]
 
 
-@strawberry.type(description="An external service the organisation's tools send data to.")
+@strawberry.federation.type(
+    requires_scopes=READ, description="An external service the organisation's tools send data to."
+)
 class ThirdPartyService:
     id: strawberry.ID
     name: str
@@ -433,7 +457,10 @@ class IntegrationRuleResult:
     detail: str
 
 
-@strawberry.type(description="The outcome of checking a repo against the integration rules.")
+@strawberry.federation.type(
+    requires_scopes=READ,
+    description="The outcome of checking a repo against the integration rules.",
+)
 class IntegrationCheck:
     id: strawberry.ID
     passed: bool
@@ -477,7 +504,10 @@ class IntegrationSummary:
     failures_by_rule: list[RuleFailureCount]
 
 
-@strawberry.type(description="Something that happened in a hub, from the canonical event registry.")
+@strawberry.federation.type(
+    requires_scopes=READ,
+    description="Something that happened in a hub, from the canonical event registry.",
+)
 class ProgressEvent:
     id: strawberry.ID
     event_type: str
@@ -533,7 +563,9 @@ class Tracked:
         }
 
 
-@strawberry.type(description="A risk: surfaced, then escalated or mitigated.")
+@strawberry.federation.type(
+    requires_scopes=READ, description="A risk: surfaced, then escalated or mitigated."
+)
 class Risk(Tracked):
     status: RiskStatus
 
@@ -542,7 +574,9 @@ class Risk(Tracked):
         return cls(status=RiskStatus(t.status), **Tracked.fields_of(t))
 
 
-@strawberry.type(description="An alert: raised, then acknowledged, then resolved.")
+@strawberry.federation.type(
+    requires_scopes=READ, description="An alert: raised, then acknowledged, then resolved."
+)
 class Alert(Tracked):
     status: AlertStatus
 
@@ -571,9 +605,9 @@ class DomainSummary:
     domain: Domain
     subdomains: list[Domain]
     repos: list[ManagedRepo]
-    unread_messages: int
+    unread_messages: int = strawberry.federation.field(requires_scopes=READ)
     capabilities: list[Capability]
-    open_capability_requests: int
+    open_capability_requests: int = strawberry.federation.field(requires_scopes=READ)
     open_risks: list[Risk]
     active_alerts: list[Alert]
     latest_activity_at: datetime | None
@@ -715,7 +749,9 @@ class Query:
             latest_activity_at=summary.latest_activity_at,
         )
 
-    @strawberry.field(description="Counts and the latest activity across the core hub.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="Counts and the latest activity across the core hub."
+    )
     async def state_summary(self, info: Info) -> StateSummary:
         async with _ctx(info).db.session() as s:
             summary = await service.state_summary(s)
@@ -736,8 +772,9 @@ class Query:
             rows = await service.list_repos(s, domain_slug)
         return [ManagedRepo.from_row(r) for r in rows]
 
-    @strawberry.field(
-        description="Messages, newest first; filter by recipient (domain slug or agent id)."
+    @strawberry.federation.field(
+        requires_scopes=READ,
+        description="Messages, newest first; filter by recipient (domain slug or agent id).",
     )
     async def messages(
         self,
@@ -753,7 +790,7 @@ class Query:
             )
         return Connection.from_page(page, AgentMessage.from_row)
 
-    @strawberry.field
+    @strawberry.federation.field(requires_scopes=READ)
     async def message(self, info: Info, id: strawberry.ID) -> AgentMessage | None:
         async with _ctx(info).db.session() as s:
             row = await s.get(models.AgentMessage, service.parse_id(id))
@@ -765,7 +802,9 @@ class Query:
             rows = await service.list_capabilities(s, domain_slug)
         return [Capability.from_row(r) for r in rows]
 
-    @strawberry.field(description="Capability requests, newest first.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="Capability requests, newest first."
+    )
     async def capability_requests(
         self,
         info: Info,
@@ -787,7 +826,7 @@ class Query:
             )
         return Connection.from_page(page, CapabilityRequest.from_row)
 
-    @strawberry.field
+    @strawberry.federation.field(requires_scopes=READ)
     async def capability_request(self, info: Info, id: strawberry.ID) -> CapabilityRequest | None:
         async with _ctx(info).db.session() as s:
             row = await s.get(models.CapabilityRequest, service.parse_id(id))
@@ -803,8 +842,9 @@ class Query:
             )
         return [ThirdPartyService.from_row(r) for r in rows]
 
-    @strawberry.field(
-        description="GDPR records of processing, with transfers and missing agreements flagged."
+    @strawberry.federation.field(
+        requires_scopes=READ,
+        description="GDPR records of processing, with transfers and missing agreements flagged.",
     )
     async def gdpr_report(self, info: Info) -> GdprReport:
         async with _ctx(info).db.session() as s:
@@ -825,14 +865,19 @@ class Query:
             missing_dpa=[GdprProcessing.from_domain(p) for p in report.missing_dpa],
         )
 
-    @strawberry.field(description="The integration rules repos are checked against.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="The integration rules repos are checked against."
+    )
     def integration_rules(self, info: Info) -> list[IntegrationRule]:
         return [
             IntegrationRule(name=r.name, description=r.description, kind=r.kind)
             for r in _rules(info).rules
         ]
 
-    @strawberry.field(description="Each repo's latest integration check, and what fails most.")
+    @strawberry.federation.field(
+        requires_scopes=READ,
+        description="Each repo's latest integration check, and what fails most.",
+    )
     async def integration_summary(self, info: Info) -> IntegrationSummary:
         async with _ctx(info).db.session() as s:
             summary = await service.integration_summary(s)
@@ -848,7 +893,7 @@ class Query:
             ],
         )
 
-    @strawberry.field(description="Progress events, newest first.")
+    @strawberry.federation.field(requires_scopes=READ, description="Progress events, newest first.")
     async def events(
         self,
         info: Info,
@@ -884,7 +929,9 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Register a domain, optionally under a parent domain.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Register a domain, optionally under a parent domain."
+    )
     async def register_domain(self, info: Info, input: RegisterDomainInput) -> Domain:
         async with _ctx(info).db.transaction() as s:
             row = await service.register_domain(
@@ -896,7 +943,9 @@ class Mutation:
             )
         return Domain.from_row(row)
 
-    @strawberry.mutation(description="Register a repo under a domain.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Register a repo under a domain."
+    )
     async def register_repo(self, info: Info, input: RegisterRepoInput) -> ManagedRepo:
         async with _ctx(info).db.transaction() as s:
             row = await service.register_repo(
@@ -908,7 +957,10 @@ class Mutation:
             )
         return ManagedRepo.from_row(row)
 
-    @strawberry.mutation(description="Set (or clear, with null) where a repo is checked out.")
+    @strawberry.federation.mutation(
+        requires_scopes=ADMIN_ONLY,
+        description="Set (or clear, with null) where a repo is checked out.",
+    )
     async def update_repo_path(
         self, info: Info, id: strawberry.ID, local_path: str | None
     ) -> ManagedRepo:
@@ -916,7 +968,9 @@ class Mutation:
             row = await service.update_repo_path(s, id, local_path)
         return ManagedRepo.from_row(row)
 
-    @strawberry.mutation(description="Send a message to a domain or an agent.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Send a message to a domain or an agent."
+    )
     async def send_message(self, info: Info, input: SendMessageInput) -> AgentMessage:
         async with _ctx(info).db.transaction() as s:
             row = await service.send_message(
@@ -929,8 +983,9 @@ class Mutation:
             )
         return AgentMessage.from_row(row)
 
-    @strawberry.mutation(
-        description="Reply to a message; the reply goes to its sender, in its thread."
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
+        description="Reply to a message; the reply goes to its sender, in its thread.",
     )
     async def reply_to_message(
         self,
@@ -946,13 +1001,17 @@ class Mutation:
             )
         return AgentMessage.from_row(row)
 
-    @strawberry.mutation(description="Mark a message read (idempotent).")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Mark a message read (idempotent)."
+    )
     async def mark_message_read(self, info: Info, id: strawberry.ID) -> AgentMessage:
         async with _ctx(info).db.transaction() as s:
             row = await service.mark_message_read(s, id)
         return AgentMessage.from_row(row)
 
-    @strawberry.mutation(description="Add a capability to a domain's catalogue.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Add a capability to a domain's catalogue."
+    )
     async def register_capability(self, info: Info, input: RegisterCapabilityInput) -> Capability:
         async with _ctx(info).db.transaction() as s:
             row = await service.register_capability(
@@ -960,7 +1019,9 @@ class Mutation:
             )
         return Capability.from_row(row)
 
-    @strawberry.mutation(description="Ask a domain for one of its capabilities.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Ask a domain for one of its capabilities."
+    )
     async def request_capability(
         self, info: Info, input: RequestCapabilityInput
     ) -> CapabilityRequest:
@@ -974,7 +1035,9 @@ class Mutation:
             )
         return CapabilityRequest.from_row(row)
 
-    @strawberry.mutation(description="Accept a requested capability request.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Accept a requested capability request."
+    )
     async def accept_capability_request(
         self, info: Info, id: strawberry.ID, note: str = ""
     ) -> CapabilityRequest:
@@ -982,9 +1045,10 @@ class Mutation:
             row = await service.change_capability_request_status(s, id, "accepted", note)
         return CapabilityRequest.from_row(row)
 
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
         description="Move a capability request along its lifecycle: requested -> accepted -> "
-        "in_progress -> done, or rejected / cancelled. Invalid steps fail with INVALID_TRANSITION."
+        "in_progress -> done, or rejected / cancelled. Invalid steps fail with INVALID_TRANSITION.",
     )
     async def update_capability_request_status(
         self, info: Info, id: strawberry.ID, status: CapabilityRequestStatus, note: str = ""
@@ -993,7 +1057,9 @@ class Mutation:
             row = await service.change_capability_request_status(s, id, status.value, note)
         return CapabilityRequest.from_row(row)
 
-    @strawberry.mutation(description="Add a third-party service to the catalogue.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Add a third-party service to the catalogue."
+    )
     async def register_third_party_service(
         self, info: Info, input: RegisterThirdPartyServiceInput
     ) -> ThirdPartyService:
@@ -1001,9 +1067,10 @@ class Mutation:
             row = await service.register_third_party_service(s, **vars(input))
         return ThirdPartyService.from_row(row)
 
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
         description="Ingest a tool manifest (JSON or YAML) listing the third-party services it uses. "
-        "An invalid manifest is rejected whole; extensions.problems names each bad entry."
+        "An invalid manifest is rejected whole; extensions.problems names each bad entry.",
     )
     async def ingest_tpsc_tool(self, info: Info, manifest: str) -> TpscIngestion:
         async with _ctx(info).db.transaction() as s:
@@ -1015,15 +1082,18 @@ class Mutation:
             updated=result.updated,
         )
 
-    @strawberry.mutation(
-        description="Evaluate the integration rules against a repo's local path and record it."
+    @strawberry.federation.mutation(
+        requires_scopes=ADMIN_ONLY,
+        description="Evaluate the integration rules against a repo's local path and record it.",
     )
     async def check_repo_integration(self, info: Info, repo_id: strawberry.ID) -> IntegrationCheck:
         async with _ctx(info).db.transaction() as s:
             row = await service.check_repo_integration(s, repo_id, _rules(info))
         return IntegrationCheck.from_row(row)
 
-    @strawberry.mutation(description="Record a progress event of a canonical type.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Record a progress event of a canonical type."
+    )
     async def record_event(self, info: Info, input: RecordEventInput) -> ProgressEvent:
         async with _ctx(info).db.transaction() as s:
             row = await service.record_event(
@@ -1040,13 +1110,17 @@ class Mutation:
             )
         return ProgressEvent.from_row(row)
 
-    @strawberry.mutation(description="Acknowledge a raised alert.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Acknowledge a raised alert."
+    )
     async def acknowledge_alert(self, info: Info, subject: str, by: str, note: str = "") -> Alert:
         async with _ctx(info).db.transaction() as s:
             alert = await service.acknowledge_alert(s, subject, by=by, note=note)
         return Alert.from_tracked(alert)
 
-    @strawberry.mutation(description="Resolve a raised or acknowledged alert.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Resolve a raised or acknowledged alert."
+    )
     async def resolve_alert(self, info: Info, subject: str, by: str, note: str = "") -> Alert:
         async with _ctx(info).db.transaction() as s:
             alert = await service.resolve_alert(s, subject, by=by, note=note)

@@ -19,6 +19,7 @@ from subgraphs.core.integration_rules import (
     rules_from_options,
 )
 from subgraphs.core.kit.settings import load_settings
+from tests.auth_support import TestIssuer
 from tests.support import LiveServer, count_rows, empty_tables
 
 WORKPLAN_FIXTURE = Path("/work/shared/fixtures/workplans/CUST-WP-0025-fos-hub-bootstrap.md")
@@ -460,7 +461,7 @@ CUSTOM_RULES = [
 
 
 @pytest.fixture
-def custom_core(core_database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+def custom_core(core_database_url: str, issuer: TestIssuer, tmp_path: Path) -> Iterator[LiveServer]:
     """A second core hub on the same database, configured with CUSTOM_RULES."""
     from subgraphs.core.app import create_app
     from subgraphs.core.models import Base
@@ -470,11 +471,13 @@ def custom_core(core_database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         env={
             "HUBGRAPH_HOME": str(tmp_path / "home"),
             "HUBGRAPH_CORE_DATABASE_URL": core_database_url,
+            **issuer.env(),
         },
     )
     settings = dataclasses.replace(settings, options={"integration_rules": CUSTOM_RULES})
     empty_tables(core_database_url, Base.metadata)
-    server = LiveServer(create_app(settings, migrate_on_start=True)).start()
+    app = create_app(settings, migrate_on_start=True)
+    server = LiveServer(app, headers=issuer.headers("admin")).start()
     try:
         yield server
     finally:

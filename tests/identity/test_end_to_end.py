@@ -16,7 +16,9 @@ import jwt
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
+from typer.testing import CliRunner
 
+from identity.cli import app as identity_cli
 from identity.issuer.app import create_app
 from identity.issuer.config import config_from_dict, hash_password
 from identity.validation import InvalidToken, TokenValidator
@@ -32,12 +34,16 @@ def issuer(tmp_path: Path) -> Iterator[tuple[LiveServer, Path]]:
         "issuer": f"http://127.0.0.1:{port}",
         "audience": "hubgraph",
         "data_dir": str(tmp_path / "data"),
-        "users": {"ada": {"password_hash": hash_password("pw"), "roles": ["admin"]}},
+        "users": {
+            "ada": {"password_hash": hash_password("pw"), "roles": ["admin"]},
+            "bea": {"password_hash": hash_password("pw"), "roles": ["hub:read"]},
+        },
         "clients": {
             "ops-hub": {
                 "secret_hash": hash_password(SECRET),
-                "scopes": ["hub:read", "hub:write"],
-                "roles": ["service"],
+                "scopes": ["hub:read", "hub:write", "fin:read"],
+                # "service" is outside the access model; hub:write backs the hub scopes.
+                "roles": ["service", "hub:write"],
             },
         },
     }
@@ -48,7 +54,9 @@ def issuer(tmp_path: Path) -> Iterator[tuple[LiveServer, Path]]:
     server.stop()
 
 
-async def test_client_credentials_token_validates_through_discovery(issuer) -> None:
+async def test_client_credentials_token_validates_through_discovery(
+    issuer: tuple[LiveServer, Path],
+) -> None:
     server, _ = issuer
     async with httpx.AsyncClient() as http:
         response = await http.post(
@@ -64,7 +72,9 @@ async def test_client_credentials_token_validates_through_discovery(issuer) -> N
     assert "service" in identity.roles
 
 
-async def test_cli_token_for_a_user_validates_and_a_forged_one_does_not(issuer) -> None:
+async def test_cli_token_for_a_user_validates_and_a_forged_one_does_not(
+    issuer: tuple[LiveServer, Path],
+) -> None:
     server, path = issuer
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUBGRAPH_")}
     printed = await asyncio.to_thread(
@@ -99,3 +109,28 @@ async def test_cli_token_for_a_user_validates_and_a_forged_one_does_not(issuer) 
         with pytest.raises(InvalidToken) as refused:
             await validator.validate(forged)
     assert refused.value.code == "bad_signature"
+
+
+def test_cli_token_applies_the_role_model(issuer: tuple[LiveServer, Path]) -> None:
+    """``hubgraph identity token`` grants what the running issuer would: the service
+    account's roles refuse an explicit scope, a user's roles narrow it."""
+    _, path = issuer
+    runner = CliRunner()
+
+    def scope_of(*args: str) -> str:
+        result = runner.invoke(identity_cli, ["token", "--config", str(path), *args])
+        assert result.exit_code == 0, result.output
+        claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+        return str(claims["scope"])
+
+    assert scope_of("--client", "ops-hub") == "hub:read hub:write"
+    refused = runner.invoke(
+        identity_cli, ["token", "--config", str(path), "--client", "ops-hub", "--scope", "fin:read"]
+    )
+    assert refused.exit_code == 2
+    assert "invalid_scope" in refused.output
+    assert scope_of("--client", "ops-hub", "--user", "ada", "--scope", "fin:read") == "fin:read"
+    assert (
+        scope_of("--client", "ops-hub", "--user", "bea", "--scope", "hub:read hub:write")
+        == "hub:read"
+    )

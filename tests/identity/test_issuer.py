@@ -37,6 +37,7 @@ FIN = "fin-hub"  # confidential client (a hub's service account)
 FIN_SECRET = "fin-secret:with/odd chars"
 EC_CLIENT = "ec-hub"
 EC_SECRET = "ec-secret"
+WIDE = "wide-hub"
 
 # Hashing is deliberately slow; do it once for the module.
 HASHES = {
@@ -72,7 +73,10 @@ def raw_config(issuer: str, data_dir: Path) -> dict[str, Any]:
                 "roles": ["admin", "hub:read"],
                 "name": "Alice Example",
                 "email": "alice@example.org",
-            }
+            },
+            # No roles at all: a login, but no hub scope.
+            "carol": {"password_hash": HASHES["alice"], "roles": []},
+            "bob": {"password_hash": HASHES["alice"], "roles": ["hub:read"]},
         },
         "clients": {
             WEB: {"redirect_uris": [WEB_REDIRECT], "scopes": ["openid", "profile", "hub:read"]},
@@ -83,9 +87,15 @@ def raw_config(issuer: str, data_dir: Path) -> dict[str, Any]:
                 "roles": ["hub:read", "fin:read"],
                 "audience": "fin",
             },
+            WIDE: {  # may ask for more than its service account's roles grant
+                "secret_hash": HASHES[EC_CLIENT],
+                "scopes": ["openid", "hub:read", "hub:write", "fin:read"],
+                "roles": ["hub:read"],
+            },
             EC_CLIENT: {
                 "secret_hash": HASHES[EC_CLIENT],
                 "scopes": ["hub:read"],
+                "roles": ["hub:read"],  # a service account gets only what its roles grant
                 "signing_algorithm": "ES256",
             },
         },
@@ -131,10 +141,16 @@ def authorize_params(challenge: str, **overrides: str) -> dict[str, str]:
     return {k: v for k, v in params.items() if v != ""}
 
 
-def login(server: LiveServer, challenge: str, password: str = "alice-pw") -> httpx.Response:
+def login(
+    server: LiveServer,
+    challenge: str,
+    password: str = "alice-pw",
+    username: str = "alice",
+    **params: str,
+) -> httpx.Response:
     return server.client.post(
         "/authorize",
-        data={**authorize_params(challenge), "username": "alice", "password": password},
+        data={**authorize_params(challenge, **params), "username": username, "password": password},
     )
 
 
@@ -478,6 +494,51 @@ def test_authorize_errors_redirect_only_to_registered_uris(server: LiveServer) -
         "unsupported_response_type"
     ]
     response = server.client.get("/authorize", params=authorize_params(challenge, scope="admin"))
+    assert parse_qs(urlsplit(response.headers["location"]).query)["error"] == ["invalid_scope"]
+
+
+# -- the role model at mint time --------------------------------------------------------
+
+
+def test_client_credentials_are_limited_to_the_service_accounts_roles(server: LiveServer) -> None:
+    # No scope asked for: the client's allowance, less what its roles do not back.
+    response = client_token(server, WIDE, EC_SECRET)
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "openid hub:read"
+    assert verify(server, response.json()["access_token"], "hubgraph")["scope"] == "openid hub:read"
+    # Asked for explicitly: invalid_scope (RFC 6749 §5.2), naming the scope.
+    for scope in ("hub:write", "hub:read fin:read"):
+        response = client_token(server, WIDE, EC_SECRET, scope=scope)
+        assert_error(response, 400, "invalid_scope")
+        assert scope.split()[-1] in response.json()["error_description"]
+    assert client_token(server, WIDE, EC_SECRET, scope="openid hub:read").status_code == 200
+
+
+def login_tokens(server: LiveServer, username: str, scope: str) -> dict[str, Any]:
+    verifier, challenge = pkce()
+    response = login(server, challenge, username=username, scope=scope)
+    assert response.status_code == 303, response.text
+    code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
+    response = exchange(server, code, verifier)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_login_is_narrowed_silently_to_the_users_roles(server: LiveServer) -> None:
+    # RFC 6749 §3.3: fewer scopes than asked for, and the response says which.
+    body = login_tokens(server, "carol", "openid profile hub:read")
+    assert body["scope"] == "openid profile"
+    assert verify(server, body["access_token"], "hubgraph")["scope"] == "openid profile"
+    body = login_tokens(server, "bob", "openid hub:read")
+    assert body["scope"] == "openid hub:read"
+    # A refresh cannot win back what the roles did not grant.
+    carol = login_tokens(server, "carol", "openid hub:read")
+    response = refresh(server, carol["refresh_token"], scope="openid hub:read")
+    assert_error(response, 400, "invalid_scope")
+    # A scope outside the client's allowance is still an error, roles or not.
+    _, challenge = pkce()
+    response = login(server, challenge, username="bob", scope="openid fin:read")
     assert parse_qs(urlsplit(response.headers["location"]).query)["error"] == ["invalid_scope"]
 
 

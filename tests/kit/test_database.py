@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.settings import load_settings
+from tests.auth_support import TestIssuer
 from tests.support import LiveServer, count_rows, free_port
 
 
@@ -42,16 +43,18 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def sqlite_core(tmp_path: Path):
-    """A core hub on its own SQLite file with a short busy timeout."""
+def sqlite_core(tmp_path: Path, issuer: TestIssuer):
+    """A core hub on its own SQLite file with a short busy timeout, called by a writer."""
     from subgraphs.core.app import create_app
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'core.db'}"
     settings = load_settings(
-        "core", env={"HUBGRAPH_HOME": str(tmp_path), "HUBGRAPH_CORE_DATABASE_URL": url}
+        "core",
+        env={"HUBGRAPH_HOME": str(tmp_path), "HUBGRAPH_CORE_DATABASE_URL": url, **issuer.env()},
     )
     settings = dataclasses.replace(settings, sqlite_busy_timeout_ms=200)
-    server = LiveServer(create_app(settings, migrate_on_start=True)).start()
+    app = create_app(settings, migrate_on_start=True)
+    server = LiveServer(app, headers=issuer.headers("writer")).start()
     yield server, tmp_path / "core.db", url
     server.stop()
 

@@ -108,3 +108,93 @@ def test_cli_reports_configuration_errors_without_traceback(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "log_format" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- authentication settings ----------------------------------------------------------------
+
+
+def test_auth_tables_merge_hub_over_shared_then_environment(tmp_path: Path) -> None:
+    config = tmp_path / "hubgraph.toml"
+    config.write_text(
+        '[auth]\nissuer = "https://sso.example/realms/hub"\naudience = "shared"\n'
+        '[hubs.core.auth]\naudience = "core-only"\nclient_id = "core-hub"\n'
+        'client_secret = "core-s3cret"\n'
+    )
+    env = {"HUBGRAPH_CONFIG": str(config), "HUBGRAPH_AUTH_LEEWAY_S": "5"}
+    core = load_settings("core", env=env)
+    assert core.auth.issuer == "https://sso.example/realms/hub"
+    assert core.auth.audience == "core-only"
+    assert (core.auth.client_id, core.auth.client_secret) == ("core-hub", "core-s3cret")
+    assert core.auth.leeway_s == 5.0
+    assert core.sources["auth.issuer"] == f"file {config} (auth)"
+    assert core.sources["auth.audience"] == f"file {config} (hubs.core.auth)"
+    assert core.sources["auth.leeway_s"] == "env HUBGRAPH_AUTH_LEEWAY_S"
+    assert core.sources["auth.roles_claim"] == "default"
+    # Another hub shares the issuer but not core's own service account.
+    dev = load_settings("dev", env=env)
+    assert dev.auth.issuer == core.auth.issuer and dev.auth.audience == "shared"
+    assert dev.auth.client_id is None and dev.auth.client_secret is None
+    # The environment wins over both tables.
+    moved = load_settings("core", env={**env, "HUBGRAPH_AUTH_ISSUER": "http://127.0.0.1:9/"})
+    assert moved.auth.issuer == "http://127.0.0.1:9"
+    assert moved.sources["auth.issuer"] == "env HUBGRAPH_AUTH_ISSUER"
+
+
+def test_without_configuration_auth_is_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    auth = load_settings("core", env={}).auth
+    assert auth.issuer is None and not auth.enabled
+
+
+def test_auth_rows_are_described_with_the_secret_masked(tmp_path: Path) -> None:
+    config = tmp_path / "hubgraph.toml"
+    config.write_text(
+        '[auth]\nissuer = "https://sso.example/realms/hub"\nbreak_glass_key = "/etc/hub/bg.pem"\n'
+        '[hubs.core.auth]\nclient_id = "core-hub"\nclient_secret = "core-s3cret"\n'
+    )
+    settings = load_settings("core", env={"HUBGRAPH_CONFIG": str(config)})
+    rows = {name: (value, source) for name, value, source in describe(settings)}
+    assert rows["auth.issuer"] == ("https://sso.example/realms/hub", f"file {config} (auth)")
+    assert rows["auth.client_id"] == ("core-hub", f"file {config} (hubs.core.auth)")
+    assert rows["auth.client_secret"] == ("***", f"file {config} (hubs.core.auth)")
+    assert rows["auth.audience"] == ("hubgraph", "default")
+    # A public key's file name is shown: it is not a secret.
+    assert rows["auth.break_glass_key"][0] == Path("/etc/hub/bg.pem")
+    assert "core-s3cret" not in str(describe(settings))
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("", {"HUBGRAPH_AUTH_ISSUER": "sso.example"}, "core: auth issuer must be an http"),
+        ('[auth]\nissuer = "https://sso.example"\ncolour = "red"\n', {}, "unknown keys"),
+        ('[hubs.core.auth]\nleeway_s = "soon"\n', {}, "leeway_s must be a number"),
+        ('auth = "on"\n', {}, "the auth table must be a TOML table"),
+    ],
+)
+def test_bad_auth_configuration_names_the_value(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    config = tmp_path / "hubgraph.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_settings("core", env={"HUBGRAPH_CONFIG": str(config), **env})
+
+
+def test_config_command_prints_auth_rows_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubgraph.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hubgraph.toml").write_text(
+        '[hubs.core.auth]\nclient_id = "core-hub"\nclient_secret = "core-s3cret"\n'
+    )
+    monkeypatch.setenv("HUBGRAPH_AUTH_ISSUER", "https://sso.example/realms/hub")
+    result = CliRunner().invoke(app, ["config"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any("auth.issuer" in x and "https://sso.example/realms/hub" in x for x in lines)
+    assert any("auth.client_secret" in x and "***" in x for x in lines)
+    assert any("auth.client_id" in x and "core-hub" in x for x in lines)
+    assert "core-s3cret" not in result.output

@@ -2,6 +2,8 @@
 
 Routes: ``/graphql`` (POST and GET; GraphiQL for browsers), ``/healthz`` (the process
 is alive), ``/readyz`` (the database answers and its schema is at the newest migration).
+``/graphql`` authenticates its caller first (``kit.auth``); the probes stay open, so an
+orchestrator needs no token to see whether a hub is up.
 Every request gets an id (``X-Request-Id``, taken from the caller when given) and one
 structured log line.
 """
@@ -24,7 +26,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from identity.authenticate import Authenticator
+from identity.validation import Identity
 from subgraphs.core.kit import migrations
+from subgraphs.core.kit.auth import AuthenticateRequests, identity_of, protect_schema
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.hub import HubDefinition
 from subgraphs.core.kit.loaders import Loaders
@@ -50,6 +55,8 @@ class HubContext:
     settings: HubSettings
     loaders: Loaders
     extra: dict[str, Any] = field(default_factory=dict)
+    # Who is asking: None when anonymous. Protected fields check it (kit.auth).
+    identity: Identity | None = None
 
 
 class HubGraphQL(GraphQL):
@@ -62,7 +69,15 @@ class HubGraphQL(GraphQL):
         self.extra = hub.context_factory(settings) if hub.context_factory else {}
 
     async def get_context(self, request: Any, response: Any) -> HubContext:  # type: ignore[override]
-        return HubContext(request, response, self.db, self.settings, Loaders(self.db), self.extra)
+        return HubContext(
+            request,
+            response,
+            self.db,
+            self.settings,
+            Loaders(self.db),
+            self.extra,
+            identity=identity_of(request),
+        )
 
 
 class RequestContextMiddleware:
@@ -116,9 +131,19 @@ def create_hub_app(
     *,
     db: Database | None = None,
     migrate_on_start: bool = False,
+    authenticator: Authenticator | None = None,
 ) -> Starlette:
-    """Build the ASGI app serving ``hub``. The app owns ``db`` unless one is passed in."""
+    """Build the ASGI app serving ``hub``.
+
+    The app owns ``db`` and ``authenticator`` (built from ``settings.auth``) unless they
+    are passed in.
+    """
     owns_db = db is None
+    owns_authenticator = authenticator is None
+    auth = authenticator or Authenticator(settings.auth)
+    # hub_schema protects the schemas it builds; this covers a schema built otherwise
+    # (protect_schema is idempotent).
+    protect_schema(hub.schema)
     database = db or Database(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
@@ -156,13 +181,15 @@ def create_hub_app(
         try:
             yield
         finally:
+            if owns_authenticator:
+                await auth.aclose()
             if owns_db:
                 await database.dispose()
 
     graphql = HubGraphQL(hub, database, settings)
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", AuthenticateRequests(graphql, auth), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
@@ -172,4 +199,5 @@ def create_hub_app(
     app.state.hub = hub
     app.state.db = database
     app.state.settings = settings
+    app.state.authenticator = auth
     return app

@@ -37,6 +37,17 @@ async def load_demo(
         await db.dispose()
 
 
+def auth_summary(settings: HubSettings) -> str:
+    """One line on how the hub authenticates callers, and what to do if it does not."""
+    auth = settings.auth
+    if auth.enabled:
+        return f"authentication: trusting tokens from {auth.issuer} (audience {auth.audience})"
+    return (
+        "[yellow]authentication: no issuer configured, so every caller is anonymous and "
+        "protected fields are refused; set HUBGRAPH_AUTH_ISSUER (or issuer in \\[auth])[/]"
+    )
+
+
 def hub_cli(name: str) -> typer.Typer:
     app = typer.Typer(help=f"The {name} hub.", no_args_is_help=True)
 
@@ -60,6 +71,8 @@ def hub_cli(name: str) -> typer.Typer:
         app = create_hub_app(hub, settings, migrate_on_start=migrate)
         bind_host, bind_port = host or settings.host, port or settings.port
         console.print(f"[bold]{name}[/] hub on http://{bind_host}:{bind_port}/graphql")
+        # soft_wrap: the issuer URL stays on one line, whatever the terminal's width.
+        console.print(auth_summary(settings), soft_wrap=True)
         serve(Served(name, app, bind_host, bind_port))
 
     @app.command("demo")

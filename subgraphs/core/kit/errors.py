@@ -15,6 +15,7 @@ from typing import Any
 from graphql import GraphQLError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from identity.access import FORBIDDEN, UNAUTHORIZED
 from subgraphs.core.kit.logs import current_request_id
 
 log = logging.getLogger("hubgraph.errors")
@@ -49,6 +50,18 @@ class InvalidTransition(HubError):
 
 class Unavailable(HubError):
     code = "SERVICE_UNAVAILABLE"
+
+
+class Unauthorized(HubError):
+    """A protected field asked of an anonymous caller: authenticate first."""
+
+    code = UNAUTHORIZED
+
+
+class Forbidden(HubError):
+    """A protected field asked of a caller who lacks a scope it requires."""
+
+    code = FORBIDDEN
 
 
 def _classify(error: GraphQLError) -> GraphQLError:

@@ -1,4 +1,9 @@
-"""Building a hub's federation-2 schema the same way everywhere."""
+"""Building a hub's federation-2 schema the same way everywhere.
+
+Every schema built here enforces its own ``@authenticated`` / ``@requiresScopes``
+(:func:`subgraphs.core.kit.auth.protect_schema`): a hub declares access in its types and
+fields, and gets the enforcement without writing any.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.federation import Schema
 from strawberry.types import ExecutionContext
 
+from subgraphs.core.kit.auth import protect_schema
 from subgraphs.core.kit.errors import classify_errors
 from subgraphs.core.kit.logs import set_operation_name
 
@@ -52,7 +58,7 @@ def hub_schema(
     *,
     cache_documents: bool = True,
 ) -> Schema:
-    """A federation schema with the kit's extensions.
+    """A federation schema with the kit's extensions, its authorization enforced.
 
     ``cache_documents=False`` exists for the benchmark that measures what the caches buy.
     """
@@ -62,13 +68,15 @@ def hub_schema(
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         ]
-    return HubSchema(
+    schema = HubSchema(
         query=query,
         mutation=mutation,
         types=list(types),
         extensions=extensions,
         federation_version=FEDERATION_VERSION,
     )
+    protect_schema(schema)
+    return schema
 
 
 def sdl(schema: Schema) -> str:

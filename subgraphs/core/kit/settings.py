@@ -15,6 +15,14 @@ exists. Its shape::
     [hubs.core.options]         # hub-specific settings, read by that hub only
     ...
 
+    [auth]                      # token validation, shared by every hub (HUBGRAPH_AUTH_*)
+    issuer = "https://sso.example/realms/hubgraph"
+    audience = "hubgraph"
+
+    [hubs.core.auth]            # per hub, over [auth]: e.g. the hub's own service account
+    client_id = "core-hub"
+    client_secret = "..."
+
 Every value remembers where it came from, so ``hubgraph config`` can say so.
 """
 
@@ -23,11 +31,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+
+from identity.settings import ENV_PREFIX as AUTH_ENV_PREFIX
+from identity.settings import AuthConfigError, AuthSettings, load_auth_settings
 
 DEFAULT_PORTS: dict[str, int] = {"core": 8000, "dev": 8001, "ops": 8002, "fin": 8003}
 LOG_FORMATS = ("console", "json")
@@ -52,6 +63,8 @@ class HubSettings:
     log_level: str = "info"
     sqlite_busy_timeout_ms: int = 5000
     options: Mapping[str, Any] = field(default_factory=dict)
+    # How callers are authenticated; no issuer means every request is anonymous.
+    auth: AuthSettings = field(default_factory=AuthSettings)
     # Where each value came from: "default", "file <path>" or "env NAME".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -124,6 +137,7 @@ def load_settings(hub: str, env: Mapping[str, str] | None = None) -> HubSettings
     options = dict(hub_data.get("options", {}))
     if options:
         sources["options"] = file_source
+    auth = _load_auth(hub, env, data, hub_data, file_source, sources)
     return HubSettings(
         hub=hub,
         home=home,
@@ -134,8 +148,50 @@ def load_settings(hub: str, env: Mapping[str, str] | None = None) -> HubSettings
         log_level=log_level,
         sqlite_busy_timeout_ms=busy,
         options=options,
+        auth=auth,
         sources=sources,
     )
+
+
+def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    table = data.get("auth", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"the {name} table must be a TOML table, not {table!r}")
+    return table
+
+
+def _load_auth(
+    hub: str,
+    env: Mapping[str, str],
+    data: Mapping[str, Any],
+    hub_data: Mapping[str, Any],
+    file_source: str,
+    sources: dict[str, str],
+) -> AuthSettings:
+    """The hub's auth settings: ``[auth]``, then ``[hubs.<hub>.auth]``, then HUBGRAPH_AUTH_*.
+
+    The hub's own table wins over the shared one because that is where a hub's service
+    account (``client_id`` / ``client_secret``) goes, next to an issuer shared by all.
+    """
+    shared = _table(data, "auth")
+    own = _table(hub_data, f"hubs.{hub}.auth")
+    try:
+        auth = load_auth_settings(env, {**shared, **own})
+    except AuthConfigError as exc:
+        raise ConfigError(f"{hub}: {exc}") from None
+    # Tables named in parentheses: "[auth]" would be taken for markup by rich's tables.
+    for item in fields(AuthSettings):
+        env_name = AUTH_ENV_PREFIX + item.name.upper()
+        if env_name in env:
+            source = f"env {env_name}"
+        elif item.name in own:
+            source = f"{file_source} (hubs.{hub}.auth)"
+        elif item.name in shared:
+            source = f"{file_source} (auth)"
+        else:
+            source = "default"
+        sources[f"auth.{item.name}"] = source
+    return auth
 
 
 def _as_int(name: str, value: Any) -> int:
@@ -149,6 +205,8 @@ def masked(name: str, value: Any) -> Any:
     """A value fit to print: passwords in URLs and secret-looking keys are hidden."""
     if isinstance(value, Mapping):
         return {key: masked(str(key), item) for key, item in value.items()}
+    if isinstance(value, Path):
+        return value  # a file's name is not a secret (e.g. the break-glass *public* key)
     if name.endswith("url") and isinstance(value, str) and "://" in value:
         try:
             return make_url(value).render_as_string(hide_password=True)
@@ -173,5 +231,9 @@ def describe(settings: HubSettings) -> list[tuple[str, Any, str]]:
         "options",
     ):
         value = getattr(settings, name)
+        rows.append((name, masked(name, value), settings.sources.get(name, "default")))
+    for item in fields(AuthSettings):
+        name = f"auth.{item.name}"
+        value = getattr(settings.auth, item.name)
         rows.append((name, masked(name, value), settings.sources.get(name, "default")))
     return rows

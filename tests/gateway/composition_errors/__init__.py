@@ -76,6 +76,16 @@ def _sdl(body: str) -> str:
     return LINK + "\n" + body.strip() + "\n"
 
 
+# The authorization cases' link: the directives above plus @authenticated / @requiresScopes.
+AUTH_LINK = LINK.replace(
+    '"@interfaceObject"]', '"@interfaceObject", "@authenticated", "@requiresScopes"]'
+)
+
+
+def _auth_sdl(body: str) -> str:
+    return AUTH_LINK + "\n" + body.strip() + "\n"
+
+
 ERROR_CASES: list[ErrorCase] = [
     # Reference: Non-shareable field "Product.name" is resolved from multiple subgraphs: it is
     # resolved from subgraphs "products" and "reviews" and defined as non-shareable in all of them
@@ -764,6 +774,161 @@ type Product @key(fields: "id") {
         subgraph="pricing",
         coordinate="Product.price(currency:)",
         code="FIELD_ARGUMENT_TYPE_MISMATCH",
+    ),
+    # Reference: [catalog] Invalid use of @authenticated on interface "Node": @authenticated
+    # cannot be applied on interfaces, interface fields and interface objects
+    ErrorCase(
+        name="authenticated_on_interface",
+        subgraphs=[
+            (
+                "catalog",
+                _auth_sdl(
+                    """
+type Query {
+  nodes: [Node!]!
+}
+
+interface Node @authenticated {
+  id: ID!
+}
+
+type Domain implements Node @key(fields: "id") {
+  id: ID!
+  name: String!
+}
+"""
+                ),
+            ),
+            (
+                "finance",
+                _auth_sdl(
+                    """
+type Domain @key(fields: "id") {
+  id: ID!
+  budget: Int @requiresScopes(scopes: [["fin:read"]])
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="catalog",
+        coordinate="Node",
+        code="AUTH_REQUIREMENTS_APPLIED_ON_INTERFACE",
+    ),
+    # Reference: [catalog] Invalid use of @requiresScopes on field "Node.owner":
+    # @requiresScopes cannot be applied on interfaces, interface fields and interface objects
+    ErrorCase(
+        name="requires_scopes_on_interface_field",
+        subgraphs=[
+            (
+                "catalog",
+                _auth_sdl(
+                    """
+type Query {
+  nodes: [Node!]!
+}
+
+interface Node {
+  id: ID!
+  owner: String @requiresScopes(scopes: [["hub:read"]])
+}
+
+type Domain implements Node @key(fields: "id") {
+  id: ID!
+  owner: String @requiresScopes(scopes: [["hub:read"]])
+}
+"""
+                ),
+            ),
+            (
+                "finance",
+                _auth_sdl(
+                    """
+type Domain @key(fields: "id") {
+  id: ID!
+  budget: Int
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="catalog",
+        coordinate="Node.owner",
+        code="AUTH_REQUIREMENTS_APPLIED_ON_INTERFACE",
+    ),
+    # Reference: [finance] Invalid use of @authenticated on interface object "Node":
+    # @authenticated cannot be applied on interfaces, interface fields and interface objects
+    ErrorCase(
+        name="authenticated_on_interface_object",
+        subgraphs=[
+            (
+                "catalog",
+                _auth_sdl(
+                    """
+type Query {
+  nodes: [Node!]!
+}
+
+interface Node @key(fields: "id") {
+  id: ID!
+}
+
+type Domain implements Node @key(fields: "id") {
+  id: ID!
+  name: String!
+}
+"""
+                ),
+            ),
+            (
+                "finance",
+                _auth_sdl(
+                    """
+type Node @key(fields: "id") @interfaceObject @authenticated {
+  id: ID!
+  budget: Int
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="finance",
+        coordinate="Node",
+        code="AUTH_REQUIREMENTS_APPLIED_ON_INTERFACE",
+    ),
+    # Reference: [finance] Cannot import unknown element "@requiresScopes".
+    # (Federation v2.4 has no @requiresScopes; it came with v2.5.)
+    ErrorCase(
+        name="requires_scopes_imported_from_federation_2_4",
+        subgraphs=[
+            (
+                "catalog",
+                _auth_sdl(
+                    """
+type Query {
+  domains: [Domain!]!
+}
+
+type Domain @key(fields: "id") {
+  id: ID!
+}
+"""
+                ),
+            ),
+            (
+                "finance",
+                AUTH_LINK.replace("federation/v2.7", "federation/v2.4")
+                + """
+type Domain @key(fields: "id") {
+  id: ID!
+  budget: Int @requiresScopes(scopes: [["fin:read"]])
+}
+""",
+            ),
+        ],
+        subgraph="finance",
+        coordinate="@requiresScopes",
+        code="INVALID_LINK_DIRECTIVE_USAGE",
     ),
 ]
 
