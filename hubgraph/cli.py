@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from subgraphs import available_hubs, load_hub
@@ -178,8 +179,8 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        console.print(f"[red]configuration error:[/] {exc}")
+        console.print(f"[red]configuration error:[/] {escape(str(exc))}")
         sys.exit(2)
     except PortInUse as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         sys.exit(1)

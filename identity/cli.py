@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,19 @@ break_glass_app = typer.Typer(
 app.add_typer(break_glass_app, name="break-glass")
 
 
-def _config(path: Path) -> IssuerConfig:
+def _config(path: Path | None) -> IssuerConfig:
+    if path is None:
+        # The issuer `hubgraph up` made for this data directory, if there is one.
+        from identity.issuer.bootstrap import local_config_path
+
+        path = local_config_path(Path(os.environ.get("HUBGRAPH_HOME", "./var")))
+        if not path.is_file():
+            typer.echo(
+                f"no --config, and no local issuer at {path} (run `hubgraph up` once, "
+                "or name the issuer's file with --config)",
+                err=True,
+            )
+            raise typer.Exit(2)
     try:
         return load_config(path)
     except (ConfigError, OSError) as exc:
@@ -33,7 +46,11 @@ def _config(path: Path) -> IssuerConfig:
 
 @app.command("serve")
 def serve(
-    config: Path = typer.Option(..., help="The issuer's TOML or YAML file (users, clients)."),
+    config: Path = typer.Option(
+        None,
+        help="The issuer's TOML or YAML file (users, clients); default: the local issuer "
+        "of `hubgraph up`, $HUBGRAPH_HOME/identity/issuer.toml.",
+    ),
     port: int = typer.Option(
         8180, help="Port to listen on (the issuer URL in the file should match)."
     ),
@@ -49,7 +66,11 @@ def serve(
 
 @app.command("token")
 def token(
-    config: Path = typer.Option(..., help="The issuer's TOML or YAML file."),
+    config: Path = typer.Option(
+        None,
+        help="The issuer's TOML or YAML file; default: the local issuer of `hubgraph up`, "
+        "$HUBGRAPH_HOME/identity/issuer.toml.",
+    ),
     user: str = typer.Option(
         None, help="Sign a token for this user (no password asked: a development tool)."
     ),
@@ -63,12 +84,15 @@ def token(
     It is signed with the issuer's own keys (same data directory), so a running issuer's
     JWKS verifies it.
     """
+    from identity.issuer.bootstrap import CLI_CLIENT
     from identity.issuer.errors import OAuthError
     from identity.issuer.keys import KeyStore
     from identity.issuer.scopes import client_credentials_scope, grant_scope
     from identity.issuer.tokens import TokenService
 
     settings = _config(config)
+    if client is None and user is not None and CLI_CLIENT in settings.clients:
+        client = CLI_CLIENT  # a person's token: for the command-line client by default
     if client is None or client not in settings.clients:
         typer.echo(f"name a client with --client (one of: {', '.join(settings.clients)})", err=True)
         raise typer.Exit(2)
