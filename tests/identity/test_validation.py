@@ -587,3 +587,66 @@ def test_repeated_authorization_headers_are_refused() -> None:
 def test_identity_repr_hides_the_token() -> None:
     identity = Identity("u", frozenset(), frozenset(), {"secret": "s"}, "the.token.value")
     assert "the.token.value" not in repr(identity) and "secret" not in repr(identity)
+
+
+# --- the verified-token cache ---------------------------------------------------------
+
+
+class CountingValidator(TokenValidator):
+    """A real validator that counts full verifications (signature, claims)."""
+
+    verified = 0
+
+    async def _validate(self, token: str) -> Identity:
+        self.verified += 1
+        return await super()._validate(token)
+
+
+async def test_a_verified_token_is_reused_until_the_cache_ttl(
+    issuer: FakeIssuer, clock: FakeClock
+) -> None:
+    async with CountingValidator(ISSUER, AUDIENCE, clock=clock) as validator:
+        token = sign()
+        first = await validator.validate(token)
+        assert await validator.validate(token) is first
+        assert validator.verified == 1
+        await validator.validate(sign(claims(jti="another")))
+        assert validator.verified == 2
+        clock.advance(61)  # past the 60 s reuse limit: verified again
+        assert (await validator.validate(token)).subject == first.subject
+        assert validator.verified == 3
+
+
+async def test_a_cached_token_is_never_reused_past_its_exp(issuer: FakeIssuer) -> None:
+    wall = FakeClock()
+    wall.now = time.time()
+    async with CountingValidator(ISSUER, AUDIENCE, wall_clock=wall) as validator:
+        token = sign(claims(exp=int(wall.now) + 10))
+        await validator.validate(token)
+        await validator.validate(token)
+        assert validator.verified == 1
+        wall.advance(11)  # the token's exp has passed: no cached answer any more
+        await validator.validate(token)  # (still inside the real leeway, so it verifies)
+        assert validator.verified == 2
+
+
+async def test_the_cache_is_bounded_and_can_be_turned_off(issuer: FakeIssuer) -> None:
+    async with CountingValidator(ISSUER, AUDIENCE, verified_cache_size=2) as validator:
+        tokens = [sign(claims(jti=f"t{i}")) for i in range(3)]
+        for token in tokens:
+            await validator.validate(token)
+        await validator.validate(tokens[2])
+        assert validator.verified == 3
+        await validator.validate(tokens[0])  # evicted (least recently used)
+        assert validator.verified == 4
+    async with CountingValidator(ISSUER, AUDIENCE, verified_cache_size=0) as validator:
+        token = sign()
+        await validator.validate(token)
+        await validator.validate(token)
+        assert validator.verified == 2
+
+
+async def test_a_refused_token_is_not_cached(validator: TokenValidator) -> None:
+    token = sign(claims(aud="someone-else"))
+    for _ in range(2):
+        await refused(validator, token, "bad_audience")
