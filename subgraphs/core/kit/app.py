@@ -39,6 +39,7 @@ from subgraphs.core.kit.logs import (
     set_operation_name,
     set_request_id,
 )
+from subgraphs.core.kit.peers import PeerHubs
 from subgraphs.core.kit.settings import HubSettings
 
 access_log = logging.getLogger("hubgraph.access")
@@ -57,15 +58,20 @@ class HubContext:
     extra: dict[str, Any] = field(default_factory=dict)
     # Who is asking: None when anonymous. Protected fields check it (kit.auth).
     identity: Identity | None = None
+    # Other hubs, called as this hub's service account (kit.peers).
+    peers: PeerHubs | None = None
 
 
 class HubGraphQL(GraphQL):
     """Strawberry's ASGI view, with our request context."""
 
-    def __init__(self, hub: HubDefinition, db: Database, settings: HubSettings) -> None:
+    def __init__(
+        self, hub: HubDefinition, db: Database, settings: HubSettings, peers: PeerHubs
+    ) -> None:
         super().__init__(hub.schema, graphql_ide="graphiql")
         self.db = db
         self.settings = settings
+        self.peers = peers
         self.extra = hub.context_factory(settings) if hub.context_factory else {}
 
     async def get_context(self, request: Any, response: Any) -> HubContext:  # type: ignore[override]
@@ -77,6 +83,7 @@ class HubGraphQL(GraphQL):
             Loaders(self.db),
             self.extra,
             identity=identity_of(request),
+            peers=self.peers,
         )
 
 
@@ -181,12 +188,14 @@ def create_hub_app(
         try:
             yield
         finally:
+            await peers.aclose()
             if owns_authenticator:
                 await auth.aclose()
             if owns_db:
                 await database.dispose()
 
-    graphql = HubGraphQL(hub, database, settings)
+    peers = PeerHubs(settings.auth)
+    graphql = HubGraphQL(hub, database, settings, peers)
     app = Starlette(
         routes=[
             Route("/graphql", AuthenticateRequests(graphql, auth), methods=["GET", "POST"]),
@@ -200,4 +209,5 @@ def create_hub_app(
     app.state.db = database
     app.state.settings = settings
     app.state.authenticator = auth
+    app.state.peers = peers
     return app

@@ -1,0 +1,75 @@
+"""Calls from this hub to another hub, made as this hub's service account.
+
+A hub never forwards a user's token to another hub on its own initiative (event
+delivery, a consistency check): it acts as itself, with a client-credentials token of
+its own client (``HUBGRAPH_AUTH_CLIENT_ID`` / ``_SECRET``; see docs/iam-profile.md). The
+callee validates that token like any other and enforces its schema on it, so a service
+account sees exactly what its roles allow.
+
+Without a configured account the calls go out anonymous — the callee then refuses
+whatever is protected, which is the safe failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from identity.service_account import ServiceAccount, ServiceAccountError
+from identity.settings import AuthSettings
+from subgraphs.core.kit.errors import Unavailable
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class PeerHubs:
+    def __init__(
+        self,
+        auth: AuthSettings,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.account = ServiceAccount.from_settings(auth)
+        self.http = httpx.AsyncClient(auth=self.account, timeout=timeout_s, transport=transport)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.account is not None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        if self.account is not None:
+            await self.account.aclose()
+
+    async def query(
+        self, graphql_url: str, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The whole GraphQL response of another hub (data and errors, as it answered).
+
+        Raises Unavailable when no answer could be had: the hub is down, it refused the
+        service account's token (401), or no token could be obtained from the issuer.
+        """
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        try:
+            response = await self.http.post(graphql_url, json=body)
+        except ServiceAccountError as exc:
+            raise Unavailable(
+                f"no service-account token for the call to {graphql_url}: {exc}"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{graphql_url} did not answer: {type(exc).__name__}") from None
+        if response.status_code == 401:
+            raise Unavailable(f"{graphql_url} refused this hub's service-account token (401)")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise Unavailable(
+                f"{graphql_url} answered {response.status_code} without a GraphQL response"
+            ) from None
+        if not isinstance(answer, dict):
+            raise Unavailable(f"{graphql_url} answered something other than a GraphQL response")
+        return answer
