@@ -99,3 +99,44 @@ def core(core_server: LiveServer, core_database_url: str) -> Iterator[LiveServer
     empty_tables(core_database_url, Base.metadata)
     yield core_server
     empty_tables(core_database_url, Base.metadata)
+
+
+# --- the dev hub ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dev_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _database_url(backend, tmp_path_factory.mktemp(f"dev-{backend}"), "dev")
+
+
+@pytest.fixture(scope="session")
+def dev_server(
+    dev_database_url: str, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The dev hub, migrated, trusting ``issuer``, served on a free loopback port; its
+    client calls as the admin (as ``core_server``'s does)."""
+    from subgraphs.dev.app import create_app
+
+    home = tmp_path_factory.mktemp("dev-home")
+    settings = load_settings(
+        "dev",
+        env={
+            "HUBGRAPH_HOME": str(home),
+            "HUBGRAPH_DEV_DATABASE_URL": dev_database_url,
+            **issuer.env(),
+        },
+    )
+    app = create_app(settings, migrate_on_start=True)
+    server = LiveServer(app, headers=issuer.headers("admin")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dev(dev_server: LiveServer, dev_database_url: str) -> Iterator[LiveServer]:
+    """The dev hub with empty tables, emptied again afterwards."""
+    from subgraphs.dev.models import Base
+
+    empty_tables(dev_database_url, Base.metadata)
+    yield dev_server
+    empty_tables(dev_database_url, Base.metadata)

@@ -10,7 +10,9 @@ A hub's ``migrations/env.py`` is three lines: it calls :func:`run_environment`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +45,29 @@ def alembic_config(hub: HubDefinition, database_url: str | None = None) -> Confi
     return config
 
 
+# Alembic's migration context is process-wide (alembic.context), and the async driver
+# lets run_sync yield to the event loop mid-migration: two hubs upgrading in one process
+# (``hubgraph up --embedded``) would interleave in it. One upgrade at a time per loop.
+_upgrade_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _upgrade_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _upgrade_locks.get(loop)
+    if lock is None:
+        lock = _upgrade_locks[loop] = asyncio.Lock()
+    return lock
+
+
 async def upgrade(hub: HubDefinition, db: Database, revision: str = "head") -> None:
     """Upgrade the hub's schema to ``revision`` (default: the newest)."""
+    async with _upgrade_lock():
+        await _upgrade(hub, db, revision)
+
+
+async def _upgrade(hub: HubDefinition, db: Database, revision: str) -> None:
     config = alembic_config(hub)
     before = await current_revisions(hub, db)
 

@@ -102,7 +102,8 @@ async def paginate(
     return Page(rows, cursors, total or 0, has_next, bool(after))
 
 
-@strawberry.type(description="Where a page sits in the whole list.")
+# Shareable: every hub serves this same value type, and the supergraph merges them.
+@strawberry.federation.type(shareable=True, description="Where a page sits in the whole list.")
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool

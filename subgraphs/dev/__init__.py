@@ -1,0 +1,1 @@
+"""The dev hub: workplans, phases, tasks, decisions, deployments and SBOMs."""

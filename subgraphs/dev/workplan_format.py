@@ -1,0 +1,1263 @@
+"""Workplan markdown <-> data (pure functions: no database, no network).
+
+A workplan is a markdown file people edit by hand::
+
+    ---
+    id: CUST-WP-0025
+    title: "FOS Hub Bootstrap"
+    status: active
+    updated: "2026-03-20"
+    ...
+    ---
+
+    # FOS Hub Bootstrap
+
+    ## Goal / ## Context                  free text
+    ## Key Decisions                      a table: | Decision | Choice | Rationale |
+    ## Phase 1 — Identity Infrastructure
+    **Goal**: ...                         phase fields, outside any ### subsection
+    **Repos**: a, b (comment)             or **Repo**: x (comment)
+    **Depends on**: Phase 2 (why), Phase 1.
+    **Runs in parallel with Phase 2.**
+    ### Extraction Boundary               a subsection that is not a task: ignored
+    ### T05 — Create hub-core package     a task: heading, then a ```task block,
+    ```task                               then its description, up to the next
+    id: CUST-WP-0025-T05                  heading of level 1-3
+    status: todo
+    priority: high
+    state_hub_task_id: "04bf480c-..."
+    depends_on: [T03]                     optional
+    ```
+    Description. Depends on: T01, T02.    also dependencies (only on a line that
+                                          starts with "Depends on:")
+
+:func:`parse_workplan` turns the text into a :class:`ParsedWorkplan` or raises
+:class:`WorkplanFormatError` for the first problem, at the 1-based line to fix:
+
+* front matter missing (line 1), unterminated (line 1), not YAML (the YAML error's line),
+  not a mapping (line 1), a required key (``id``, ``title``, ``status``) missing or empty
+  (line 1), a value of the wrong type or a bad date (that key's line), a key twice (the
+  second one);
+* a ``### Txx`` heading with no ```task block before the next heading (the heading:
+  every ``### T<digits>`` heading is a task; rename a heading that is not one);
+* a ```task block that is not under a task heading, or a second one under the same
+  heading (the block's opening fence);
+* a task block that is not YAML (the YAML error's line), not a mapping or without
+  ``id``/``status`` (the opening fence), with a key twice (the second one);
+* a task id that is not ``<workplan id>-<heading's Txx>`` exactly, e.g. ``...-T05``
+  under ``### T06``, or another workplan's id (the ``id:`` line: the block is what the
+  hub keys tasks by, so a mismatch is an error, never silently resolved);
+* a task id used twice (the second ``id:`` line);
+* a task status not in :data:`TASK_STATUSES` (the ``status:`` line; the message lists
+  the allowed ones), or written other than as a ``status: value`` line of its own;
+* ``priority``/``state_hub_task_id`` that are not strings, ``depends_on`` entries that
+  are not task ids (that key's line);
+* a dependency on a task of this workplan that does not exist, or on itself (the line
+  naming it); dependencies on other workplans' tasks are kept as written;
+* two phases with one number (the second heading); a phase depending on, or running in
+  parallel with, a phase that does not exist (that field's line);
+* a fence (```/~~~) that is never closed (the line where it opened).
+
+:func:`set_task_status` / :func:`set_task_statuses` write a status back by changing
+only the ``status:`` line(s) and the front matter's ``updated:`` value; every other byte
+is kept. :func:`generate_workplan` renders synthetic workplans for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from subgraphs.core.kit.yaml_documents import load_yaml
+
+TASK_STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
+REQUIRED_FRONT_MATTER = ("id", "title", "status")
+
+_WORKPLAN_ID = r"(?:[A-Z][A-Z0-9]*-)+WP-\d+"
+_CROSS_REFERENCE = re.compile(rf"\b({_WORKPLAN_ID})\b")
+_TASK_REFERENCE = re.compile(rf"\b(?:({_WORKPLAN_ID})-)?(T\d+)\b")
+_TASK_ID = re.compile(rf"(?:({_WORKPLAN_ID})-)?(T\d+)")
+_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})(.*)$")
+_HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_DASHES = "\u2014\u2013:-"  # em dash, en dash, colon, hyphen: "T05 — Title", "Phase 1: X"
+_TASK_HEADING = re.compile(
+    rf"^(?:({_WORKPLAN_ID})-)?(T\d+)(?!\w)[ \t]*(?:[{_DASHES}]+[ \t]*)?(.*)$"
+)
+_PHASE_HEADING = re.compile(
+    rf"^Phase[ \t]+(\d+)(?!\w)[ \t]*(?:[{_DASHES}]+[ \t]*)?(.*)$", re.IGNORECASE
+)
+_PHASE_FIELD = re.compile(
+    r"^\*\*(Goal|Repos?|Depends on)(?::\*\*|\*\*[ \t]*:)[ \t]*(.*)$", re.IGNORECASE
+)
+_PARALLEL = re.compile(r"^\*\*Runs in parallel with\b(.*?)\*\*", re.IGNORECASE)
+_DEPENDS_TEXT = re.compile(
+    r"^[ \t]*(?:[-*+][ \t]+)?(?:\*\*|__)?Depends on(?:[ \t]*:(?:\*\*|__)?|(?:\*\*|__)[ \t]*:)(.*)$",
+    re.IGNORECASE,
+)
+_PARENTHESES = re.compile(r"[ \t]*\([^()]*\)")
+_NUMBER = re.compile(r"\d+")
+_TABLE_SEPARATOR = re.compile(r"^\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_KEY_LINE = re.compile(r"^([ \t]*)([A-Za-z_][\w-]*)[ \t]*:(?:[ \t\r]|$)")
+_VALUE_LINE = re.compile(
+    r"^(?P<head>[ \t]*[A-Za-z_][\w-]*[ \t]*:[ \t]*)"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|[^ \t#\"'\r][^#\r]*?|)"
+    r"(?P<tail>(?:[ \t]+#[^\r]*)?[ \t]*)(?P<cr>\r?)$"
+)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+# The fast path for the simple "key: value" YAML of task blocks and front matter. It
+# accepts only forms whose meaning under load_yaml is certain, and says "don't know"
+# (None) for everything else, which then goes to load_yaml.
+_SIMPLE_ENTRY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?:[ \t]+(.*?))?[ \t]*")
+_SIMPLE_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ ./-]*")
+_YAML_WORDS = frozenset({"null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"})
+
+
+class WorkplanFormatError(ValueError):
+    """A problem in a workplan file, at a 1-based line (file-wide problems: line 1)."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.line, self.message))
+
+
+@dataclass(frozen=True)
+class ParsedDecision:
+    decision: str
+    choice: str
+    rationale: str
+    line: int
+    position: int  # 0-based, in file order
+
+
+@dataclass(frozen=True)
+class ParsedPhase:
+    number: int
+    title: str
+    goal: str
+    repos: list[str]  # parenthesised comments stripped
+    depends_on: list[int]  # phase numbers, as written
+    parallel_with: list[int]  # as written (not made symmetric)
+    line: int
+
+
+@dataclass(frozen=True)
+class ParsedTask:
+    key: str  # e.g. CUST-WP-0025-T05
+    title: str
+    status: str
+    priority: str | None
+    external_id: str | None  # the block's state_hub_task_id
+    description: str
+    phase: int | None
+    position: int  # 0-based, in file order
+    depends_on: list[str]  # full task keys: the block's depends_on, then "Depends on:" lines
+    cross_references: list[str]  # other workplans' ids in the title and description
+    line: int  # the ### heading
+    status_line: int  # the status: line inside the block
+    fields: dict[str, Any] = field(default_factory=dict)  # the task block as YAML gave it
+
+    @property
+    def short_id(self) -> str:
+        return self.key.rsplit("-", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ParsedWorkplan:
+    path: str
+    content_hash: str  # sha256 hex of the UTF-8 text
+    key: str
+    type: str | None
+    title: str
+    domain: str | None
+    repo: str | None
+    status: str
+    owner: str | None
+    topic_slug: str | None
+    created: date | None
+    updated: date | None
+    workstream_id: str | None  # state_hub_workstream_id
+    front_matter: dict[str, Any]
+    heading: str | None  # the first "# " heading
+    goal: str  # the "## Goal" section's text
+    context: str  # the "## Context" section's text
+    phases: list[ParsedPhase]
+    tasks: list[ParsedTask]
+    decisions: list[ParsedDecision]
+
+    def task(self, key: str) -> ParsedTask:
+        """The task with this key, full (``CUST-WP-0025-T05``) or short (``T05``)."""
+        wanted = _full_task_key(key, self.key)
+        for task in self.tasks:
+            if task.key == wanted:
+                return task
+        raise KeyError(key)
+
+
+def _full_task_key(key: str, workplan_key: str) -> str:
+    return f"{workplan_key}-{key}" if _TASK_ID.fullmatch(key) and "-" not in key else key
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines split on "\\n" only (form feeds and the like stay text), without "\\r"."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if line.endswith("\r"):
+            lines[index] = line[:-1]
+    if lines[0].startswith("\ufeff"):
+        lines[0] = lines[0][1:]
+    return lines
+
+
+class _SimpleYamlError(Exception):
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.message = message
+
+
+def _simple_scalar(raw: str) -> tuple[bool, Any]:
+    """(True, value) for a scalar whose load_yaml meaning is certain, else (False, None)."""
+    first = raw[0]
+    if first == '"':
+        inner = raw[1:-1]
+        if len(raw) >= 2 and raw[-1] == '"' and '"' not in inner and "\\" not in inner:
+            return True, inner
+        return False, None
+    if first == "'":
+        inner = raw[1:-1]
+        if len(raw) >= 2 and raw[-1] == "'" and "'" not in inner:
+            return True, inner
+        return False, None
+    if first.isdigit():
+        if _ISO_DATE.fullmatch(raw):
+            try:
+                return True, date.fromisoformat(raw)
+            except ValueError:
+                raise _SimpleYamlError(-1, f"{raw!r} is not a valid date") from None
+        return False, None
+    if _SIMPLE_PLAIN.fullmatch(raw) and raw not in _YAML_WORDS:
+        return True, raw
+    return False, None
+
+
+def _load_simple_yaml(lines: Sequence[str]) -> dict[str, Any] | None:
+    """The mapping in ``lines`` if every line is a simple top-level entry, else None."""
+    result: dict[str, Any] = {}
+    for index, line in enumerate(lines):
+        if not line or line.isspace() or line[0] == "#":
+            continue
+        match = _SIMPLE_ENTRY.fullmatch(line)
+        if match is None or not line.isprintable():
+            return None
+        key, raw = match.group(1), match.group(2)
+        if key in _YAML_WORDS:
+            return None
+        if not raw:
+            result[key] = None
+            continue
+        try:
+            if raw[0] == "[":
+                if raw[-1] != "]":
+                    return None
+                inner = raw[1:-1].strip()
+                items: list[Any] = []
+                if inner:
+                    for item in inner.split(","):
+                        item = item.strip()
+                        if not item:
+                            return None
+                        known, value = _simple_scalar(item)
+                        if not known:
+                            return None
+                        items.append(value)
+                result[key] = items
+                continue
+            known, value = _simple_scalar(raw)
+        except _SimpleYamlError as exc:
+            raise _SimpleYamlError(index, exc.message) from None
+        if not known:
+            return None
+        result[key] = value
+    return result
+
+
+@dataclass
+class _Phase:
+    number: int
+    title: str
+    line: int
+    goal: str = ""
+    repos: list[str] = field(default_factory=list)
+    depends_on: list[tuple[int, int]] = field(default_factory=list)  # (phase, line)
+    parallel_with: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class _TaskDraft:
+    short: str
+    title: str
+    line: int
+    phase: int | None
+    description: list[str] = field(default_factory=list)
+    text_depends_on: list[tuple[str, int]] = field(default_factory=list)  # (key, line)
+    has_block: bool = False
+    key: str = ""
+    status: str = ""
+    status_line: int = 0
+    priority: str | None = None
+    external_id: str | None = None
+    block_depends_on: list[tuple[str, int]] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class _Parser:
+    def __init__(self, text: str, path: str) -> None:
+        self.text = text
+        self.path = path
+        self.lines = _split_lines(text)
+        self.key = ""
+        self.heading: str | None = None
+        self.section: str | None = None  # goal, context, decisions, phase, other
+        self.subsection = False  # inside a ### that is not a task
+        self.phase: _Phase | None = None
+        self.phases: list[_Phase] = []
+        self.task: _TaskDraft | None = None
+        self.tasks: list[ParsedTask] = []
+        self.task_lines: dict[str, int] = {}  # key -> its id: line
+        self.dependency_lines: list[tuple[ParsedTask, str, int]] = []
+        self.goal: list[str] = []
+        self.context: list[str] = []
+        self.decisions: list[ParsedDecision] = []
+        self.table_header: list[str] | None = None
+        self.table_needs_separator = False
+
+    def error(self, line: int, message: str) -> WorkplanFormatError:
+        return WorkplanFormatError(self.path, line, message)
+
+    # --- YAML -----------------------------------------------------------------------
+
+    def load_mapping(
+        self, lines: list[str], first_line: int, what: str, anchor: int
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        """The YAML mapping in ``lines`` (``first_line`` is the file line of lines[0])
+        and the file line of each top-level key."""
+        key_lines: dict[str, int] = {}
+        indent: str | None = None
+        for index, line in enumerate(lines):
+            stripped = line.lstrip()
+            if not stripped or stripped[0] == "#":
+                continue
+            match = _KEY_LINE.match(line)
+            if indent is None:
+                indent = match.group(1) if match else line[: len(line) - len(stripped)]
+            if match is None or match.group(1) != indent:
+                continue
+            key = match.group(2)
+            if key in key_lines:
+                raise self.error(
+                    first_line + index,
+                    f"{key!r} appears twice in the {what} (first at line {key_lines[key]})",
+                )
+            key_lines[key] = first_line + index
+        try:
+            data: Any = _load_simple_yaml(lines)
+        except _SimpleYamlError as exc:
+            raise self.error(first_line + exc.index, f"invalid {what}: {exc.message}") from None
+        if data is None:
+            try:
+                data = load_yaml("\n".join(lines))
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                at = first_line + mark.line if mark is not None else anchor
+                problem = getattr(exc, "problem", None) or str(exc)
+                raise self.error(at, f"invalid YAML in the {what}: {problem}") from None
+            except ValueError as exc:  # e.g. an unquoted impossible date: 2026-02-30
+                raise self.error(anchor, f"invalid value in the {what}: {exc}") from None
+        if not isinstance(data, dict):
+            raise self.error(anchor, f"the {what} must be a YAML mapping of key: value lines")
+        return data, key_lines
+
+    # --- front matter ---------------------------------------------------------------
+
+    def front_matter(self) -> tuple[dict[str, Any], dict[str, int], int]:
+        """The front matter, its keys' lines and the 0-based index of its closing line."""
+        lines = self.lines
+        if lines[0].rstrip() != "---":
+            raise self.error(
+                1, "no front matter: a workplan starts with a '---' line, YAML, then '---'"
+            )
+        end = 1
+        while end < len(lines) and lines[end].rstrip() != "---":
+            end += 1
+        if end == len(lines):
+            raise self.error(1, "unterminated front matter: no closing '---' line")
+        data, key_lines = self.load_mapping(lines[1:end], 2, "front matter", 1)
+        return data, key_lines, end
+
+    # --- body -----------------------------------------------------------------------
+
+    def parse(self) -> ParsedWorkplan:
+        front, key_lines, end = self.front_matter()
+
+        def text_value(key: str, required: bool = False) -> str | None:
+            value = front.get(key)
+            if value is None or (required and isinstance(value, str) and not value.strip()):
+                if required:
+                    raise self.error(
+                        1,
+                        f"the front matter has no {key!r} (required: "
+                        f"{', '.join(REQUIRED_FRONT_MATTER)})",
+                    )
+                return None
+            if not isinstance(value, str):
+                raise self.error(
+                    key_lines.get(key, 1),
+                    f"front matter {key!r} must be a string, not {value!r} (quote it)",
+                )
+            return value
+
+        def date_value(key: str) -> date | None:
+            value = front.get(key)
+            if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+                return value
+            if isinstance(value, datetime):
+                return value.date()
+            if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+                try:
+                    return date.fromisoformat(value.strip())
+                except ValueError:
+                    pass
+            raise self.error(
+                key_lines.get(key, 1),
+                f"front matter {key!r} must be a date like 2026-03-20, not {value!r}",
+            )
+
+        key = text_value("id", required=True)
+        title = text_value("title", required=True)
+        status = text_value("status", required=True)
+        assert key is not None and title is not None and status is not None
+        self.key = key = key.strip()
+        values = {
+            name: text_value(name)
+            for name in ("type", "domain", "repo", "owner", "topic_slug", "state_hub_workstream_id")
+        }
+        created, updated = date_value("created"), date_value("updated")
+
+        self.body(end + 1)
+
+        return ParsedWorkplan(
+            path=self.path,
+            content_hash=hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest(),
+            key=key,
+            type=values["type"],
+            title=title,
+            domain=values["domain"],
+            repo=values["repo"],
+            status=status,
+            owner=values["owner"],
+            topic_slug=values["topic_slug"],
+            created=created,
+            updated=updated,
+            workstream_id=values["state_hub_workstream_id"],
+            front_matter=front,
+            heading=self.heading,
+            goal="\n".join(self.goal).strip(),
+            context="\n".join(self.context).strip(),
+            phases=[
+                ParsedPhase(
+                    number=p.number,
+                    title=p.title,
+                    goal=p.goal,
+                    repos=p.repos,
+                    depends_on=[number for number, _ in p.depends_on],
+                    parallel_with=[number for number, _ in p.parallel_with],
+                    line=p.line,
+                )
+                for p in self.phases
+            ],
+            tasks=self.tasks,
+            decisions=self.decisions,
+        )
+
+    def body(self, start: int) -> None:
+        """Read lines[start:] (0-based) after the front matter."""
+        lines = self.lines
+        fence_char = ""
+        fence_length = 0
+        fence_line = 0
+        task_block: list[str] | None = None
+        fence_indent = 0
+        for index in range(start, len(lines)):
+            line = lines[index]
+            number = index + 1
+            if fence_char:
+                stripped = line.strip()
+                if (
+                    stripped
+                    and stripped[0] == fence_char
+                    and len(stripped) >= fence_length
+                    and stripped == fence_char * len(stripped)
+                ):
+                    fence_char = ""
+                    if task_block is not None:
+                        self.task_block(task_block, fence_line)
+                        task_block = None
+                        continue
+                    self.content(line, number, code=True)
+                elif task_block is not None:
+                    task_block.append(_dedent(line, fence_indent))
+                else:
+                    self.content(line, number, code=True)
+                continue
+            first = line.lstrip()[:1]
+            if first == "`" or first == "~":
+                match = _FENCE.match(line)
+                if match and not (match.group(2)[0] == "`" and "`" in match.group(3)):
+                    fence_char = match.group(2)[0]
+                    fence_length = len(match.group(2))
+                    fence_line = number
+                    info = match.group(3).split()
+                    if info and info[0] == "task":
+                        self.open_task_block(number)
+                        task_block = []
+                        fence_indent = len(match.group(1))
+                    else:
+                        self.content(line, number, code=True)
+                    continue
+            elif first == "#" and line[0] == "#":
+                match = _HEADING.match(line)
+                if match:
+                    self.heading_line(
+                        len(match.group(1)), (match.group(2) or "").strip(), line, number
+                    )
+                    continue
+            self.content(line, number, code=False)
+        if fence_char:
+            raise self.error(
+                fence_line, f"unterminated {fence_char * 3} fence: it opens here and never closes"
+            )
+        self.end_task()
+        self.check_references()
+
+    def heading_line(self, level: int, text: str, line: str, number: int) -> None:
+        if level >= 4:
+            self.content(line, number, code=False)
+            return
+        self.end_task()
+        self.table_header = None
+        if level == 1:
+            if self.heading is None:
+                self.heading = text
+            self.section, self.phase, self.subsection = None, None, False
+            return
+        if level == 2:
+            self.subsection = False
+            phase = _PHASE_HEADING.match(text)
+            if phase:
+                phase_number = int(phase.group(1))
+                for other in self.phases:
+                    if other.number == phase_number:
+                        raise self.error(
+                            number,
+                            f"a second Phase {phase_number} (the first is at line {other.line})",
+                        )
+                self.phase = _Phase(phase_number, phase.group(2).strip(), number)
+                self.phases.append(self.phase)
+                self.section = "phase"
+                return
+            self.phase = None
+            name = text.lower()
+            if name == "goal":
+                self.section = "goal"
+            elif name == "context":
+                self.section = "context"
+            elif name in ("key decisions", "decisions"):
+                self.section = "decisions"
+            else:
+                self.section = "other"
+            return
+        task = _TASK_HEADING.match(text)
+        if task is None:
+            if self.section in ("goal", "context"):
+                self.content(line, number, code=False)
+            else:
+                self.subsection = True
+            return
+        prefix, short, title = task.groups()
+        if prefix is not None and prefix != self.key:
+            raise self.error(
+                number,
+                f"task heading {prefix}-{short} names another workplan; this one is {self.key}",
+            )
+        self.subsection = False
+        self.task = _TaskDraft(
+            short=short,
+            title=title.strip(),
+            line=number,
+            phase=self.phase.number if self.phase is not None else None,
+        )
+
+    def open_task_block(self, number: int) -> None:
+        if self.task is None:
+            raise self.error(
+                number,
+                "a ```task block outside a task: put it right under a '### Txx — Title' heading",
+            )
+        if self.task.has_block:
+            raise self.error(
+                number, f"a second ```task block under {self.task.short} (one per task)"
+            )
+
+    def task_block(self, block: list[str], fence_line: int) -> None:
+        draft = self.task
+        assert draft is not None
+        data, key_lines = self.load_mapping(block, fence_line + 1, "task block", fence_line)
+        draft.has_block = True
+        draft.fields = data
+        expected = f"{self.key}-{draft.short}"
+        if data.get("id") is None:
+            raise self.error(fence_line, f"the task block has no 'id' (expected 'id: {expected}')")
+        task_id = data["id"]
+        id_line = key_lines.get("id", fence_line)
+        if task_id != expected:
+            raise self.error(
+                id_line,
+                f"task id {task_id!r} does not match its heading {draft.short} in workplan "
+                f"{self.key} (expected {expected!r})",
+            )
+        if expected in self.task_lines:
+            raise self.error(
+                id_line,
+                f"task id {expected!r} is used twice (first at line {self.task_lines[expected]})",
+            )
+        self.task_lines[expected] = id_line
+        allowed = ", ".join(TASK_STATUSES)
+        status = data.get("status")
+        if status is None:
+            raise self.error(fence_line, f"the task block has no 'status' (one of: {allowed})")
+        if status not in TASK_STATUSES:
+            raise self.error(
+                key_lines.get("status", fence_line),
+                f"unknown task status {status!r} (allowed: {allowed})",
+            )
+        if "status" not in key_lines:
+            raise self.error(
+                fence_line, "write the task status as a 'status: value' line of its own"
+            )
+        for name in ("priority", "state_hub_task_id"):
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                raise self.error(
+                    key_lines.get(name, fence_line),
+                    f"task {name!r} must be a string, not {value!r}",
+                )
+        draft.key = expected
+        draft.status = status
+        draft.status_line = key_lines["status"]
+        draft.priority = data.get("priority")
+        draft.external_id = data.get("state_hub_task_id")
+        depends = data.get("depends_on")
+        if depends is not None:
+            depends_line = key_lines.get("depends_on", fence_line)
+            items = depends.split(",") if isinstance(depends, str) else depends
+            if not isinstance(items, list):
+                raise self.error(
+                    depends_line, "depends_on must be a list of task ids like [T03, T04]"
+                )
+            for item in items:
+                match = _TASK_ID.fullmatch(item.strip()) if isinstance(item, str) else None
+                if match is None:
+                    raise self.error(
+                        depends_line,
+                        f"depends_on entries are task ids like T05 or {self.key}-T05, not {item!r}",
+                    )
+                draft.block_depends_on.append((self.task_key(match), depends_line))
+
+    def task_key(self, match: re.Match[str]) -> str:
+        return f"{match.group(1) or self.key}-{match.group(2)}"
+
+    def end_task(self) -> None:
+        draft = self.task
+        if draft is None:
+            return
+        self.task = None
+        if not draft.has_block:
+            raise self.error(
+                draft.line,
+                f"task heading {draft.short} has no ```task block (every '### T<number>' "
+                "heading is a task; rename the heading if this is not one)",
+            )
+        description = "\n".join(draft.description).strip()
+        found = set(_CROSS_REFERENCE.findall(draft.title))
+        found.update(_CROSS_REFERENCE.findall(description))
+        found.discard(self.key)
+        depends_on: list[str] = []
+        task = ParsedTask(
+            key=draft.key,
+            title=draft.title,
+            status=draft.status,
+            priority=draft.priority,
+            external_id=draft.external_id,
+            description=description,
+            phase=draft.phase,
+            position=len(self.tasks),
+            depends_on=depends_on,
+            cross_references=sorted(found),
+            line=draft.line,
+            status_line=draft.status_line,
+            fields=draft.fields,
+        )
+        for dependency, line in draft.block_depends_on + draft.text_depends_on:
+            if dependency not in depends_on:
+                depends_on.append(dependency)
+                self.dependency_lines.append((task, dependency, line))
+        self.tasks.append(task)
+
+    def content(self, line: str, number: int, code: bool) -> None:
+        task = self.task
+        if task is not None:
+            task.description.append(line)
+            if not code and "epends" in line:
+                match = _DEPENDS_TEXT.match(line)
+                if match:
+                    for reference in _TASK_REFERENCE.finditer(match.group(1)):
+                        task.text_depends_on.append((self.task_key(reference), number))
+            return
+        if self.subsection:
+            return
+        section = self.section
+        if section == "phase":
+            if not code and line[:2] == "**":
+                self.phase_field(line, number)
+        elif section == "goal":
+            self.goal.append(line)
+        elif section == "context":
+            self.context.append(line)
+        elif section == "decisions":
+            self.table_line(line, number, code)
+
+    def phase_field(self, line: str, number: int) -> None:
+        phase = self.phase
+        assert phase is not None
+        match = _PHASE_FIELD.match(line)
+        if match:
+            name = match.group(1).lower()
+            value = match.group(2).strip()
+            if name == "goal":
+                phase.goal = value
+            elif name.startswith("repo"):
+                phase.repos = _repos(value)
+            else:
+                phase.depends_on.extend((n, number) for n in _phase_numbers(value))
+            return
+        parallel = _PARALLEL.match(line)
+        if parallel:
+            phase.parallel_with.extend((n, number) for n in _phase_numbers(parallel.group(1)))
+
+    def table_line(self, line: str, number: int, code: bool) -> None:
+        stripped = line.strip()
+        if code or not stripped.startswith("|"):
+            self.table_header = None
+            return
+        cells = _cells(stripped)
+        if self.table_header is None or (
+            self.table_needs_separator and not _TABLE_SEPARATOR.match(stripped)
+        ):
+            self.table_header = [cell.lower() for cell in cells]
+            self.table_needs_separator = True
+            return
+        if self.table_needs_separator:
+            self.table_needs_separator = False
+            return
+        header = self.table_header
+        columns = [
+            header.index(name) if name in header else position
+            for position, name in enumerate(("decision", "choice", "rationale"))
+        ]
+        decision, choice, rationale = (cells[c] if c < len(cells) else "" for c in columns)
+        self.decisions.append(
+            ParsedDecision(decision, choice, rationale, line=number, position=len(self.decisions))
+        )
+
+    def check_references(self) -> None:
+        known = self.task_lines
+        for task, dependency, line in self.dependency_lines:
+            if dependency == task.key:
+                raise self.error(line, f"task {task.short_id} depends on itself")
+            if dependency.startswith(self.key + "-") and dependency not in known:
+                raise self.error(
+                    line,
+                    f"task {task.short_id} depends on {dependency}, which is not in this workplan",
+                )
+        numbers = {phase.number for phase in self.phases}
+        for phase in self.phases:
+            for what, references in (
+                ("depends on", phase.depends_on),
+                ("runs in parallel with", phase.parallel_with),
+            ):
+                for other, line in references:
+                    if other not in numbers or other == phase.number:
+                        raise self.error(
+                            line,
+                            f"Phase {phase.number} {what} Phase {other}, which is not another phase here",
+                        )
+
+
+def _dedent(line: str, indent: int) -> str:
+    if indent and line[:indent].isspace():
+        return line[indent:]
+    return line.lstrip() if indent else line
+
+
+def _strip_parentheses(value: str) -> str:
+    while True:
+        stripped = _PARENTHESES.sub("", value)
+        if stripped == value:
+            return value
+        value = stripped
+
+
+def _repos(value: str) -> list[str]:
+    repos = []
+    for part in _strip_parentheses(value).split(","):
+        repo = part.strip().strip("`").strip().rstrip(".").strip()
+        if repo:
+            repos.append(repo)
+    return repos
+
+
+def _phase_numbers(value: str) -> list[int]:
+    numbers: list[int] = []
+    for found in _NUMBER.findall(_strip_parentheses(value)):
+        if int(found) not in numbers:
+            numbers.append(int(found))
+    return numbers
+
+
+def _cells(row: str) -> list[str]:
+    cells = _CELL_SPLIT.split(row)
+    if cells and not cells[0].strip():
+        cells = cells[1:]
+    if cells and not cells[-1].strip() and row.endswith("|") and not row.endswith("\\|"):
+        cells = cells[:-1]
+    return [cell.strip().replace("\\|", "|") for cell in cells]
+
+
+def parse_workplan(text: str, path: str) -> ParsedWorkplan:
+    """The workplan in ``text`` (read from ``path``, used in errors), or the first
+    problem as a WorkplanFormatError (rules in the module docstring). Read files with
+    ``newline=""`` (or use :func:`parse_workplan_file`) so the hash covers CRLFs."""
+    return _Parser(text, path).parse()
+
+
+def parse_workplan_file(path: str | Path) -> ParsedWorkplan:
+    """Read ``path`` as UTF-8 (bytes as they are, CRLFs included) and parse it."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise WorkplanFormatError(str(path), line, "the file is not UTF-8") from None
+    return parse_workplan(text, str(path))
+
+
+# --- write-back -------------------------------------------------------------------
+
+
+def _replace_value(line: str, value: str) -> str | None:
+    """``line`` (a ``key: value`` line) with its value replaced, keeping the quote
+    style, any comment and a trailing "\\r"; None when the line is not that simple."""
+    match = _VALUE_LINE.match(line)
+    if match is None:
+        return None
+    head, old = match.group("head"), match.group("value")
+    quote = old[0] if old[:1] in ("'", '"') else ""
+    if not old and not head.endswith((" ", "\t")):
+        head += " "
+    return f"{head}{quote}{value}{quote}{match.group('tail')}{match.group('cr')}"
+
+
+def set_task_statuses(
+    text: str, statuses: Mapping[str, str], updated: date, *, path: str = "<workplan>"
+) -> str:
+    """``text`` with each task's ``status:`` line set (keys full or short, e.g. ``T05``)
+    and the front matter's ``updated:`` set to ``updated`` (added before the closing
+    ``---`` when missing). Every other byte stays as it was; when no status changes the
+    text is returned unchanged (``updated`` too). Raises WorkplanFormatError when the
+    text does not parse or a task is not in it, ValueError for an unknown status."""
+    for status in statuses.values():
+        if status not in TASK_STATUSES:
+            raise ValueError(
+                f"unknown task status {status!r} (allowed: {', '.join(TASK_STATUSES)})"
+            )
+    plan = parse_workplan(text, path)
+    by_key = {task.key: task for task in plan.tasks}
+    changes: list[tuple[int, str]] = []
+    for key, status in statuses.items():
+        task = by_key.get(_full_task_key(key, plan.key))
+        if task is None:
+            raise WorkplanFormatError(path, 1, f"task {key!r} is not in workplan {plan.key}")
+        if task.status != status:
+            changes.append((task.status_line, status))
+    if not changes:
+        return text
+    lines = text.split("\n")
+    for line_number, status in changes:
+        replaced = _replace_value(lines[line_number - 1], status)
+        if replaced is None:
+            raise WorkplanFormatError(
+                path, line_number, "cannot rewrite this status line: write it as 'status: value'"
+            )
+        lines[line_number - 1] = replaced
+    end = 1
+    while lines[end].rstrip() != "---":  # parse_workplan found the closing line
+        end += 1
+    for index in range(1, end):
+        match = _KEY_LINE.match(lines[index])
+        if match and not match.group(1) and match.group(2) == "updated":
+            replaced = _replace_value(lines[index], updated.isoformat())
+            if replaced is None:
+                raise WorkplanFormatError(
+                    path,
+                    index + 1,
+                    "cannot rewrite this line: write it as 'updated: \"YYYY-MM-DD\"'",
+                )
+            lines[index] = replaced
+            break
+    else:
+        ending = "\r" if lines[end].endswith("\r") else ""
+        lines.insert(end, f'updated: "{updated.isoformat()}"{ending}')
+    return "\n".join(lines)
+
+
+def set_task_status(
+    text: str, task_key: str, status: str, updated: date, *, path: str = "<workplan>"
+) -> str:
+    """``text`` with one task's status set; see :func:`set_task_statuses`."""
+    return set_task_statuses(text, {task_key: status}, updated, path=path)
+
+
+# --- synthetic workplans ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    number: int
+    title: str
+    status: str
+    priority: str
+    external_id: str | None
+    body: str
+    block_depends_on: tuple[str, ...] = ()  # written as the block's depends_on
+    text_depends_on: tuple[str, ...] = ()  # written as a "Depends on:" line
+    cross_references: tuple[str, ...] = ()  # written as a "Cross-reference:" line
+
+    @property
+    def short_id(self) -> str:
+        return f"T{self.number:02d}"
+
+    @property
+    def description(self) -> str:
+        parts = [self.body]
+        if self.text_depends_on:
+            parts.append(f"Depends on: {', '.join(self.text_depends_on)}.")
+        if self.cross_references:
+            parts.append(f"Cross-reference: {', '.join(self.cross_references)}.")
+        return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    number: int
+    title: str
+    goal: str
+    repos: tuple[str, ...]
+    tasks: tuple[TaskSpec, ...]
+    repo_comment: str | None = None  # "(...)" after the first repo
+    depends_on: tuple[int, ...] = ()
+    parallel_with: tuple[int, ...] = ()
+    note_title: str | None = None  # a ### subsection that is not a task
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class WorkplanSpec:
+    key: str
+    title: str
+    domain: str
+    repo: str
+    status: str
+    owner: str
+    topic_slug: str
+    created: date
+    updated: date
+    workstream_id: str
+    goal: str
+    context: str
+    decisions: tuple[tuple[str, str, str], ...]
+    phases: tuple[PhaseSpec, ...]
+    quote_dates: bool = True
+
+    @property
+    def tasks(self) -> list[TaskSpec]:
+        return [task for phase in self.phases for task in phase.tasks]
+
+
+def render_workplan(spec: WorkplanSpec, *, newline: str = "\n") -> str:
+    """The markdown for ``spec``, in the format :func:`parse_workplan` reads."""
+
+    def when(value: date) -> str:
+        return f'"{value.isoformat()}"' if spec.quote_dates else value.isoformat()
+
+    out = [
+        "---",
+        f"id: {spec.key}",
+        "type: workplan",
+        f'title: "{spec.title}"',
+        f"domain: {spec.domain}",
+        f"repo: {spec.repo}",
+        f"status: {spec.status}",
+        f"owner: {spec.owner}",
+        f"topic_slug: {spec.topic_slug}",
+        f"created: {when(spec.created)}",
+        f"updated: {when(spec.updated)}",
+        f'state_hub_workstream_id: "{spec.workstream_id}"',
+        "---",
+        "",
+        f"# {spec.title}",
+        "",
+        "## Goal",
+        "",
+        spec.goal,
+        "",
+        "## Context",
+        "",
+        spec.context,
+        "",
+        "## Key Decisions",
+        "",
+        "| Decision | Choice | Rationale |",
+        "|----------|--------|-----------|",
+    ]
+    out.extend(f"| {d} | {c} | {r} |" for d, c, r in spec.decisions)
+    for phase in spec.phases:
+        out += ["", f"## Phase {phase.number} — {phase.title}", "", f"**Goal**: {phase.goal}"]
+        repos = list(phase.repos)
+        if repos and phase.repo_comment:
+            repos[0] = f"{repos[0]} ({phase.repo_comment})"
+        if repos:
+            out.append(f"**{'Repos' if len(repos) > 1 else 'Repo'}**: {', '.join(repos)}")
+        if phase.depends_on:
+            needs = [
+                f"Phase {n} ({_DEPENDENCY_REASONS[n % len(_DEPENDENCY_REASONS)]})"
+                for n in phase.depends_on
+            ]
+            out.append(f"**Depends on**: {', '.join(needs)}.")
+        if phase.parallel_with:
+            others = " and ".join(f"Phase {n}" for n in phase.parallel_with)
+            out.append(f"**Runs in parallel with {others}.**")
+        if phase.note_title:
+            out += ["", f"### {phase.note_title}", "", phase.note]
+        for task in phase.tasks:
+            out += [
+                "",
+                f"### {task.short_id} — {task.title}",
+                "",
+                "```task",
+                f"id: {spec.key}-{task.short_id}",
+                f"status: {task.status}",
+                f"priority: {task.priority}",
+            ]
+            if task.external_id is not None:
+                out.append(f'state_hub_task_id: "{task.external_id}"')
+            if task.block_depends_on:
+                out.append(f"depends_on: [{', '.join(task.block_depends_on)}]")
+            out += ["```", "", task.description]
+    out.append("")
+    text = "\n".join(out)
+    return text.replace("\n", newline) if newline != "\n" else text
+
+
+_VERBS = (
+    "Create", "Extract", "Refactor", "Document", "Migrate", "Harden", "Benchmark",
+    "Register", "Automate", "Review", "Design", "Implement", "Deploy", "Test", "Rename",
+)  # fmt: skip
+_OBJECTS = (
+    "hub-core package", "event forwarding", "token validation", "service registry",
+    "runbook executor", "budget alerts", "schema registry", "consistency checker",
+    "backup verification", "certificate tracking", "MCP server", "status dashboard",
+    "migration script", "access paths", "incident timeline", "cost ingestion",
+)  # fmt: skip
+_QUALIFIERS = (
+    "for ops-hub", "in dev-hub", "across all repos", "with OIDC", "on k3s",
+    "for fin-hub", "(MVP)", "v2", "end-to-end", "",
+)  # fmt: skip
+_REPOS = (
+    "the-custodian", "hub-core", "ops-hub", "fin-hub", "net-kingdom", "railiance-cluster",
+    "railiance-platform", "markitect", "state-hub", "coulomb.social",
+)  # fmt: skip
+_DOMAINS = ("custodian", "railiance", "net-kingdom", "markitect", "personhood")
+_EXTERNAL_WORKPLANS = ("NK-WP-0001", "NK-WP-0002", "CUST-WP-0025", "RAIL-WP-0012", "MK-WP-0003")
+_DEPENDENCY_REASONS = (
+    "identity for service auth", "hub_core available", "multi-hub pattern proven",
+    "schema frozen", "data migrated",
+)  # fmt: skip
+_BULLETS = (
+    "Keep the existing tests green", "Document the contract in canon",
+    "Add a migration with a downgrade path", "Expose the result over MCP",
+    "Measure p95 latency before and after", "Back up the database before the switch",
+    "Announce the change to every domain repo", "Record the decision in the hub",
+    "Wire the health probe into the dashboard", "Add `make check` to CI",
+)  # fmt: skip
+
+
+def make_workplan_spec(index: int, tasks: int = 25, phases: int = 4, seed: int = 0) -> WorkplanSpec:
+    """A synthetic but realistic workplan ``GEN-WP-<index>``, the same for the same
+    arguments. Cross-workplan dependencies point at lower-numbered GEN workplans."""
+    rng = random.Random(seed * 1_000_003 + index)
+    key = f"GEN-WP-{index:04d}"
+
+    def an_id() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    def a_title() -> str:
+        words = [rng.choice(_VERBS), rng.choice(_OBJECTS), rng.choice(_QUALIFIERS)]
+        return " ".join(word for word in words if word)
+
+    phase_count = max(1, phases)
+    cuts = sorted(rng.randint(0, tasks) for _ in range(phase_count - 1))
+    bounds = [0, *cuts, tasks]
+    phase_specs: list[PhaseSpec] = []
+    previous_depends: tuple[int, ...] = ()
+    parallel: dict[int, list[int]] = {n: [] for n in range(1, phase_count + 1)}
+    depends: dict[int, tuple[int, ...]] = {}
+    for number in range(1, phase_count + 1):
+        if number > 1 and rng.random() < 0.3:
+            parallel[number].append(number - 1)
+            parallel[number - 1].append(number)
+            depends[number] = previous_depends
+        elif number > 1:
+            extra = rng.randint(1, number - 1) if number > 2 and rng.random() < 0.4 else None
+            depends[number] = (number - 1,) if extra in (None, number - 1) else (number - 1, extra)
+        else:
+            depends[number] = ()
+        previous_depends = depends[number]
+    for number in range(1, phase_count + 1):
+        task_specs = []
+        for task_number in range(bounds[number - 1] + 1, bounds[number] + 1):
+            earlier = list(range(1, task_number))
+            block_deps: list[str] = []
+            text_deps: list[str] = []
+            if earlier and rng.random() < 0.4:
+                for dependency in sorted(rng.sample(earlier, min(len(earlier), rng.randint(1, 2)))):
+                    target = block_deps if rng.random() < 0.5 else text_deps
+                    target.append(f"T{dependency:02d}")
+            if index > 1 and rng.random() < 0.05:
+                other = rng.randint(1, index - 1)
+                block_deps.append(
+                    f"GEN-WP-{other:04d}-T{rng.randint(1, max(1, min(tasks, 5))):02d}"
+                )
+            references: list[str] = []
+            if rng.random() < 0.15:
+                references.append(rng.choice(_EXTERNAL_WORKPLANS))
+                if index > 1 and rng.random() < 0.5:
+                    references.append(f"GEN-WP-{rng.randint(1, index - 1):04d}")
+            body = [
+                f"{rng.choice(_VERBS)} the {rng.choice(_OBJECTS)} {rng.choice(_QUALIFIERS)}".rstrip()
+                + ". This unblocks the next phase and keeps every hub on one contract.",
+                "",
+                *[f"- {bullet}" for bullet in rng.sample(_BULLETS, rng.randint(2, 5))],
+            ]
+            roll = rng.random()
+            if roll < 0.08:
+                body += [
+                    "",
+                    "```python",
+                    "# not a heading: ### T99 — fake",
+                    'status = "done"',
+                    "```",
+                ]
+            elif roll < 0.14:
+                body += ["", "#### Acceptance", "", "```yaml", "status: done", "```"]
+            task_specs.append(
+                TaskSpec(
+                    number=task_number,
+                    title=a_title(),
+                    status=rng.choices(TASK_STATUSES, weights=(5, 3, 1, 4, 1))[0],
+                    priority=rng.choice(("critical", "high", "medium", "medium", "low")),
+                    external_id=an_id() if rng.random() < 0.9 else None,
+                    body="\n".join(body),
+                    block_depends_on=tuple(block_deps),
+                    text_depends_on=tuple(text_deps),
+                    cross_references=tuple(references),
+                )
+            )
+        has_note = rng.random() < 0.25
+        phase_specs.append(
+            PhaseSpec(
+                number=number,
+                title=f"{rng.choice(_VERBS)} {rng.choice(_OBJECTS)}".title(),
+                goal=f"{rng.choice(_VERBS)} the {rng.choice(_OBJECTS)} so the hubs stay independent.",
+                repos=tuple(rng.sample(_REPOS, rng.randint(1, 3))),
+                tasks=tuple(task_specs),
+                repo_comment=rng.choice((None, "new repo", "extraction, later split")),
+                depends_on=depends[number],
+                parallel_with=tuple(parallel[number]),
+                note_title="Extraction Boundary" if has_note else None,
+                note="**Generic (~17 tools):**\n- Models: Domain, AgentMessage\n- Routers: domains, repos"
+                if has_note
+                else "",
+            )
+        )
+    created = date(2025, 1, 1) + timedelta(days=rng.randint(0, 400))
+    title = f"{rng.choice(_VERBS)} {rng.choice(_OBJECTS)} — Generated Plan {index}".title()
+    return WorkplanSpec(
+        key=key,
+        title=title,
+        domain=rng.choice(_DOMAINS),
+        repo=rng.choice(_REPOS),
+        status=rng.choice(("active", "active", "draft", "completed")),
+        owner=rng.choice(_DOMAINS),
+        topic_slug=rng.choice(_DOMAINS),
+        created=created,
+        updated=created + timedelta(days=rng.randint(0, 60)),
+        workstream_id=an_id(),
+        goal=f"Deliver {rng.choice(_OBJECTS)} and {rng.choice(_OBJECTS)} for every hub.\n\n"
+        "1. First milestone\n2. Second milestone",
+        context="The hub has grown; this plan splits it along FOS lines.\n"
+        "- **FOS**: organisational recursion\n- **OAS**: compute substrate",
+        decisions=tuple(
+            (
+                f"{rng.choice(_OBJECTS).capitalize()} {n}",
+                rng.choice(("Separate package", "Parallel start", "New repo", "Keep as is")),
+                rng.choice(_BULLETS),
+            )
+            for n in range(1, rng.randint(3, 5) + 1)
+        ),
+        phases=tuple(phase_specs),
+        quote_dates=rng.random() < 0.8,
+    )
+
+
+def generate_workplan(index: int, tasks: int = 25, phases: int = 4, seed: int = 0) -> str:
+    """The markdown of :func:`make_workplan_spec` (same arguments)."""
+    return render_workplan(make_workplan_spec(index, tasks=tasks, phases=phases, seed=seed))
