@@ -573,6 +573,13 @@ def _caller(info: Info) -> str | None:
     return identity.subject if identity else None
 
 
+@strawberry.type(description="A subject several workplans share; workplans(topic:) lists them.")
+class Topic:
+    slug: str
+    title: str
+    workplan_count: int
+
+
 @strawberry.type
 class Query:
     @strawberry.federation.field(requires_scopes=READ, description="Workplans, by key.")
@@ -582,14 +589,30 @@ class Query:
         domain: str | None = None,
         status: str | None = None,
         repo: str | None = None,
+        topic: str | None = None,
         first: First = None,
         after: After = None,
     ) -> Connection[Workplan]:
         async with _ctx(info).db.session() as s:
             page = await service.list_workplans(
-                s, domain_slug=domain, status=status, repo=repo, first=first, after=after
+                s,
+                domain_slug=domain,
+                status=status,
+                repo=repo,
+                topic=topic,
+                first=first,
+                after=after,
             )
         return Connection.from_page(page, Workplan.from_row)
+
+    @strawberry.federation.field(
+        requires_scopes=READ,
+        description="Topics workplans belong to (their front matter's topic_slug), by slug.",
+    )
+    async def topics(self, info: Info) -> list[Topic]:
+        async with _ctx(info).db.session() as s:
+            rows = await service.list_topics(s)
+        return [Topic(slug=t.slug, title=t.title, workplan_count=n) for t, n in rows]
 
     @strawberry.federation.field(requires_scopes=READ, description="One workplan by key.")
     async def workplan(self, info: Info, id: strawberry.ID) -> Workplan | None:

@@ -151,11 +151,14 @@ async def list_workplans(
     domain_slug: str | None = None,
     status: str | None = None,
     repo: str | None = None,
+    topic: str | None = None,
     first: int | None = None,
     after: str | None = None,
 ) -> Page[models.Workplan]:
     """By key."""
     stmt = select(models.Workplan)
+    if topic:
+        stmt = stmt.where(models.Workplan.topic_slug == topic)
     if domain_slug:
         stmt = stmt.where(models.Workplan.domain_slug == domain_slug)
     if status:
@@ -163,6 +166,28 @@ async def list_workplans(
     if repo:
         stmt = stmt.where(models.Workplan.repo == repo)
     return await paginate(session, stmt, [models.Workplan.key], first=first, after=after)
+
+
+async def ensure_topic(session: AsyncSession, slug: str, title: str | None = None) -> models.Topic:
+    """The topic ``slug``, created (titled by its slug unless told) when it is new."""
+    slug = _required(slug, "topic", models.KEY_LENGTH)
+    topic = await session.scalar(select(models.Topic).where(models.Topic.slug == slug))
+    if topic is None:
+        topic = models.Topic(slug=slug, title=title or slug)
+        session.add(topic)
+        await session.flush()
+    return topic
+
+
+async def list_topics(session: AsyncSession) -> list[tuple[models.Topic, int]]:
+    """Every topic with how many workplans it has, by slug (one query)."""
+    count = (
+        select(func.count(models.Workplan.id))
+        .where(models.Workplan.topic_slug == models.Topic.slug)
+        .scalar_subquery()
+    )
+    rows = await session.execute(select(models.Topic, count).order_by(models.Topic.slug))
+    return [(topic, int(n)) for topic, n in rows.all()]
 
 
 async def list_phases(session: AsyncSession, workplan_key: str) -> list[models.Phase]:

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.orm import utcnow
 from subgraphs.dev.models import Decision, Phase, Task, TaskDependency, TaskReference, Workplan
+from subgraphs.dev.service import ensure_topic
 from subgraphs.dev.workplan_format import (
     ParsedTask,
     ParsedWorkplan,
@@ -192,6 +193,8 @@ async def import_workplan(
         workplan = Workplan(key=parsed.key)
         session.add(workplan)
     changes = _assign(workplan, _workplan_fields(parsed), f"workplan {parsed.key}")
+    if parsed.topic_slug:
+        await ensure_topic(session, parsed.topic_slug)
     workplan.source_path = parsed.path
     workplan.content_hash = digest
     workplan.synced_at = utcnow()

@@ -108,7 +108,14 @@ async def test_the_fixture_imports_to_exactly_what_it_says(
     assert (workplan.key, workplan.domain_slug, workplan.repo) == (WP, "custodian", "the-custodian")
     assert workplan.updated == date(2026, 3, 20)
     assert workplan.workstream_id == "293a74fe-a85a-4ad6-8933-23d52a72fe8b"
-    # The hub answers from what was imported.
+    # The hub answers from what was imported, the workplan's topic included.
+    topics = dev.gql(
+        '{ topics { slug workplanCount } workplans(topic: "custodian") { totalCount } }'
+    )
+    assert topics == {
+        "topics": [{"slug": "custodian", "workplanCount": 1}],
+        "workplans": {"totalCount": 1},
+    }
     data = dev.gql(f'{{ task(id: "{WP}-T05") {{ id title status priority }} }}')
     assert data["task"] == {
         "id": f"{WP}-T05",
