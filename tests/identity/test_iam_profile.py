@@ -260,6 +260,7 @@ def test_lifetimes_table_is_the_code(tmp_path: Path) -> None:
         "TokenValidator.jwks_refetch_min_interval_s": _signature_default(
             "jwks_refetch_min_interval_s"
         ),
+        "TokenValidator.verified_cache_ttl_s": _signature_default("verified_cache_ttl_s"),
         "AuthSettings.leeway_s": AuthSettings().leeway_s,
         "service_account.REFRESH_MARGIN_S": service_account.REFRESH_MARGIN_S,
         "break_glass.MAX_TTL_S": break_glass.MAX_TTL_S,
