@@ -656,8 +656,10 @@ class Composer:
             hidden = (
                 " @inaccessible" if any(_has_directive(a, "inaccessible") for a in nodes) else ""
             )
+            description = next((a.description.value for a in nodes if a.description), None)
             text = (
-                f"{n}: {print_ast(type_)}"
+                (f"{_string(description)} " if description else "")
+                + f"{n}: {print_ast(type_)}"
                 + (f" = {print_ast(default)}" if default is not None else "")
                 + hidden
             )
