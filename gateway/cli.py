@@ -195,6 +195,13 @@ def serve(
     auth_audience: str = typer.Option(
         "hubgraph", envvar="HUBGRAPH_AUTH_AUDIENCE", help="The audience tokens must be for."
     ),
+    mcp: bool = typer.Option(
+        True, help="Serve the graph's generated MCP tools at /mcp (same bearer tokens)."
+    ),
+    mcp_mutations: str = typer.Option(
+        "none",
+        help="Mutation tools at /mcp: none, all, or comma-separated mutation field names.",
+    ),
 ) -> None:
     """Serve the supergraph over HTTP at /graphql, reloading it when its source changes."""
     from gateway.server import create_gateway_app
@@ -255,8 +262,11 @@ def serve(
         },
         log_format=log_format.value,
         server=server,
+        mcp=mcp,
+        mcp_mutations=mcp_mutations,
     )
     try:
+        mcp_settings = options.mcp_settings()
         reloading = load_gateway(options)  # with workers too: errors show here, exit 2
     except StartupError as failed:
         _fail(failed.lines)
@@ -266,6 +276,15 @@ def serve(
     typer.echo(f"gateway on http://{host}:{port}/graphql over {names}", err=True)
     if workers > 1:
         typer.echo(f"{workers} worker processes", err=True)
+    if mcp_settings is not None:
+        from gateway.mcp.tools import config_problems
+
+        for problem in config_problems(reloading.current.api_schema, mcp_settings.tools):
+            typer.echo(f"warning: --mcp-mutations: {problem}", err=True)
+        typer.echo(
+            f"MCP tools at http://{host}:{port}{mcp_settings.path} (mutations: {mcp_mutations})",
+            err=True,
+        )
     if authenticator.settings.issuer:
         typer.echo(
             f"bearer tokens from {authenticator.settings.issuer} "
@@ -289,9 +308,14 @@ def serve(
         "timeout_graceful_shutdown": graceful_timeout,
     }
     configure_logging(log_format.value)
+    if mcp_settings is not None:
+        from gateway.mcp.http import quiet_sdk_logs
+
+        quiet_sdk_logs()
     if workers == 1:
         freeze_startup_objects()
-        uvicorn.run(create_gateway_app(reloading, server, authenticator=authenticator), **common)
+        app = create_gateway_app(reloading, server, authenticator=authenticator, mcp=mcp_settings)
+        uvicorn.run(app, **common)
         return
     # Workers are separate processes started from an import string: each builds its own
     # app from the options, handed over in the environment.

@@ -310,6 +310,7 @@ class ReloadingGateway:
         self.reloads = 0
         self.failed_reloads = 0
         self.last_warmed = 0  # operations re-planned before the last swap
+        self._listeners: list[Callable[[Gateway], None]] = []
 
     # -- serving ----------------------------------------------------------------------
 
@@ -350,6 +351,11 @@ class ReloadingGateway:
         return [k for k, _ in heapq.nlargest(n, self._uses.items(), key=lambda kv: kv[1])]
 
     # -- reloading --------------------------------------------------------------------
+
+    def on_reload(self, listener: Callable[[Gateway], None]) -> None:
+        """Call ``listener(new_gateway)`` after every swap, on the event loop (e.g. so MCP
+        clients hear that the tools changed). It must not block; what it raises is logged."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Start polling the source (call from the running event loop, e.g. at start-up)."""
@@ -429,6 +435,11 @@ class ReloadingGateway:
         task = asyncio.get_running_loop().create_task(self._retire(old))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
+        for listener in list(self._listeners):
+            try:
+                listener(gateway)
+            except Exception:  # a listener's bug must not undo or fail the reload
+                log.exception("a reload listener failed")
 
     async def _retire(self, old: _Generation) -> None:
         # No await between setting the event and reading the count: a request that

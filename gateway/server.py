@@ -14,6 +14,9 @@ Routes:
 * ``/metrics`` -- Prometheus text format (:mod:`gateway.http.metrics`).
 * ``POST /admin/reload`` (only when an admin token is configured; ``Authorization: Bearer
   TOKEN``) checks the supergraph source now and answers ``{"reloaded": bool, "errors": [...]}``.
+* ``/mcp`` (when given MCP settings) -- the graph's generated tools over MCP's streamable
+  HTTP, with the same bearer tokens, and its protected-resource metadata
+  (:mod:`gateway.mcp.http`).
 
 Around them: CORS (:mod:`gateway.http.cors`) and one access-log line, request id and
 metrics per request (:mod:`gateway.http.accesslog`).
@@ -28,9 +31,9 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import OperationType
@@ -67,6 +70,9 @@ from gateway.reload import ReloadingGateway
 from identity.authenticate import Authenticator, unauthenticated_body, www_authenticate
 from identity.settings import AuthSettings
 from identity.validation import Identity, InvalidToken
+
+if TYPE_CHECKING:
+    from gateway.mcp.http import McpSettings
 
 log = logging.getLogger("hubgraph.gateway.server")
 
@@ -391,11 +397,13 @@ def create_gateway_app(
     expose_query_plans: bool | None = None,
     admin_token: str | None = None,
     authenticator: Authenticator | None = None,
+    mcp: McpSettings | None = None,
 ) -> Starlette:
     """The gateway's ASGI app. ``expose_query_plans`` and ``admin_token``, when given,
     override ``settings``. ``authenticator`` validates callers' bearer tokens; without one
-    every caller is anonymous and a request with a token is refused (401). Raises
-    ManifestError when the trusted-documents manifest cannot be read."""
+    every caller is anonymous and a request with a token is refused (401). ``mcp`` adds
+    the MCP endpoint. Raises ManifestError when the trusted-documents manifest cannot be
+    read."""
     settings = settings or ServerSettings()
     if expose_query_plans is not None:
         settings = replace(settings, expose_query_plans=expose_query_plans)
@@ -446,6 +454,11 @@ def create_gateway_app(
     authenticator = authenticator or Authenticator(AuthSettings())
     graphql = GraphQLEndpoint(reloading, settings, persisted, recording, authenticator)
     admin_token = settings.admin_token
+    mcp_endpoint = None
+    if mcp is not None:
+        from gateway.mcp.http import McpEndpoint  # the MCP SDK is loaded only when used
+
+        mcp_endpoint = McpEndpoint(reloading, authenticator, mcp, settings)
 
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})
@@ -485,7 +498,10 @@ def create_gateway_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         reloading.start()
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if mcp_endpoint is not None:  # MCP sessions end first, then the rest
+                    await stack.enter_async_context(mcp_endpoint.running())
+                yield
         finally:
             # uvicorn gets here once in-flight requests are done (graceful shutdown).
             await reloading.close()
@@ -502,6 +518,8 @@ def create_gateway_app(
     # Without a token the route does not exist (404): no unauthenticated way to reload.
     if admin_token:
         routes.append(Route("/admin/reload", admin_reload, methods=["POST"]))
+    if mcp_endpoint is not None:
+        routes += mcp_endpoint.routes()
     middleware = [
         Middleware(
             ObservabilityMiddleware,
@@ -510,7 +528,9 @@ def create_gateway_app(
             json_lines=settings.access_log_json,
         )
     ]
-    if settings.cors_origins:
+    if settings.cors_origins and mcp_endpoint is not None:
+        middleware.append(mcp_endpoint.cors(settings))
+    elif settings.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
@@ -528,4 +548,5 @@ def create_gateway_app(
     app.state.persisted = persisted
     app.state.readiness = readiness
     app.state.authenticator = authenticator
+    app.state.mcp = mcp_endpoint
     return app

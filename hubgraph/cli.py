@@ -1,6 +1,7 @@
 """``hubgraph``: one console script; each hub contributes its commands from its ``cli.py``.
 
-Commands that span hubs live here: ``config``, ``migrate``, ``up`` and ``schema``.
+Commands that span hubs live here: ``config``, ``migrate``, ``up`` and ``schema``; the
+gateway's, the identity's and MCP's (``hubgraph mcp``) come from their packages.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ for _hub in available_hubs():
     app.add_typer(importlib.import_module(f"subgraphs.{_hub}.cli").app, name=_hub)
 app.add_typer(importlib.import_module("gateway.cli").app, name="gateway")
 app.add_typer(importlib.import_module("identity.cli").app, name="identity")
+app.add_typer(importlib.import_module("gateway.mcp.cli").app, name="mcp")
 
 
 def _hubs(selected: str | None) -> list[str]:

@@ -20,9 +20,9 @@ import concurrent.futures
 import gc
 import os
 from collections.abc import Coroutine
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from starlette.applications import Starlette
@@ -44,6 +44,9 @@ from gateway.reload import (
 from gateway.supergraph import SupergraphError
 from identity.authenticate import Authenticator
 from identity.settings import AuthConfigError, load_auth_settings
+
+if TYPE_CHECKING:
+    from gateway.mcp.http import McpSettings
 
 ENV_VAR = "HUBGRAPH_GATEWAY_SERVE_OPTIONS"
 
@@ -76,6 +79,8 @@ class ServeOptions:
     limits: dict[str, int | None] = field(default_factory=dict)
     log_format: str = "text"  # text | json
     server: ServerSettings = field(default_factory=ServerSettings)
+    mcp: bool = True  # the MCP endpoint at /mcp
+    mcp_mutations: str = "none"  # mutation tools: none | all | comma-separated field names
 
     def to_env(self) -> str:
         data = asdict(self)
@@ -116,6 +121,17 @@ class ServeOptions:
             for name, value in self.limits.items()
         }
         return OperationLimits(**values)
+
+    def mcp_settings(self) -> McpSettings | None:
+        if not self.mcp:
+            return None
+        from gateway.mcp.http import McpSettings
+        from gateway.mcp.server import tool_config
+
+        try:
+            return McpSettings(tools=tool_config(self.mcp_mutations))
+        except ValueError as exc:
+            raise StartupError([f"--mcp-mutations: {exc}"]) from None
 
     def source(self) -> SupergraphSource:
         if (self.supergraph is None) == (not self.subgraphs):
@@ -186,7 +202,19 @@ def create_app() -> Starlette:
         reloading = load_gateway(options)
     except StartupError as failed:
         raise RuntimeError("\n".join(failed.lines)) from None
-    app = create_gateway_app(reloading, options.server, authenticator=authenticator_from_env())
+    mcp = options.mcp_settings()
+    if mcp is not None:
+        from gateway.mcp.http import quiet_sdk_logs
+
+        quiet_sdk_logs()
+    app = create_gateway_app(
+        reloading,
+        options.server,
+        authenticator=authenticator_from_env(),
+        # One of several workers: an MCP session opened on this one would be unknown to
+        # the others, so MCP runs without sessions.
+        mcp=replace(mcp, stateless=True) if mcp is not None else None,
+    )
     freeze_startup_objects()
     return app
 

@@ -21,7 +21,8 @@ from subgraphs.core.kit.migrations import upgrade
 from subgraphs.core.kit.settings import load_settings
 from subgraphs.dev.sync import CheckReport, SyncReport, check_paths, sync_paths
 
-console = Console(stderr=True)
+# soft_wrap: a file:line must stay on one line whatever the terminal width (editors parse it).
+console = Console(stderr=True, soft_wrap=True)
 
 app = hub_cli("dev")
 
