@@ -33,7 +33,7 @@ for _hub in available_hubs():
     app.add_typer(importlib.import_module(f"subgraphs.{_hub}.cli").app, name=_hub)
 app.add_typer(importlib.import_module("gateway.cli").app, name="gateway")
 app.add_typer(importlib.import_module("identity.cli").app, name="identity")
-app.add_typer(importlib.import_module("gateway.mcp.cli").app, name="mcp")
+app.add_typer(importlib.import_module("hubgraph.mcp_cli").app, name="mcp")
 
 
 def _hubs(selected: str | None) -> list[str]:
