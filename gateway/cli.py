@@ -202,6 +202,11 @@ def serve(
         "none",
         help="Mutation tools at /mcp: none, all, or comma-separated mutation field names.",
     ),
+    mcp_tool_name: list[str] = typer.Option(
+        [],
+        "--mcp-tool-name",
+        help="Rename a tool at /mcp: Query.field=name or Mutation.field=name (repeatable).",
+    ),
 ) -> None:
     """Serve the supergraph over HTTP at /graphql, reloading it when its source changes."""
     from gateway.server import create_gateway_app
@@ -264,6 +269,7 @@ def serve(
         server=server,
         mcp=mcp,
         mcp_mutations=mcp_mutations,
+        mcp_tool_names=list(mcp_tool_name),
     )
     try:
         mcp_settings = options.mcp_settings()

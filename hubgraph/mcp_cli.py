@@ -99,6 +99,11 @@ def serve(
     poll_interval: float = typer.Option(
         10.0, min=0, help="Seconds between checks of the hubs' schemas; 0: never."
     ),
+    tool_name: list[str] = typer.Option(
+        [],
+        "--tool-name",
+        help="Rename a tool: Query.field=name or Mutation.field=name (repeatable).",
+    ),
 ) -> None:
     """Serve MCP over stdio (for desktop agents): the whole graph as `hubgraph`, or one
     hub (--hub) as `<hub>-hub`."""
@@ -114,9 +119,9 @@ def serve(
     if embedded and (supergraph is not None or subgraph):
         _fail("--embedded runs this checkout's hubs: leave out --supergraph and --subgraph")
     try:
-        config = tool_config(mutations or ("all" if hub else "none"))
+        config = tool_config(mutations or ("all" if hub else "none"), tool_name)
     except ValueError as exc:
-        _fail(f"--mutations: {exc}")
+        _fail(f"--mutations / --tool-name: {exc}")
     plan = Plan(hub, supergraph, list(subgraph), embedded, poll_interval)
     raise typer.Exit(asyncio.run(_serve(plan, config)))
 

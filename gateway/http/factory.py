@@ -81,6 +81,7 @@ class ServeOptions:
     server: ServerSettings = field(default_factory=ServerSettings)
     mcp: bool = True  # the MCP endpoint at /mcp
     mcp_mutations: str = "none"  # mutation tools: none | all | comma-separated field names
+    mcp_tool_names: list[str] = field(default_factory=list)  # "Query.field=name" renames
 
     def to_env(self) -> str:
         data = asdict(self)
@@ -129,9 +130,9 @@ class ServeOptions:
         from gateway.mcp.server import tool_config
 
         try:
-            return McpSettings(tools=tool_config(self.mcp_mutations))
+            return McpSettings(tools=tool_config(self.mcp_mutations, self.mcp_tool_names))
         except ValueError as exc:
-            raise StartupError([f"--mcp-mutations: {exc}"]) from None
+            raise StartupError([f"--mcp-mutations / --mcp-tool-name: {exc}"]) from None
 
     def source(self) -> SupergraphSource:
         if (self.supergraph is None) == (not self.subgraphs):

@@ -23,7 +23,7 @@ import logging
 import re
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -160,11 +160,28 @@ def parse_mutations(text: str) -> Literal["none", "all"] | frozenset[str]:
     return names
 
 
-def tool_config(mutations: str) -> ToolConfig:
-    """The tools of ``--mutations``; the generic execute tool may run mutations only
-    when every mutation is a tool anyway. Raises ValueError."""
+def tool_config(mutations: str, tool_names: Sequence[str] = ()) -> ToolConfig:
+    """The tools of ``--mutations`` and ``--tool-name Type.field=name`` entries; the
+    generic execute tool may run mutations only when every mutation is a tool anyway.
+    Raises ValueError."""
     chosen = parse_mutations(mutations)
-    return ToolConfig(mutations=chosen, execute_mutations=chosen == "all")
+    return ToolConfig(
+        mutations=chosen, execute_mutations=chosen == "all", names=parse_tool_names(tool_names)
+    )
+
+
+def parse_tool_names(entries: Sequence[str]) -> dict[str, str]:
+    """``["Query.domainSummary=domain_overview", ...]`` -> {"Query.domainSummary": ...}."""
+    names: dict[str, str] = {}
+    for entry in entries:
+        coordinate, _, name = entry.partition("=")
+        root, _, field_name = coordinate.strip().partition(".")
+        if root not in ("Query", "Mutation") or not field_name or not name.strip():
+            raise ValueError(f"expected Query.field=name or Mutation.field=name, not {entry!r}")
+        if coordinate.strip() in names:
+            raise ValueError(f"{coordinate.strip()} is renamed twice")
+        names[coordinate.strip()] = name.strip()
+    return names
 
 
 class GraphTools:

@@ -177,3 +177,22 @@ def test_a_malformed_file_is_reported_and_left_alone(
     assert "left untouched" in done.stderr
     assert config.read_text() == content
     assert not config.with_name("mcp.json.bak").exists()
+
+
+def test_a_tool_is_renamed_by_a_configuration_entry(home: Path) -> None:
+    from gateway.engine import Gateway
+    from gateway.mcp.server import tool_config
+    from gateway.mcp.tools import generate_tools
+
+    supergraph = Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql"
+    schema = Gateway(supergraph.read_text()).api_schema
+    config = tool_config("sendMessage", ["Query.domainSummary=domain_overview"])
+    names = {tool.name for tool in generate_tools(schema, config)}
+    assert "domain_overview" in names and "get_domain_summary" not in names
+    assert "send_message" in names and "register_domain" not in names
+    for bad in ("domainSummary=x", "Query.domainSummary=", "Subscription.x=y"):
+        with pytest.raises(ValueError, match=r"Query\.field=name"):
+            tool_config("none", [bad])
+    refused = hubgraph(home, "--tool-name", "nonsense")
+    assert refused.returncode == 2
+    assert "expected Query.field=name" in refused.stderr
