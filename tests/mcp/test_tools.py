@@ -848,3 +848,23 @@ def test_input_errors_format_as_results(hubs: GraphQLSchema) -> None:
     assert is_error
     assert structured["errors"][0]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert "nope" in text
+
+
+def test_a_call_shape_is_validated_once_and_values_every_time(hubs: GraphQLSchema) -> None:
+    from gateway.mcp import tools as module
+
+    spec = tool(generate_tools(hubs, ToolConfig()), "list_domains")
+    first = operation_for(hubs, spec, {"first": 5, "fields": "{ totalCount }"})
+    shapes = len(module._documents[hubs])
+    again = operation_for(hubs, spec, {"first": 7, "fields": "{ totalCount }"})
+    assert again == (first[0], {"first": 7}) and len(module._documents[hubs]) == shapes
+    # A cached shape still checks each call's values and the selection's type.
+    with pytest.raises(ToolInputError, match="Int cannot represent"):
+        operation_for(hubs, spec, {"first": "many", "fields": "{ totalCount }"})
+    operation_for(hubs, spec, {})
+    with pytest.raises(ToolInputError, match="is a string"):
+        operation_for(hubs, spec, {"fields": 5})
+    # An invalid selection is never cached: it fails every time.
+    for _ in range(2):
+        with pytest.raises(ToolInputError, match="nope"):
+            operation_for(hubs, spec, {"fields": "{ nope }"})
