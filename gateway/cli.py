@@ -282,6 +282,8 @@ def serve(
     typer.echo(f"gateway on http://{host}:{port}/graphql over {names}", err=True)
     if workers > 1:
         typer.echo(f"{workers} worker processes", err=True)
+    if mcp and mcp_settings is None:
+        typer.echo("MCP is off: --trusted-only runs only the manifest's documents", err=True)
     if mcp_settings is not None:
         from gateway.mcp.tools import config_problems
 

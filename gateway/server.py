@@ -405,6 +405,11 @@ def create_gateway_app(
     the MCP endpoint. Raises ManifestError when the trusted-documents manifest cannot be
     read."""
     settings = settings or ServerSettings()
+    if mcp is not None and settings.trusted_only:
+        raise ValueError(
+            "the MCP endpoint builds its own documents, which a gateway running only "
+            "trusted documents must refuse: serve MCP from a gateway without --trusted-only"
+        )
     if expose_query_plans is not None:
         settings = replace(settings, expose_query_plans=expose_query_plans)
     if admin_token is not None:

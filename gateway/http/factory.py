@@ -124,7 +124,9 @@ class ServeOptions:
         return OperationLimits(**values)
 
     def mcp_settings(self) -> McpSettings | None:
-        if not self.mcp:
+        # A gateway that runs only the manifest's documents offers no MCP: its tools build
+        # documents of their own (and take any `fields` selection).
+        if not self.mcp or self.server.trusted_only:
             return None
         from gateway.mcp.http import McpSettings
         from gateway.mcp.server import tool_config

@@ -235,3 +235,20 @@ def test_manifest_formats(tmp_path: Path) -> None:
             TrustedDocuments.load(bad)
     with pytest.raises(ManifestError, match="cannot read"):
         TrustedDocuments.load(tmp_path / "missing.json")
+
+
+def test_a_trusted_only_gateway_offers_no_mcp(manifest: Path) -> None:
+    """MCP tools build their own documents: with --trusted-only the endpoint is refused
+    (the app) or switched off (the command line), never silently open."""
+    from gateway.engine import Gateway
+    from gateway.http.factory import ServeOptions
+    from gateway.mcp.http import McpSettings
+    from gateway.server import create_gateway_app
+    from tests.gateway.test_server import SUPERGRAPH
+
+    settings = ServerSettings(trusted_documents=manifest, trusted_only=True)
+    with pytest.raises(ValueError, match="trusted"):
+        create_gateway_app(Gateway(SUPERGRAPH.read_text()), settings, mcp=McpSettings())
+    options = ServeOptions(supergraph=str(SUPERGRAPH), server=settings)
+    assert options.mcp and options.mcp_settings() is None
+    assert ServeOptions(supergraph=str(SUPERGRAPH)).mcp_settings() is not None
