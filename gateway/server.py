@@ -464,6 +464,8 @@ def create_gateway_app(
         from gateway.mcp.http import McpEndpoint  # the MCP SDK is loaded only when used
 
         mcp_endpoint = McpEndpoint(reloading, authenticator, mcp, settings)
+        if recording is not None:
+            mcp_endpoint.tools.observer = recording.observe_tool_call
 
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})

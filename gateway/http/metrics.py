@@ -3,6 +3,8 @@ counters, gauges and histograms need no client library.
 
 Served at ``GET /metrics``:
 
+* ``hubgraph_gateway_mcp_tool_calls_total{tool, outcome}`` and
+  ``hubgraph_gateway_mcp_tool_call_duration_seconds`` -- MCP tool calls at ``/mcp``.
 * ``hubgraph_gateway_requests_total{operation, outcome}`` -- GraphQL requests. ``outcome``:
   ``success`` (no errors), ``partial`` (data and errors), ``error`` (errors, no data),
   ``rejected`` (not executed: parse, validation, variables, limits, persisted/trusted
@@ -194,6 +196,16 @@ class GatewayMetrics:
             "Persisted-operation lookups: apq_hit, apq_miss, apq_registered, trusted, refused.",
             ("result",),
         )
+        self.tool_calls = Counter(
+            "hubgraph_gateway_mcp_tool_calls_total",
+            "MCP tool calls at /mcp by tool and outcome (success, error).",
+            ("tool", "outcome"),
+        )
+        self.tool_duration = Histogram(
+            "hubgraph_gateway_mcp_tool_call_duration_seconds",
+            "Latency of MCP tool calls, from the call to its result.",
+            REQUEST_BUCKETS,
+        )
         self.in_flight = 0
         # Plan cache counters of every Gateway seen, so that the totals survive reloads.
         self._cache_seen: weakref.WeakKeyDictionary[Any, tuple[int, int]] = (
@@ -217,6 +229,12 @@ class GatewayMetrics:
     def observe_request(self, operation: str | None, outcome: str, seconds: float) -> None:
         self.requests.inc(self.operation_label(operation), outcome)
         self.request_duration.observe(seconds)
+
+    def observe_tool_call(self, tool: str, outcome: str, seconds: float) -> None:
+        """An MCP tool call ended. Tool names come from the schema (unknown ones are
+        counted as "(unknown)"), so the label stays bounded."""
+        self.tool_calls.inc(tool, outcome)
+        self.tool_duration.observe(seconds)
 
     def observe_fetch(self, subgraph: str, seconds: float | None, error: str | None) -> None:
         """A subgraph call ended (``seconds`` None: it never went out, e.g. circuit open)."""
@@ -266,6 +284,8 @@ class GatewayMetrics:
             self.fetch_errors,
             *self.plan_cache_metrics(),
             self.persisted,
+            self.tool_calls,
+            self.tool_duration,
             CallbackMetric(
                 "hubgraph_gateway_start_time_seconds",
                 "When this gateway process started (Unix time).",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -206,6 +207,8 @@ class GraphTools:
         self.config = config
         self.name = name
         self.caller = caller
+        # Told of every call: (tool name or "(unknown)", "success" | "error", seconds).
+        self.observer: Callable[[str, str, float], None] | None = None
         self._catalogs: weakref.WeakKeyDictionary[Gateway, Catalog] = weakref.WeakKeyDictionary()
         self._listed: list[types.Tool] | None = None  # what clients were last told about
         self._bus = InMemorySubscriptionBus()
@@ -254,6 +257,28 @@ class GraphTools:
     # -- calling ----------------------------------------------------------------------
 
     async def _call_tool(
+        self, ctx: Context, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        if self.observer is None:
+            return await self._call(ctx, params)
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            answer = await self._call(ctx, params)
+            outcome = "error" if answer.is_error else "success"
+            return answer
+        finally:
+            self.observer(self._tool_label(params.name), outcome, time.perf_counter() - started)
+
+    def _tool_label(self, name: str) -> str:
+        """The tool's name as a metric label: only names of real tools (clients choose
+        what they send, and a label's values must stay few)."""
+        try:
+            return name if name in self.catalog().specs else "(unknown)"
+        except ToolCollision:
+            return "(unknown)"
+
+    async def _call(
         self, ctx: Context, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         try:

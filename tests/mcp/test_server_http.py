@@ -203,6 +203,23 @@ async def test_a_query_tool_runs_through_the_gateway(graph: Graph) -> None:
     assert "custodian" in text(result)
 
 
+async def test_tool_calls_are_counted_in_the_metrics(graph: Graph) -> None:
+    def count(metrics: str, labels: str) -> float:
+        prefix = f"hubgraph_gateway_mcp_tool_calls_total{{{labels}}} "
+        lines = [line for line in metrics.splitlines() if line.startswith(prefix)]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    before = graph.server.client.get("/metrics").text
+    async with connect(graph.url, graph.token("reader")) as session:
+        await session.call_tool("list_domains", {"rootsOnly": True})
+        await session.call_tool("get_domain", {"slug": "custodian", "fields": "{ nme }"})
+    after = graph.server.client.get("/metrics").text
+    ok, bad = 'tool="list_domains",outcome="success"', 'tool="get_domain",outcome="error"'
+    assert count(after, ok) == count(before, ok) + 1
+    assert count(after, bad) == count(before, bad) + 1
+    assert "hubgraph_gateway_mcp_tool_call_duration_seconds_count" in after
+
+
 async def test_fields_replace_the_default_selection(graph: Graph) -> None:
     async with connect(graph.url, graph.token("reader")) as session:
         result = await session.call_tool(
