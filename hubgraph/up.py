@@ -166,6 +166,8 @@ def print_ready(gateway_url: str, rows: Sequence[Row], auth: Auth) -> None:
         f"  curl -s {gateway_url} -H 'content-type: application/json' \\\n"
         f'    -H "Authorization: Bearer ${TOKEN_ENV}" \\\n'
         f'    -d \'{{"query":"{EXAMPLE_QUERY}"}}\'\n\n'
+        f"Agents (MCP): {gateway_url.removesuffix('/graphql')}/mcp with the same token, or "
+        "stdio with `hubgraph mcp` (`hubgraph mcp config` prints a client's entry).\n"
         f"{login_note(auth)}\n"
         "Ctrl-C stops everything.",
         flush=True,
@@ -505,6 +507,8 @@ def _embedded_servers(hubs: dict[str, HubSettings], ports: Ports, auth: Auth) ->
     """The hubs, the gateway over them (in-process) and our issuer, each on its port."""
     from gateway.composition import SubgraphSDL, compose_document
     from gateway.engine import Gateway
+    from gateway.mcp.http import McpSettings
+    from gateway.mcp.server import tool_config
     from gateway.server import create_gateway_app
     from identity.authenticate import Authenticator
     from identity.issuer.app import create_app as create_issuer_app
@@ -524,7 +528,12 @@ def _embedded_servers(hubs: dict[str, HubSettings], ports: Ports, auth: Auth) ->
     gateway = Gateway(supergraph, subgraph_apps=apps, document=document)
     served = [Served(name, app, hubs[name].host, hubs[name].port) for name, app in apps.items()]
     # The gateway validates tokens as its own process would: as HUBGRAPH_AUTH_* say.
-    gateway_app = create_gateway_app(gateway, authenticator=Authenticator(load_auth_settings()))
+    # MCP at /mcp as `gateway serve` offers it by default (read-only tools).
+    gateway_app = create_gateway_app(
+        gateway,
+        authenticator=Authenticator(load_auth_settings()),
+        mcp=McpSettings(tools=tool_config("none")),
+    )
     served.append(Served("gateway", gateway_app, GATEWAY_HOST, ports.gateway))
     if auth.local is not None:
         # Served on its port like the others: the hubs and the gateway find it through

@@ -232,6 +232,7 @@ def test_up_runs_the_issuer_each_hub_and_the_gateway_as_processes_and_stops_on_c
     out, err = up.output()
     assert up.gateway_url in out and "curl -s" in out and "domainSummary" in out
     assert "Authorization: Bearer $HUBGRAPH_TOKEN" in out
+    _assert_serves_mcp(up)
     for port in up.hub_ports.values():
         assert f"http://127.0.0.1:{port}/graphql" in out
         assert f"http://127.0.0.1:{port}/readyz" in out
@@ -315,6 +316,20 @@ def test_a_second_run_reuses_the_issuer_files_on_its_new_port(start_up: StartUp)
     assert second.stop() == 0, second.output()
 
 
+def _assert_serves_mcp(up: Up) -> None:
+    """The gateway offers the graph's tools at /mcp, and the table says where."""
+    mcp_url = up.gateway_url.removesuffix("/graphql") + "/mcp"
+    assert f"Agents (MCP): {mcp_url}" in up.output()[0]
+    metadata = httpx.get(
+        up.gateway_url.removesuffix("/graphql") + "/.well-known/oauth-protected-resource",
+        timeout=10,
+        trust_env=False,
+    )
+    assert metadata.status_code == 200, metadata.text
+    assert metadata.json()["resource"] == mcp_url
+    assert metadata.json()["authorization_servers"] == [up.identity_url]
+
+
 def test_up_embedded_serves_everything_from_one_process(start_up: StartUp) -> None:
     up = start_up("--embedded")
     up.wait_until_announced()
@@ -328,6 +343,7 @@ def test_up_embedded_serves_everything_from_one_process(start_up: StartUp) -> No
     assert _validate(up.identity_url, up.token()).subject == "admin"
     written = up.post(REGISTER.format(slug="written-embedded"), up.token())
     assert written.json()["data"]["registerDomain"] == {"slug": "written-embedded"}, written.text
+    _assert_serves_mcp(up)
 
     assert up.stop() == 0, up.output()
     assert _processes_of(up.home) == set()
