@@ -851,7 +851,7 @@ def test_input_errors_format_as_results(hubs: GraphQLSchema) -> None:
 
 
 def test_a_call_shape_is_validated_once_and_values_every_time(hubs: GraphQLSchema) -> None:
-    from gateway.mcp import tools as module
+    from gateway.mcp import operations as module
 
     spec = tool(generate_tools(hubs, ToolConfig()), "list_domains")
     first = operation_for(hubs, spec, {"first": 5, "fields": "{ totalCount }"})
