@@ -29,7 +29,7 @@ from subgraphs import load_hub  # noqa: E402
 from subgraphs.core.kit.database import Database  # noqa: E402
 from subgraphs.core.kit.migrations import upgrade  # noqa: E402
 from subgraphs.dev.sync import check_paths, sync_paths  # noqa: E402
-from subgraphs.dev.workplan_format import generate_workplan  # noqa: E402
+from subgraphs.dev.workplan_generator import generate_workplan  # noqa: E402
 
 
 def line(label: str, files: int, seconds: float, target: float | None = None) -> None:
@@ -61,7 +61,7 @@ async def run(files: int, tasks: int, database_url: str | None, folder: Path) ->
         unchanged = time.perf_counter() - started
         assert report.count("unchanged") == files
         line("unchanged re-sync", files, unchanged, 3)
-        changed = folder / "wp-0500.md"
+        changed = folder / f"wp-{max(files // 2, 1):04d}.md"
         changed.write_text(changed.read_text().replace("status: todo", "status: done", 1))
         started = time.perf_counter()
         report = await sync_paths(db, [folder])

@@ -13,7 +13,7 @@ keeps them consistent (the workplan's "make fix-consistency" / "check-consistenc
   wins (the user edited the file). A status changed through the API is remembered as
   differing from ``file_status`` (what the file said at the last import) and written back
   by ``write_back``: only that task's ``status:`` line and the front matter's ``updated``
-  date change (``workplan_format.set_task_statuses``), every other byte stays.
+  date change (``workplan_writeback.set_task_statuses``), every other byte stays.
 * **check** compares files with the database without changing either and lists each
   difference with file and line: errors (the database and the file disagree on what the
   work is) and warnings (statuses changed through the API, not yet written back).
@@ -44,8 +44,8 @@ from subgraphs.dev.workplan_format import (
     ParsedWorkplan,
     WorkplanFormatError,
     parse_workplan,
-    set_task_statuses,
 )
+from subgraphs.dev.workplan_writeback import set_task_statuses
 
 OPEN_FENCE = b"---"
 

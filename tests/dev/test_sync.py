@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from subgraphs.core.kit.database import Database
 from subgraphs.dev.models import Decision, Phase, Task, TaskReference, Workplan
 from subgraphs.dev.sync import check_paths, sync_paths
-from subgraphs.dev.workplan_format import generate_workplan
+from subgraphs.dev.workplan_generator import generate_workplan
 from tests.support import LiveServer
 
 FIXTURE = (

@@ -21,15 +21,16 @@ from subgraphs.dev.workplan_format import (
     TASK_STATUSES,
     ParsedWorkplan,
     WorkplanFormatError,
+    parse_workplan,
+    parse_workplan_file,
+)
+from subgraphs.dev.workplan_generator import (
     WorkplanSpec,
     generate_workplan,
     make_workplan_spec,
-    parse_workplan,
-    parse_workplan_file,
     render_workplan,
-    set_task_status,
-    set_task_statuses,
 )
+from subgraphs.dev.workplan_writeback import set_task_status, set_task_statuses
 
 FIXTURE_NAME = "CUST-WP-0025-fos-hub-bootstrap.md"
 FIXTURE_CANDIDATES = (
