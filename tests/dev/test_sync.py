@@ -400,3 +400,17 @@ async def test_the_sync_and_check_commands_and_their_exit_codes(
     (plans / "broken.md").write_text("---\nid: X-WP-1\n")
     broken = hubgraph(env, "sync", str(plans))
     assert broken.returncode == 1 and "broken.md:1:" in broken.stderr
+
+
+async def test_a_file_that_is_not_utf8_is_reported_at_its_line(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "latin1.md"
+    path.write_bytes(generate_workplan(4, tasks=2).encode() + b"\nCaf\xe9 au lait\n")
+    line = path.read_bytes().count(b"\n")  # the last line holds the bad byte
+    report = await sync_paths(db, [path])
+    assert report.files[0].outcome == "failed"
+    assert report.files[0].error == f"{path}:{line}: the file is not UTF-8 text"
+    [difference] = (await check_paths(db, [path])).differences
+    assert (difference.severity, difference.line) == ("error", line)
+    assert await count(db, Workplan) == 0
