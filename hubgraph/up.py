@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -177,6 +178,24 @@ def print_ready(gateway_url: str, rows: Sequence[Row], auth: Auth) -> None:
 # -- child processes ------------------------------------------------------------------
 
 
+def _ends_with_parent(parent: int) -> Callable[[], None]:
+    """For the child, before it runs (Linux): be sent SIGTERM when `up` dies, even by
+    SIGKILL, so no hub or gateway outlives it holding its port. Children are started
+    from `up`'s main thread (the signal follows the thread that forked, not the
+    process), and one whose parent is already gone stops at once."""
+
+    def in_child() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 class Child:
     """A child process in its own session, its output going to a log file."""
 
@@ -202,6 +221,7 @@ class Child:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env=None if env is None else {**os.environ, **env},
+                preexec_fn=_ends_with_parent(os.getpid()) if sys.platform == "linux" else None,
             )
         return cls(name, process, log)
 

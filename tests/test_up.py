@@ -29,6 +29,7 @@ import pytest
 from hubgraph.up import Child, ChildFailed, StopSignals, stop_children, wait_ready
 from identity.validation import Identity, TokenValidator
 from subgraphs import available_hubs
+from subgraphs.core.kit.serving import port_taken
 from tests.auth_support import TestIssuer
 from tests.support import free_port
 
@@ -496,3 +497,21 @@ def test_stopping_kills_what_ignores_sigterm_and_what_it_started(tmp_path: Path)
     assert time.monotonic() - started < 5
     assert child.process.returncode == -signal.SIGKILL
     _until(lambda: not _alive(worker))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signals are Linux's")
+def test_children_stop_when_up_is_killed(start_up: StartUp) -> None:
+    """SIGKILL gives `up` no chance to stop anything: the children are told by the kernel
+    (parent-death signal) and stop themselves, freeing their ports."""
+    up = start_up()
+    up.wait_until_announced()
+    children = set(up.printed_pids().values())
+    assert children and children <= _processes_of(up.home)
+    up.process.kill()
+    up.process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while _processes_of(up.home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_of(up.home) == set()
+    for port in (*up.hub_ports.values(), up.identity_port):
+        assert not port_taken("127.0.0.1", port), port
