@@ -31,6 +31,7 @@ from identity.issuer.tokens import TokenService
 _S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 # Retired keys outlive the longest token they may have signed, plus clock-skew leeway.
 _KEY_RETENTION_LEEWAY = 60
+STATE_FILE = "sessions.json"
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ class Issuer:
             retention=config.access_token_ttl + _KEY_RETENTION_LEEWAY,
             clock=clock,
         )
-        self.tokens = TokenService(config, self.keys, clock)
+        # Sessions (refresh grants, families, revocations) survive a restart of the issuer.
+        self.tokens = TokenService(
+            config, self.keys, clock, state_file=config.data_dir / STATE_FILE
+        )
 
     # -- metadata ---------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ are kept: a later run changes nothing but the issuer URL, and only when the port
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from identity.access import SCOPES
 from identity.issuer.config import ConfigError, IssuerConfig, hash_password, load_config
+from identity.issuer.files import write_private
 from identity.issuer.keys import KeyStore
 from identity.issuer.scopes import grant_scope
 from identity.issuer.tokens import TokenService
@@ -176,9 +176,11 @@ def _create(directory: Path, port: int) -> str:
     """Write the three files of a new issuer; the admin's password."""
     password = secrets.token_urlsafe(18)
     client_secrets = {client: secrets.token_urlsafe(32) for client in SERVICE_ACCOUNTS}
-    _write_private(directory / PASSWORD_FILE, password + "\n")
-    _write_private(directory / SECRETS_FILE, _secrets_toml(client_secrets))
-    _write_private(directory / ISSUER_FILE, _issuer_toml(port, password, client_secrets))
+    write_private(directory / PASSWORD_FILE, (password + "\n").encode("utf-8"))
+    write_private(directory / SECRETS_FILE, _secrets_toml(client_secrets).encode("utf-8"))
+    write_private(
+        directory / ISSUER_FILE, _issuer_toml(port, password, client_secrets).encode("utf-8")
+    )
     return password
 
 
@@ -238,7 +240,7 @@ def _point_at(path: Path, url: str) -> None:
             f"or delete {path.parent} to start afresh"
         )
     if match.group(0) != line:
-        _write_private(path, text[: match.start()] + line + text[match.end() :])
+        write_private(path, (text[: match.start()] + line + text[match.end() :]).encode("utf-8"))
 
 
 def _load(directory: Path) -> IssuerConfig:
@@ -266,14 +268,3 @@ def _private_directory(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     # chmod as well: mkdir's mode is subject to the umask, and the directory may predate us.
     path.chmod(0o700)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``, readable by its owner only from the first byte on."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)  # a leftover might have other permissions
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
-    # Rename: a crash leaves the old file or the new one, never half of one.
-    os.replace(tmp, path)

@@ -13,7 +13,6 @@ it is pruned.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from identity.issuer.files import write_private
 from identity.jwks import public_jwk, thumbprint
 
 Clock = Callable[[], float]
@@ -48,15 +48,6 @@ def _generate(alg: str) -> PrivateKey:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
     raise ValueError(f"unsupported signing algorithm {alg!r}")
-
-
-def _write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
-    # Write-then-rename so that a crash never leaves a half-written key or manifest.
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 class KeyStore:
@@ -111,7 +102,7 @@ class KeyStore:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _write_atomically(self.directory / f"{key.kid}.pem", pem)
+        write_private(self.directory / f"{key.kid}.pem", pem)
         return key
 
     def _save(self) -> None:
@@ -119,7 +110,7 @@ class KeyStore:
             {"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "retired_at": k.retired_at}
             for k in self._keys
         ]
-        _write_atomically(
+        write_private(
             self.directory / "keys.json", json.dumps({"keys": entries}, indent=2).encode()
         )
 

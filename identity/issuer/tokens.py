@@ -19,21 +19,31 @@ family — every refresh and access token descending from that login — is revo
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import json
+import logging
+import os
 import re
 import secrets
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
 
 from identity.issuer.config import Client, IssuerConfig, User
 from identity.issuer.errors import OAuthError, invalid_token
+from identity.issuer.files import write_private
 from identity.issuer.keys import Clock, KeyStore
 from identity.issuer.scopes import grant_scope, limit_to_roles
+
+log = logging.getLogger("hubgraph.identity")
 
 # RFC 7636 §4.1: 43-128 characters from the unreserved set.
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -84,10 +94,21 @@ class _Family:
 
 
 class TokenService:
-    def __init__(self, config: IssuerConfig, keys: KeyStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: IssuerConfig,
+        keys: KeyStore,
+        clock: Clock,
+        *,
+        state_file: Path | None = None,
+    ) -> None:
+        """``state_file``: where refresh grants, token families and revocations are kept
+        across restarts (the running issuer's; offline minting passes none, so two
+        processes never write one file)."""
         self.config = config
         self.keys = keys
         self.clock = clock
+        self.state_file = state_file
         # Uvicorn serves requests on one event loop, but tests and admin code may call
         # in from other threads; the stores are small, so one lock is enough.
         self._lock = threading.Lock()
@@ -96,6 +117,8 @@ class TokenService:
         self._rotated: dict[str, tuple[str, float]] = {}  # used refresh digest -> family, exp
         self._families: dict[str, _Family] = {}
         self._revoked_jtis: dict[str, float] = {}  # jti -> exp
+        if state_file is not None:
+            self._load(state_file)
 
     # -- JWTs -----------------------------------------------------------------------
 
@@ -212,7 +235,7 @@ class TokenService:
             client, user.username, user.username, user.roles, scope
         )
         refresh = secrets.token_urlsafe(32)
-        with self._lock:
+        with self._changing():
             state = self._families.setdefault(family, _Family())
             # A replayed code or refresh token may have revoked the family between the
             # grant check and now; issue nothing into a revoked family.
@@ -270,7 +293,7 @@ class TokenService:
         self, code: str, client: Client, redirect_uri: str | None, verifier: str | None
     ) -> dict[str, Any]:
         """Exchange a code for tokens; every failure is ``invalid_grant`` (RFC 6749 §5.2)."""
-        with self._lock:
+        with self._changing():
             entry = self._codes.get(_digest(code))
             if entry is None or entry.client_id != client.client_id:
                 raise OAuthError("invalid_grant", "unknown authorization code")
@@ -302,7 +325,7 @@ class TokenService:
 
     def refresh(self, token: str, client: Client, requested: str | None) -> dict[str, Any]:
         digest = _digest(token)
-        with self._lock:
+        with self._changing():
             self._prune()
             rotated = self._rotated.get(digest)
             if rotated is not None:
@@ -328,7 +351,7 @@ class TokenService:
         Tokens that are unknown, malformed or another client's are ignored; the endpoint
         answers 200 either way so it cannot be used to probe token validity.
         """
-        with self._lock:
+        with self._changing():
             grant = self._refresh.get(_digest(token))
             if grant is not None:
                 if grant.client_id == client.client_id:
@@ -339,8 +362,63 @@ class TokenService:
         except OAuthError:
             return
         if claims.get("azp") == client.client_id:
-            with self._lock:
+            with self._changing():
                 self._revoked_jtis[claims["jti"]] = claims["exp"]
+
+    # -- persistence ------------------------------------------------------------------
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """The lock, and the state saved afterwards, also when the block raises (a
+        replayed refresh token revokes its family, then fails)."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                self._save()
+
+    def _save(self) -> None:
+        # Caller holds the lock. Small (a development issuer's sessions): rewritten whole.
+        if self.state_file is None:
+            return
+        self._prune()
+        snapshot = {
+            "version": 1,
+            "refresh": {
+                d: [g.family, g.client_id, g.username, g.scope, g.expires_at]
+                for d, g in self._refresh.items()
+            },
+            "rotated": {d: list(r) for d, r in self._rotated.items()},
+            "families": {
+                f: {"revoked": s.revoked, "access_jtis": s.access_jtis}
+                for f, s in self._families.items()
+            },
+            "revoked_jtis": self._revoked_jtis,
+        }
+        write_private(self.state_file, json.dumps(snapshot).encode())
+
+    def _load(self, path: Path) -> None:
+        try:
+            raw = json.loads(path.read_bytes())
+            refresh = {d: RefreshGrant(*g) for d, g in raw["refresh"].items()}
+            rotated = {d: (r[0], float(r[1])) for d, r in raw["rotated"].items()}
+            families = {
+                f: _Family(dict(s["access_jtis"]), bool(s["revoked"]))
+                for f, s in raw["families"].items()
+            }
+            revoked = {j: float(e) for j, e in raw["revoked_jtis"].items()}
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # Kept aside, not lost: the issuer starts without sessions (people log in
+            # again), and the file is there to look at.
+            aside = path.with_name(path.name + ".unreadable")
+            log.warning("issuer state %s is unreadable (%s); moved to %s", path, exc, aside)
+            with contextlib.suppress(OSError):
+                os.replace(path, aside)
+            return
+        self._refresh, self._rotated = refresh, rotated
+        self._families, self._revoked_jtis = families, revoked
 
     def _revoke_family(self, family: str) -> None:
         # Caller holds the lock.

@@ -748,3 +748,61 @@ def test_config_errors_name_the_entry(change: dict[str, Any], message: str, tmp_
     raw = {**raw_config("http://127.0.0.1:1", tmp_path), **change}
     with pytest.raises(ConfigError, match=message):
         config_from_dict(raw)
+
+
+# -- restarts -----------------------------------------------------------------------------
+
+
+def test_sessions_survive_a_restart_of_the_issuer(tmp_path: Path, clock: FakeClock) -> None:
+    """Refresh grants, rotation history and revocations are kept in the data directory
+    (0600): after a restart a refresh token still works, a rotated one is still a
+    replay that revokes its family, and a revoked access token stays revoked."""
+    port = free_port()
+    config = config_from_dict(raw_config(f"http://127.0.0.1:{port}", tmp_path / "data"))
+
+    def start() -> LiveServer:
+        return LiveServer(create_app(config, clock=clock), port=port).start()
+
+    first = start()
+    try:
+        kept = user_tokens(first)
+        rotated = user_tokens(first)
+        rotation = refresh(first, rotated["refresh_token"])
+        assert rotation.status_code == 200
+        successor = rotation.json()["refresh_token"]
+        revoked = user_tokens(first)
+        first.client.post(
+            "/revoke",
+            data={"token": revoked["access_token"], "client_id": WEB},
+        )
+    finally:
+        first.stop()
+    state = tmp_path / "data" / "sessions.json"
+    assert state.stat().st_mode & 0o777 == 0o600
+    assert kept["refresh_token"] not in state.read_text()  # digests only, never tokens
+
+    second = start()
+    try:
+        assert refresh(second, kept["refresh_token"]).status_code == 200
+        auth = {"Authorization": f"Bearer {revoked['access_token']}"}
+        assert_error(second.client.get("/userinfo", headers=auth), 401, "invalid_token")
+        # The already-rotated token is a replay: refused, and its whole family with it
+        # (the successor issued before the restart stops working too).
+        assert_error(refresh(second, rotated["refresh_token"]), 400, "invalid_grant")
+        assert_error(refresh(second, successor), 400, "invalid_grant")
+    finally:
+        second.stop()
+
+
+def test_an_unreadable_session_file_is_kept_aside(tmp_path: Path, clock: FakeClock) -> None:
+    port = free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sessions.json").write_text("{ not json")
+    config = config_from_dict(raw_config(f"http://127.0.0.1:{port}", data))
+    server = LiveServer(create_app(config, clock=clock), port=port).start()
+    try:
+        assert user_tokens(server)["access_token"]  # starts, with no sessions
+    finally:
+        server.stop()
+    assert (data / "sessions.json.unreadable").read_text() == "{ not json"
