@@ -19,6 +19,7 @@ HTTP endpoint reads the request's validated token, stdio the process's token).
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import re
 import time
@@ -161,6 +162,14 @@ def parse_mutations(text: str) -> Literal["none", "all"] | frozenset[str]:
     return names
 
 
+def _package_version() -> str:
+    """Hubgraph's version, for the server's announcement (clients show and log it)."""
+    try:
+        return importlib.metadata.version("hubgraph")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 def tool_config(mutations: str, tool_names: Sequence[str] = ()) -> ToolConfig:
     """The tools of ``--mutations`` and ``--tool-name Type.field=name`` entries; the
     generic execute tool may run mutations only when every mutation is a tool anyway.
@@ -217,7 +226,7 @@ class GraphTools:
         self._tasks: set[asyncio.Task[None]] = set()
         self.server = _ToolServer(
             name,
-            version=version,
+            version=version or _package_version(),
             instructions=instructions,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,

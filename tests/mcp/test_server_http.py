@@ -9,6 +9,7 @@ change it and see connected clients told that the tools changed.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -156,6 +157,7 @@ async def test_the_graph_announces_itself_and_lists_every_hubs_tools(graph: Grap
     async with connect(graph.url, graph.token("reader")) as session:
         init = session.initialize_result
         assert init is not None and init.server_info.name == "hubgraph"
+        assert init.server_info.version == importlib.metadata.version("hubgraph")
         assert init.capabilities.tools is not None and init.capabilities.tools.list_changed
         tools = await session.list_tools()
     names = {t.name for t in tools.tools}
