@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import timed, timed_sync  # noqa: E402
 from gateway.engine import Gateway  # noqa: E402
 from identity.authenticate import Authenticator  # noqa: E402
 from identity.validation import TokenValidator  # noqa: E402
@@ -39,30 +37,6 @@ from tests.gateway.test_fixture_cases import _served  # noqa: E402
 
 OPEN = '{ domain(slug: "payments") { slug name costCenter } }'
 GUARDED = '{ domain(slug: "payments") { slug name costCenter owner budget { amount } } }'
-
-
-def median_us(samples: list[float]) -> float:
-    return statistics.median(samples) * 1e6
-
-
-async def timed(rounds: int, call: Callable[[], Awaitable[object]]) -> float:
-    await call()  # warm: JWKS fetched, plans cached
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - started)
-    return median_us(samples)
-
-
-def timed_sync(rounds: int, call: Callable[[], object]) -> float:
-    call()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return median_us(samples)
 
 
 async def authenticate_figures(issuer: TestIssuer, rounds: int) -> None:

@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +32,7 @@ import httpx2  # noqa: E402
 from mcp.client.session import ClientSession  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
+from bench.timing import timed, timed_sync  # noqa: E402
 from gateway.engine import Gateway  # noqa: E402
 from gateway.mcp.http import McpSettings  # noqa: E402
 from gateway.mcp.server import tool_config  # noqa: E402
@@ -48,30 +46,6 @@ from tests.support import LiveServer  # noqa: E402
 
 SUPERGRAPH = ROOT / "schema" / "supergraph.graphql"
 ARGUMENTS = {"first": 20, "fields": "{ nodes { slug name parent { slug } } }"}
-
-
-def median_us(samples: list[float]) -> float:
-    return statistics.median(samples) * 1e6
-
-
-def timed_sync(rounds: int, call: Callable[[], object]) -> float:
-    call()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return median_us(samples)
-
-
-async def timed(rounds: int, call: Callable[[], Awaitable[object]]) -> float:
-    await call()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - started)
-    return median_us(samples)
 
 
 def generation_figures() -> None:

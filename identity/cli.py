@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import typer
@@ -86,7 +85,6 @@ def token(
     """
     from identity.issuer.bootstrap import CLI_CLIENT
     from identity.issuer.errors import OAuthError
-    from identity.issuer.keys import KeyStore
     from identity.issuer.scopes import client_credentials_scope, grant_scope
     from identity.issuer.tokens import TokenService
 
@@ -97,13 +95,7 @@ def token(
         typer.echo(f"name a client with --client (one of: {', '.join(settings.clients)})", err=True)
         raise typer.Exit(2)
     chosen = settings.clients[client]
-    keys = KeyStore(
-        settings.data_dir,
-        settings.signing_algorithms,
-        retention=settings.access_token_ttl,
-        clock=time.time,
-    )
-    service = TokenService(settings, keys, time.time)
+    service = TokenService.offline(settings)
     if user is not None and user not in settings.users:
         typer.echo(f"no user {user!r} (users: {', '.join(settings.users)})", err=True)
         raise typer.Exit(2)

@@ -8,14 +8,12 @@ through discovery and JWKS exactly as in production.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from identity.access import scopes_for_roles
 from identity.issuer.app import create_app
 from identity.issuer.config import IssuerConfig, config_from_dict, hash_password
-from identity.issuer.keys import KeyStore
 from identity.issuer.tokens import TokenService
 from identity.settings import AuthSettings
 from tests.support import LiveServer, free_port
@@ -96,13 +94,7 @@ class TestIssuer:
         return {"HUBGRAPH_AUTH_ISSUER": self.url, "HUBGRAPH_AUTH_AUDIENCE": "hubgraph"}
 
     def _service(self) -> TokenService:
-        keys = KeyStore(
-            self.config.data_dir,
-            self.config.signing_algorithms,
-            retention=self.config.access_token_ttl,
-            clock=time.time,
-        )
-        return TokenService(self.config, keys, time.time)
+        return TokenService.offline(self.config)
 
     def token(self, user: str, scope: str | None = None) -> str:
         """An access token for ``user`` (scopes: what their roles allow, or ``scope``)."""

@@ -20,7 +20,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identity.issuer.keys import KeyStore, SigningKey
+from identity.issuer.keys import SigningKey
+from identity.issuer.tokens import TokenService
 from tests.auth_support import TestIssuer
 
 
@@ -35,13 +36,7 @@ def _json_b64(value: dict[str, Any]) -> str:
 def _signing_key(issuer: TestIssuer) -> SigningKey:
     """The issuer's own current private key, from its data directory."""
     config = issuer.config
-    keys = KeyStore(
-        config.data_dir,
-        config.signing_algorithms,
-        retention=config.access_token_ttl,
-        clock=time.time,
-    )
-    return keys.current(config.default_algorithm)
+    return TokenService.offline(config).keys.current(config.default_algorithm)
 
 
 def _claims(issuer: TestIssuer, **changes: Any) -> dict[str, Any]:

@@ -105,7 +105,6 @@ class LocalIssuer:
         running issuer's JWKS verifies it."""
         # Only this token lives long; the issuer's own tokens keep the configured TTL.
         config = replace(self.config, access_token_ttl=ttl)
-        keys = KeyStore(config.data_dir, config.signing_algorithms, retention=ttl, clock=time.time)
         client = config.clients.get(CLI_CLIENT)
         user = config.users.get(ADMIN_USER)
         if client is None or user is None:
@@ -114,7 +113,7 @@ class LocalIssuer:
                 f"restore them, or delete {self.directory} to start afresh"
             )
         scope = grant_scope(" ".join(SCOPES), client.scopes)
-        body = TokenService(config, keys, time.time).for_user(client, user, scope)
+        body = TokenService.offline(config).for_user(client, user, scope)
         return str(body["access_token"])
 
     def auth_env(self) -> dict[str, str]:

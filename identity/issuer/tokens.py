@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,6 +120,20 @@ class TokenService:
         self._revoked_jtis: dict[str, float] = {}  # jti -> exp
         if state_file is not None:
             self._load(state_file)
+
+    @classmethod
+    def offline(cls, config: IssuerConfig) -> TokenService:
+        """Minting beside a running issuer, with the keys it persisted in its data
+        directory (``hubgraph identity token``, the admin token of ``hubgraph up``,
+        tests): its JWKS verifies what is minted here. Keeps no session state, so two
+        processes never write one file; wall-clock times."""
+        keys = KeyStore(
+            config.data_dir,
+            config.signing_algorithms,
+            retention=config.access_token_ttl,
+            clock=time.time,
+        )
+        return cls(config, keys, time.time)
 
     # -- JWTs -----------------------------------------------------------------------
 

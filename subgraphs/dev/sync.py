@@ -53,15 +53,18 @@ OPEN_FENCE = b"---"
 # finding files
 
 
-def workplan_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
-    """The files to consider, and problems with the paths themselves.
+MISSING = "no such file or folder"
+
+
+def workplan_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """The files to consider, and the paths that do not exist.
 
     A file named explicitly is always a workplan. In a folder (searched recursively),
     only ``.md`` files that open with front matter are: a README next to the workplans
     is not an error.
     """
     found: list[Path] = []
-    problems: list[str] = []
+    missing: list[Path] = []
     for path in paths:
         if path.is_file():
             found.append(path)
@@ -70,9 +73,9 @@ def workplan_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
                 if candidate.is_file() and _opens_with_front_matter(candidate):
                     found.append(candidate)
         else:
-            problems.append(f"{path}: no such file or folder")
+            missing.append(path)
     unique = list(dict.fromkeys(p.resolve() for p in found))
-    return unique, problems
+    return unique, missing
 
 
 def _opens_with_front_matter(path: Path) -> bool:
@@ -119,8 +122,8 @@ async def sync_paths(
 ) -> SyncReport:
     """Import every workplan file under ``paths``; with ``write_back``, then write the
     statuses changed through the API back into their files."""
-    files, problems = workplan_files(paths)
-    report = SyncReport(problems=problems)
+    files, missing = workplan_files(paths)
+    report = SyncReport(problems=[f"{path}: {MISSING}" for path in missing])
     known = await _known_hashes(db)
     seen: dict[str, str] = {}  # workplan key -> the file of this run that defined it
     for path in files:
@@ -490,12 +493,9 @@ class CheckReport:
 
 
 async def check_paths(db: Database, paths: Sequence[Path]) -> CheckReport:
-    files, problems = workplan_files(paths)
+    files, missing = workplan_files(paths)
     report = CheckReport(files=len(files))
-    for problem in problems:
-        report.differences.append(
-            Difference("error", problem.split(":", 1)[0], 0, problem.split(": ", 1)[-1])
-        )
+    report.differences += [Difference("error", str(path), 0, MISSING) for path in missing]
     async with db.session() as session:
         for path in files:
             report.differences += await _check_file(session, path)

@@ -358,7 +358,12 @@ async def test_generated_workplans_round_trip(db: Database, tmp_path: Path) -> N
 
 async def test_missing_paths_are_reported(db: Database, tmp_path: Path) -> None:
     report = await sync_paths(db, [tmp_path / "nope"])
-    assert report.failed and "no such file or folder" in report.problems[0]
+    assert report.failed and report.problems == [f"{tmp_path / 'nope'}: no such file or folder"]
+    checked = await check_paths(db, [tmp_path / "nope"])
+    assert checked.exit_code == 1
+    assert [str(d) for d in checked.differences] == [
+        f"{tmp_path / 'nope'}:0: error: no such file or folder"
+    ]
 
 
 # --- the command line -----------------------------------------------------------------

@@ -136,7 +136,3 @@ async def test_a_refused_mutation_does_not_run(identities: dict[str, Identity | 
     finally:
         await gateway.close()
         reset()
-
-
-def test_the_fixture_supergraph_is_there() -> None:
-    assert Path(SUPERGRAPH).is_file()
