@@ -16,28 +16,32 @@ the issuer and each hub app on its own port, the hubs mounted in-process for the
 Either way the databases are migrated (and given demo data when asked, or when new)
 here, before anything listens, and the table of URLs is printed only once everything
 answers.
+
+Once everything answers, a child process that exits is started again after a growing
+pause while the others go on serving (:mod:`hubgraph.supervisor`); one that keeps failing
+soon after it starts stops the run. ``--embedded`` has no children to restart: its one
+process stops as a whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from types import FrameType, TracebackType
 
 import httpx
 from rich.console import Console
 
+from hubgraph.children import Child, ChildFailed, stop_children
+from hubgraph.supervisor import Supervisor
 from hubgraph.up_identity import (
     IDENTITY_HOST,
     TOKEN_ENV,
@@ -58,8 +62,6 @@ console = Console(stderr=True)
 
 GATEWAY_HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60.0
-STOP_GRACE_S = 10.0
-LOG_TAIL_LINES = 20
 _POLL_S = 0.1
 # What the table suggests trying: the core hub is always there, and its demo data has
 # this domain.
@@ -113,6 +115,11 @@ def port_problem(
 def fail(message: str) -> None:
     # soft_wrap: a message, or a log line in it, stays whole when stderr is not a terminal.
     console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+
+
+def say(message: str) -> None:
+    """What the supervisor does (a child exited, restarted, back), on the terminal."""
+    console.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def prepare_hubs(hubs: dict[str, HubSettings], demo: bool) -> None:
@@ -176,107 +183,6 @@ def print_ready(gateway_url: str, rows: Sequence[Row], auth: Auth) -> None:
 
 
 # -- child processes ------------------------------------------------------------------
-
-
-def _ends_with_parent(parent: int) -> Callable[[], None]:
-    """For the child, before it runs (Linux): be sent SIGTERM when `up` dies, even by
-    SIGKILL, so no hub or gateway outlives it holding its port. Children are started
-    from `up`'s main thread (the signal follows the thread that forked, not the
-    process), and one whose parent is already gone stops at once."""
-
-    def in_child() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return in_child
-
-
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-class Child:
-    """A child process in its own session, its output going to a log file."""
-
-    def __init__(self, name: str, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.name = name
-        self.process = process
-        self.log = log
-
-    @classmethod
-    def start(
-        cls, name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None
-    ) -> Child:
-        """Start ``argv``; ``env`` is added to the environment it inherits."""
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("wb") as output:
-            # Own session, hence own process group: the terminal's Ctrl-C reaches only
-            # `up`, which stops the children in order, and a signal to the group also
-            # reaches whatever the child started (gateway workers).
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=None if env is None else {**os.environ, **env},
-                preexec_fn=_ends_with_parent(os.getpid()) if sys.platform == "linux" else None,
-            )
-        return cls(name, process, log)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def exited(self) -> bool:
-        return self.process.poll() is not None
-
-    def signal_group(self, signum: int) -> None:
-        # Gone already (ProcessLookupError) is what we want; PermissionError would mean
-        # the group id now belongs to someone else's processes: leave them alone.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signum)
-
-    def wait_or_kill(self, deadline: float) -> None:
-        """Wait for the child to exit until ``deadline``, kill its group after that, and
-        kill anything still in its group either way."""
-        try:
-            self.process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.signal_group(signal.SIGKILL)
-            self.process.wait()
-        self.signal_group(signal.SIGKILL)
-
-    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError as exc:
-            return f"(cannot read {self.log}: {exc.strerror})"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def stop_children(groups: Iterable[Sequence[Child]], grace_s: float = STOP_GRACE_S) -> None:
-    """Stop group after group: SIGTERM to every child of a group (each finishes its
-    in-flight requests), then wait up to ``grace_s`` and kill what is left."""
-    for group in groups:
-        for child in group:
-            if not child.exited():
-                child.signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for child in group:
-            child.wait_or_kill(deadline)
-
-
-class ChildFailed(Exception):
-    """A child exited, or did not become ready in time; reported with its log tail."""
-
-    def __init__(self, child: Child, reason: str) -> None:
-        super().__init__(f"{child.name} {reason}")
-        self.child = child
-
-    def report(self) -> str:
-        return f"{self}; the last lines of {self.child.log}:\n{self.child.tail()}"
 
 
 class StopSignals:
@@ -351,7 +257,7 @@ class Ports:
 
 class Processes:
     """The children of one ``hubgraph up``: the issuer (unless external), the hubs, then the
-    gateway over them."""
+    gateway over them, each restarted by the supervisor should it exit."""
 
     def __init__(
         self,
@@ -367,20 +273,24 @@ class Processes:
         self.hub_urls = {name: base_url(s.host, s.port) for name, s in hubs.items()}
         self.gateway_url = f"{base_url(GATEWAY_HOST, ports.gateway)}/graphql"
         self.logs = next(iter(hubs.values())).home / "logs"
-        self.identity: list[Child] = []  # empty until started, and with an external issuer
-        self.hub_children: list[Child] = []
-        self.gateway: list[Child] = []  # empty until started
+        # Holds every child started so far, under its name; it restarts one that exits.
+        self.supervisor = Supervisor(say, stopping=lambda: stop.requested)
         # trust_env=False: a proxy from the environment must not see loopback traffic.
         self.client = httpx.Client(timeout=2, trust_env=False)
 
     @property
     def started(self) -> bool:
-        return bool(self.identity or self.hub_children or self.gateway)
+        return bool(self.supervisor.slots)
 
-    def _start(self, name: str, *args: str) -> Child:
+    def _start(self, name: str, args: Sequence[str], ready: Callable[[], bool]) -> Child:
+        """Start a child and put it under supervision, to be restarted as it was started."""
         argv = [sys.executable, "-m", "hubgraph", *args]
         env = None if name == "identity" else self.auth.env_for(name)
-        return Child.start(name, argv, self.logs / f"{name}.log", env)
+        log = self.logs / f"{name}.log"
+        child = Child.start(name, argv, log, env)
+        restart = partial(Child.start, name, argv, log, env, append=True)
+        self.supervisor.add(child, restart, ready)
+        return child
 
     def start_identity(self) -> bool:
         """Start our issuer and wait for its discovery document; True at once with an
@@ -388,56 +298,53 @@ class Processes:
         if self.auth.local is None:
             return True
         config, port = str(self.auth.local.config_path), str(self.ports.identity)
-        args = ["serve", "--config", config, "--host", IDENTITY_HOST, "--port", port]
-        child = self._start("identity", "identity", *args)
-        self.identity.append(child)
-        return wait_ready([(child, partial(issuer_ready, self.client, self.auth))], self.stop)
+        args = ["identity", "serve", "--config", config, "--host", IDENTITY_HOST, "--port", port]
+        ready = partial(issuer_ready, self.client, self.auth)
+        return wait_ready([(self._start("identity", args, ready), ready)], self.stop)
 
     def start_hubs(self) -> bool:
-        """Start every hub and wait until each is ready; False when told to stop."""
+        """Start every hub (side by side) and wait until each is ready; False when told to
+        stop."""
+        checks = []
         for name, settings in self.hubs.items():
-            self.hub_children.append(self._start(name, name, "serve", "--port", str(settings.port)))
-        checks = [
-            (child, partial(hub_ready, self.client, self.hub_urls[child.name]))
-            for child in self.hub_children
-        ]
+            ready = partial(hub_ready, self.client, self.hub_urls[name])
+            child = self._start(name, [name, "serve", "--port", str(settings.port)], ready)
+            checks.append((child, ready))
         return wait_ready(checks, self.stop)
 
     def start_gateway(self) -> bool:
         """Start the gateway over the running hubs and wait until it answers."""
         subgraphs = [f"--subgraph={name}={url}/graphql" for name, url in self.hub_urls.items()]
         port = str(self.ports.gateway)
-        child = self._start(
-            "gateway", "gateway", "serve", *subgraphs, "--host", GATEWAY_HOST, "--port", port
-        )
-        self.gateway.append(child)
-        return wait_ready(
-            [(child, partial(gateway_ready, self.client, self.gateway_url))], self.stop
-        )
+        args = ["gateway", "serve", *subgraphs, "--host", GATEWAY_HOST, "--port", port]
+        ready = partial(gateway_ready, self.client, self.gateway_url)
+        return wait_ready([(self._start("gateway", args, ready), ready)], self.stop)
 
     def start(self) -> bool:
         """Everything, in dependency order; False when told to stop on the way."""
         return self.start_identity() and self.start_hubs() and self.start_gateway()
 
     def announce(self) -> None:
-        rows = [Row.gateway(self.gateway_url, self.gateway[0].pid)]
-        rows += [Row.hub(c.name, self.hub_urls[c.name], c.pid) for c in self.hub_children]
-        rows.append(Row.identity(self.auth, self.identity[0].pid if self.identity else None))
+        pids = {name: slot.child.pid for name, slot in self.supervisor.slots.items()}
+        rows = [Row.gateway(self.gateway_url, pids["gateway"])]
+        rows += [Row.hub(name, url, pids[name]) for name, url in self.hub_urls.items()]
+        rows.append(Row.identity(self.auth, pids.get("identity")))
         print_ready(self.gateway_url, rows, self.auth)
 
     def watch(self) -> None:
-        """Until told to stop; a child that exits meanwhile raises ChildFailed."""
+        """Until told to stop, restarting children that exit; raises ChildFailed for one
+        that keeps failing fast."""
         while not self.stop.requested:
-            for child in self.gateway + self.hub_children + self.identity:
-                if child.exited():
-                    status = child.process.returncode
-                    raise ChildFailed(child, f"stopped unexpectedly (status {status})")
+            self.supervisor.check()
             time.sleep(_POLL_S)
 
     def close(self) -> None:
         # The gateway first, so no request reaches a hub that is stopping; the issuer
         # last, so no service is left unable to verify a token while it still serves.
-        stop_children([self.gateway, self.hub_children, self.identity])
+        # A child waiting to be restarted is not started again (the supervisor is no
+        # longer asked), and its exited process is simply reaped.
+        children = self.supervisor.children
+        stop_children([children(["gateway"]), children(self.hubs), children(["identity"])])
         self.client.close()
 
 
