@@ -3,6 +3,11 @@
 SQLite (the embedded default, one file per hub) gets WAL journaling so readers never
 block the writer, foreign keys switched on (SQLite leaves them off), and a busy timeout
 so a briefly locked database waits instead of failing. PostgreSQL goes through asyncpg.
+
+SQLite's driver opens a transaction only just before the first write, so what a
+transaction read before writing may be stale by then. ``transaction(immediate=True)``
+(or :func:`hold_write_lock` inside any transaction) takes the write lock first instead;
+``kit.transitions`` builds atomic state changes on that and on compare-and-set.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -46,9 +52,16 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
+    async def transaction(self, *, immediate: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        ``immediate``: on SQLite, hold the write lock from the start (waiting up to the
+        busy timeout for it), so nothing the transaction reads can change before it
+        commits. PostgreSQL needs no such thing for that: lock rows or subjects there.
+        """
         async with self.sessions.begin() as session:
+            if immediate and self.is_sqlite:
+                await hold_write_lock(await session.connection())
             yield session
 
     async def ping(self) -> None:
@@ -58,6 +71,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def hold_write_lock(connection: AsyncConnection) -> None:
+    """On SQLite, take the database's write lock now, until the transaction ends.
+
+    The driver starts SQLite's transaction itself just before the first write; once it
+    has, this connection holds the write lock already. Otherwise ``BEGIN IMMEDIATE``
+    takes it now, waiting for another writer as long as the busy timeout allows (then
+    "database is locked", which the error layer turns into SERVICE_UNAVAILABLE).
+    """
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # aiosqlite's, over sqlite3's (legacy mode)
+    if not driver.in_transaction:
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _engine_options(url: URL) -> dict[str, Any]:
