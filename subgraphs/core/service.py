@@ -4,6 +4,10 @@ No GraphQL and no HTTP here. Functions validate their input and raise the kit's
 ``HubError`` subclasses (``NotFound``, ``BadUserInput``, ``Conflict``,
 ``InvalidTransition``); a function that raises has changed nothing, because callers run
 each mutation in one transaction.
+
+Every status change goes through ``kit.transitions``, so concurrent changes cannot both
+act on the same state: capability requests by compare-and-set on their status, risks and
+alerts (event sequences, no status row) under a per-subject lock.
 """
 
 from __future__ import annotations
@@ -32,19 +36,23 @@ from subgraphs.core.kit.event_types import (
 )
 from subgraphs.core.kit.orm import utcnow
 from subgraphs.core.kit.pagination import Page, paginate
+from subgraphs.core.kit.transitions import Lifecycle, lock_subject, transition
 from subgraphs.core.tpsc_manifest import ManifestError, parse_manifest, validate_service_fields
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 # The validated lifecycle of a capability request: status -> statuses it may move to.
-CAPABILITY_TRANSITIONS: dict[str, frozenset[str]] = {
-    "requested": frozenset({"accepted", "rejected", "cancelled"}),
-    "accepted": frozenset({"in_progress", "cancelled"}),
-    "in_progress": frozenset({"done", "cancelled"}),
-    "done": frozenset(),
-    "rejected": frozenset(),
-    "cancelled": frozenset(),
-}
+CAPABILITY_REQUEST = Lifecycle(
+    "capability request",
+    {
+        "requested": ("accepted", "rejected", "cancelled"),
+        "accepted": ("in_progress", "cancelled"),
+        "in_progress": ("done", "cancelled"),
+        "done": (),
+        "rejected": (),
+        "cancelled": (),
+    },
+)
 OPEN_REQUEST_STATUSES = ("requested", "accepted", "in_progress")
 
 # Where personal data may go without a transfer mechanism (EU member states + EEA).
@@ -375,23 +383,19 @@ async def get_capability_request(
 async def change_capability_request_status(
     session: AsyncSession, request_id: str, status: str, note: str = ""
 ) -> models.CapabilityRequest:
-    if status not in CAPABILITY_TRANSITIONS:
-        raise BadUserInput(f"unknown status {status!r}", argument="status")
+    """One step of the lifecycle, recorded in the request's history.
+
+    Of concurrent changes from one status exactly one is made (and recorded); the others
+    fail with CONFLICT, or INVALID_TRANSITION if they read the status it left.
+    """
+    status = CAPABILITY_REQUEST.parse(status)
     request = await get_capability_request(session, request_id)
-    allowed = CAPABILITY_TRANSITIONS[request.status]
-    if status not in allowed:
-        options = ", ".join(sorted(allowed)) or "none: it is final"
-        raise InvalidTransition(
-            f"a {request.status} request cannot become {status} (allowed: {options})",
-            fromStatus=request.status,
-            toStatus=status,
-        )
+    step = await transition(session, CAPABILITY_REQUEST, request, status, label=str(request.id))
     session.add(
         models.CapabilityRequestChange(
-            request_id=request.id, from_status=request.status, to_status=status, note=note.strip()
+            request_id=request.id, from_status=step.before, to_status=step.after, note=note.strip()
         )
     )
-    request.status = status
     await session.flush()
     return request
 
@@ -410,9 +414,7 @@ async def list_capability_requests(
     """Newest first. ``domain_slug`` selects requests to that domain's capabilities."""
     stmt = select(models.CapabilityRequest)
     if status:
-        if status not in CAPABILITY_TRANSITIONS:
-            raise BadUserInput(f"unknown status {status!r}", argument="status")
-        stmt = stmt.where(models.CapabilityRequest.status == status)
+        stmt = stmt.where(models.CapabilityRequest.status == CAPABILITY_REQUEST.parse(status))
     if open_only:
         stmt = stmt.where(models.CapabilityRequest.status.in_(OPEN_REQUEST_STATUSES))
     if capability_id:
@@ -714,6 +716,8 @@ async def record_event(
     subject = _required(subject, "subject", 300)
     event_key = (event_key or "").strip() or None
     if event_key:
+        # Two deliveries of one event at once: the second waits, then finds the first.
+        await lock_subject(session, "event_key", event_key)
         earlier = await session.scalar(
             select(models.ProgressEvent).where(models.ProgressEvent.event_key == event_key)
         )
@@ -723,13 +727,16 @@ async def record_event(
         await get_domain(session, domain_slug)
     flow = RISK_FLOW if kind in RISK_EVENTS else ALERT_FLOW if kind in ALERT_EVENTS else None
     if flow is not None:
+        # The subject's state is its events: read, check and append them under its lock,
+        # or two concurrent steps from one state would both be appended.
+        await lock_subject(session, _noun(flow), subject)
         history = await _subject_events(
             session, subject, RISK_EVENTS if flow is RISK_FLOW else ALERT_EVENTS
         )
         state = _fold(history, flow)
         _target, allowed_from = flow[kind]
         if state not in allowed_from:
-            noun = "risk" if flow is RISK_FLOW else "alert"
+            noun = _noun(flow)
             now = f"is {state}" if state else "does not exist yet"
             raise InvalidTransition(
                 f"{kind.value} is not allowed: {noun} {subject!r} {now}",
@@ -754,6 +761,10 @@ async def record_event(
     session.add(event)
     await session.flush()
     return event
+
+
+def _noun(flow: dict[EventType, tuple[str, frozenset[str]]]) -> str:
+    return "risk" if flow is RISK_FLOW else "alert"
 
 
 # A subject's lifecycle is checked against the events recorded before it, so it is
@@ -882,6 +893,9 @@ async def _advance_alert(
     session: AsyncSession, subject: str, step: EventType, by: str, note: str
 ) -> Tracked:
     """Record the alert's next step; it keeps its severity (the last event's)."""
+    # Locked before the alert is read, so the severity and state read here are the ones
+    # the step is appended to (record_event takes the same lock again: it is held).
+    await lock_subject(session, _noun(ALERT_FLOW), subject)
     alert = await _alert(session, subject)
     await record_event(
         session,

@@ -8,7 +8,8 @@ each mutation in one transaction.
 Workplans, phases and tasks normally arrive through ``sync.py`` (the markdown files are
 their source); the ``create_*`` / ``add_*`` functions here put them in directly, for
 tests and for tools without a file. Task statuses then move through a validated
-lifecycle (``TASK_TRANSITIONS``).
+lifecycle (``TASK``), each step atomic (``kit.transitions``): of concurrent changes from
+one status exactly one is made.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.orm import aliased
 from subgraphs.core.kit.errors import BadUserInput, Conflict, InvalidTransition, NotFound
 from subgraphs.core.kit.orm import utcnow
 from subgraphs.core.kit.pagination import Page, paginate
+from subgraphs.core.kit.transitions import Lifecycle, transition
 from subgraphs.dev import models
 from subgraphs.dev.sbom import (
     ParsedComponent,
@@ -35,15 +37,20 @@ from subgraphs.dev.sbom import (
     parse_cyclonedx,
 )
 
-# The task lifecycle: status -> statuses it may move to. Blocking needs a reason
-# (block_task); done can be reopened and cancelled revived, but only back into work.
-TASK_TRANSITIONS: dict[str, frozenset[str]] = {
-    "todo": frozenset({"in_progress", "blocked", "cancelled", "done"}),
-    "in_progress": frozenset({"blocked", "done", "todo", "cancelled"}),
-    "blocked": frozenset({"todo", "in_progress", "cancelled"}),
-    "done": frozenset({"in_progress"}),
-    "cancelled": frozenset({"todo"}),
-}
+# The task lifecycle: status -> statuses it may move to, in models.TASK_STATUSES order.
+# Blocking needs a reason (block_task); done can be reopened and cancelled revived, but
+# only back into work.
+TASK = Lifecycle(
+    "task",
+    {
+        "todo": ("in_progress", "blocked", "done", "cancelled"),
+        "in_progress": ("todo", "blocked", "done", "cancelled"),
+        "blocked": ("todo", "in_progress", "cancelled"),
+        "done": ("in_progress",),
+        "cancelled": ("todo",),
+    },
+)
+TASK_TRANSITIONS = TASK.steps
 # A dependency on a task in one of these no longer holds its dependants back.
 SETTLED_STATUSES = ("done", "cancelled")
 
@@ -62,10 +69,7 @@ def _optional(value: str | None, argument: str, max_length: int) -> str | None:
 
 
 def _status(value: str, argument: str = "status") -> str:
-    if value not in TASK_TRANSITIONS:
-        allowed = ", ".join(models.TASK_STATUSES)
-        raise BadUserInput(f"unknown task status {value!r}; one of: {allowed}", argument=argument)
-    return value
+    return TASK.parse(value, argument)
 
 
 # --- workplans -----------------------------------------------------------------------
@@ -342,24 +346,20 @@ async def open_task_counts(session: AsyncSession, domain_slugs: Sequence[str]) -
 # --- the task lifecycle ----------------------------------------------------------------
 
 
-def _move(task: models.Task, status: str) -> None:
-    """Change the status if the lifecycle allows it; INVALID_TRANSITION otherwise."""
-    allowed = TASK_TRANSITIONS[task.status]
-    if status not in allowed:
-        options = ", ".join(s for s in models.TASK_STATUSES if s in allowed)
-        raise InvalidTransition(
-            f"task {task.key} is {task.status} and cannot become {status} "
-            f"(from {task.status} it can become: {options})",
-            fromStatus=task.status,
-            toStatus=status,
-            allowed=sorted(allowed),
-        )
+async def _move(
+    session: AsyncSession, task: models.Task, status: str, **values: str | None
+) -> models.Task:
+    """Change the status from the one read, atomically, with ``values`` in the same write.
+
+    INVALID_TRANSITION if the lifecycle has no such step; CONFLICT if another request
+    changed the status since it was read (``kit.transitions.transition``).
+    """
+    changes: dict[str, object] = {"status_changed_at": utcnow(), **values}
     if task.status == "blocked":
         # Leaving blocked, however: the reason no longer holds.
-        task.blocked_reason = None
-        task.blocked_from = None
-    task.status = status
-    task.status_changed_at = utcnow()
+        changes.update(blocked_reason=None, blocked_from=None)
+    await transition(session, TASK, task, status, label=task.key, values=changes)
+    return task
 
 
 async def update_task_status(
@@ -369,21 +369,15 @@ async def update_task_status(
     if _status(status) == "blocked":
         return await block_task(session, key, reason)
     task = await get_task(session, key)
-    _move(task, status)
-    await session.flush()
-    return task
+    return await _move(session, task, status)
 
 
 async def block_task(session: AsyncSession, key: str, reason: str | None) -> models.Task:
     """Block a task, saying why; the status it had is kept for ``unblock_task``."""
     reason = _required(reason, "reason", 2000)
     task = await get_task(session, key)
-    previous = task.status
-    _move(task, "blocked")
-    task.blocked_reason = reason
-    task.blocked_from = previous
-    await session.flush()
-    return task
+    # The status read is the one the step is made from, or none is made (CONFLICT).
+    return await _move(session, task, "blocked", blocked_reason=reason, blocked_from=task.status)
 
 
 async def unblock_task(session: AsyncSession, key: str) -> models.Task:
@@ -399,18 +393,13 @@ async def unblock_task(session: AsyncSession, key: str) -> models.Task:
             f"task {task.key} is {task.status}, not blocked; only a blocked task can be unblocked",
             fromStatus=task.status,
             toStatus=resume,
-            allowed=sorted(TASK_TRANSITIONS[task.status]),
+            allowed=sorted(TASK.allowed(task.status)),
         )
-    _move(task, resume)
-    await session.flush()
-    return task
+    return await _move(session, task, resume)
 
 
 async def complete_task(session: AsyncSession, key: str) -> models.Task:
-    task = await get_task(session, key)
-    _move(task, "done")
-    await session.flush()
-    return task
+    return await _move(session, await get_task(session, key), "done")
 
 
 # --- decisions -----------------------------------------------------------------------
