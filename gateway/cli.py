@@ -193,7 +193,10 @@ def serve(
         "every caller is anonymous: protected fields and mutations are refused.",
     ),
     auth_audience: str = typer.Option(
-        "hubgraph", envvar="HUBGRAPH_AUTH_AUDIENCE", help="The audience tokens must be for."
+        "hubgraph",
+        envvar="HUBGRAPH_AUTH_AUDIENCE",
+        help="An audience tokens may be for; more in HUBGRAPH_AUTH_AUDIENCES (comma-separated, "
+        "e.g. this gateway's /graphql and /mcp URLs; the hubs need the same set).",
     ),
     mcp: bool = typer.Option(
         True, help="Serve the graph's generated MCP tools at /mcp (same bearer tokens)."
@@ -296,7 +299,7 @@ def serve(
     if authenticator.settings.issuer:
         typer.echo(
             f"bearer tokens from {authenticator.settings.issuer} "
-            f"(audience {authenticator.settings.audience})",
+            f"(audience {', '.join(authenticator.settings.accepted_audiences)})",
             err=True,
         )
     else:

@@ -9,7 +9,9 @@ satisfies it, so the two enforcement points cannot drift apart.
 Scopes are what the schema asks for; roles are what an administrator gives people and
 service accounts. The issuer grants a token only the scopes its subject's roles allow
 (``scopes_for_roles``); with an issuer that cannot do that mapping itself, a validator
-can derive scopes from roles instead (``AuthSettings.scopes_from_roles``).
+can derive scopes from roles instead (``AuthSettings.scopes_from_roles``). An issuer
+with a vocabulary of its own (``read``, ``write``, client roles) is translated with a
+:class:`ScopeMap` (``AuthSettings.scope_map``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,72 @@ def scopes_for_roles(roles: Iterable[str]) -> frozenset[str]:
     for role in roles:
         granted |= ROLE_SCOPES.get(role, frozenset())
     return frozenset(granted)
+
+
+# In a scope map, a key with this prefix names a role; any other key names a scope.
+ROLE_KEY = "role:"
+
+
+@dataclass(frozen=True)
+class ScopeMap:
+    """What an issuer's own scopes and roles grant in Hubgraph's scopes.
+
+    Other issuers speak their own vocabulary: scopes like ``read`` and ``write``, realm
+    roles, client roles. Rather than ask every issuer to mint ``hub:*`` scopes, a
+    validator translates. Written ``read=hub:read;write=hub:read,hub:write;
+    role:editor=hub:write``: each entry is an issuer scope (or ``role:`` and a role from
+    the roles claims) and the Hubgraph scopes it grants. Entries keep their order so that
+    the text form survives a round trip (``str``).
+    """
+
+    entries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> ScopeMap:
+        """From ``key=scope,scope;key=scope``; raises ValueError naming the bad entry."""
+        pairs: list[tuple[str, list[str]]] = []
+        for entry in text.split(";"):
+            if not entry.strip():
+                continue
+            key, equals, targets = entry.partition("=")
+            if not equals:
+                raise ValueError(f"entry {entry.strip()!r} has no '=' (want key=scope,scope)")
+            pairs.append((key, targets.split(",")))
+        return cls.of(pairs)
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, Iterable[str] | str]]) -> ScopeMap:
+        """From (key, scopes) pairs, e.g. a TOML table; scopes a list or a comma string."""
+        entries: dict[str, tuple[str, ...]] = {}
+        for raw_key, raw_targets in pairs:
+            key = str(raw_key).strip()
+            if not key or key == ROLE_KEY:
+                raise ValueError(f"entry {raw_key!r} names no scope or role")
+            if key in entries:
+                raise ValueError(f"{key!r} is mapped twice")
+            if isinstance(raw_targets, str):
+                raw_targets = raw_targets.split(",")
+            targets = tuple(dict.fromkeys(t.strip() for t in raw_targets if t.strip()))
+            # A typo here would silently grant nothing; say so at start-up instead.
+            unknown = [t for t in targets if t not in SCOPES]
+            if unknown or not targets:
+                raise ValueError(
+                    f"{key!r} must map to Hubgraph scopes ({', '.join(SCOPES)}), "
+                    f"not {unknown or 'nothing'}"
+                )
+            entries[key] = targets
+        return cls(tuple(entries.items()))
+
+    def granted(self, scopes: Iterable[str], roles: Iterable[str]) -> frozenset[str]:
+        """The Hubgraph scopes that a token's own scopes and roles are mapped to."""
+        held = set(scopes) | {ROLE_KEY + role for role in roles}
+        return frozenset(t for key, targets in self.entries if key in held for t in targets)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def __str__(self) -> str:
+        return ";".join(f"{key}={','.join(targets)}" for key, targets in self.entries)
 
 
 # One @requiresScopes argument: alternatives (OR) of scope sets that must all be held (AND).

@@ -31,11 +31,12 @@ class Authenticator:
             assert settings.issuer is not None
             validator = TokenValidator(
                 settings.issuer,
-                settings.audience,
+                settings.accepted_audiences,
                 roles_claim=settings.roles_claim,
                 allowed_algorithms=settings.algorithms,
                 leeway_s=settings.leeway_s,
                 scopes_from_roles=settings.scopes_from_roles,
+                scope_map=settings.scope_map,
                 break_glass_key=settings.break_glass_key,
                 http=http,
             )

@@ -26,7 +26,7 @@ import httpx
 import jwt
 
 from identity import break_glass
-from identity.access import scopes_for_roles
+from identity.access import ScopeMap, scopes_for_roles
 from identity.jwks import JWK, IssuerUnreachable, JwksCache, PublicKey
 
 log = logging.getLogger(__name__)
@@ -102,12 +102,13 @@ class TokenValidator:
         issuer: str,
         audience: str | Sequence[str],
         *,
-        roles_claim: str = "realm_access.roles",
+        roles_claim: str | Sequence[str] = "realm_access.roles",
         allowed_algorithms: Iterable[str] = ("RS256", "ES256"),
         leeway_s: float = 30,
         jwks_refetch_min_interval_s: float = 30.0,
         jwks_max_age_s: float = 3600.0,
         scopes_from_roles: bool = False,
+        scope_map: ScopeMap | None = None,
         break_glass_key: Path | None = None,
         verified_cache_size: int = 4096,
         verified_cache_ttl_s: float = 60.0,
@@ -130,12 +131,17 @@ class TokenValidator:
                     f"allowed_algorithms {list(allowed)} does not include"
                 )
         self.issuer = issuer
-        self.audience = audience
-        self.roles_claim = roles_claim
+        # Any one of these in the token's aud will do (RFC 7519 §4.1.3).
+        self.audience = audience if isinstance(audience, str) else list(audience)
+        if not self.audience:
+            raise ValueError("a validator needs at least one audience")
+        self.roles_claims = (roles_claim,) if isinstance(roles_claim, str) else tuple(roles_claim)
         self.allowed_algorithms = frozenset(allowed)
         self.leeway_s = leeway_s
         # For issuers that put roles in tokens but cannot map them to scopes themselves.
         self.scopes_from_roles = scopes_from_roles
+        # For issuers with scopes and roles of their own (read, write, client roles).
+        self.scope_map = scope_map or ScopeMap()
         # Tokens already verified -> (identity, until when it may be reused). A client
         # sends the same token with every request until it expires; checking a signature
         # costs ~100 µs, a lookup well under 1 µs. Entries live at most ``ttl`` (so a key
@@ -209,6 +215,7 @@ class TokenValidator:
         scopes = self._scopes(claims)
         if self.scopes_from_roles:
             scopes |= scopes_for_roles(roles)
+        scopes |= self.scope_map.granted(scopes, roles)
         return Identity(
             subject=claims["sub"],
             roles=roles,
@@ -322,9 +329,7 @@ class TokenValidator:
         if isinstance(exc, jwt.InvalidIssuerError):
             return InvalidToken("bad_issuer", f"token is not from issuer {self.issuer}")
         if isinstance(exc, jwt.InvalidAudienceError):
-            return InvalidToken(
-                "bad_audience", f"token is not for audience {_short(self.audience)}"
-            )
+            return InvalidToken("bad_audience", f"token is not for audience {self._audiences()}")
         if isinstance(exc, jwt.InvalidSignatureError):
             return InvalidToken("bad_signature", "signature verification failed")
         if isinstance(exc, jwt.InvalidAlgorithmError):
@@ -337,21 +342,34 @@ class TokenValidator:
         # cut short anyway.
         return InvalidToken("malformed", str(exc)[:120])
 
+    def _audiences(self) -> str:
+        """The accepted audiences for an error message, cut short."""
+        if isinstance(self.audience, str):
+            return _short(self.audience)
+        shown = ", ".join(_short(a) for a in self.audience[:3])
+        return shown + (f" (or {len(self.audience) - 3} more)" if len(self.audience) > 3 else "")
+
     def _roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
+        """The roles at every configured claim path (realm roles, client roles), together."""
+        roles: set[str] = set()
+        for path in self.roles_claims:
+            roles |= self._roles_at(claims, path)
+        return frozenset(roles)
+
+    @staticmethod
+    def _roles_at(claims: Mapping[str, Any], path: str) -> frozenset[str]:
         # A namespaced top-level claim may itself contain dots ("https://x.example/roles"),
         # so a top-level key of that exact name wins over walking the path.
         value: Any = claims
-        if self.roles_claim in claims:
-            value = claims[self.roles_claim]
+        if path in claims:
+            value = claims[path]
         else:
-            for part in self.roles_claim.split("."):
+            for part in path.split("."):
                 if not isinstance(value, Mapping) or part not in value:
                     return frozenset()  # no roles is a valid state (e.g. a bare login)
                 value = value[part]
         if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
-            raise InvalidToken(
-                "malformed", f"roles claim {self.roles_claim!r} is not a list of strings"
-            )
+            raise InvalidToken("malformed", f"roles claim {path!r} is not a list of strings")
         return frozenset(value)
 
     @staticmethod

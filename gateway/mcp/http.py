@@ -9,6 +9,9 @@
   MCP session stays bound to the principal that opened it (the SDK answers 404 to
   anyone else's requests for it).
 * ``GET /.well-known/oauth-protected-resource[/mcp]`` (RFC 9728) names the OIDC issuer.
+  Clients ask that issuer for a token for the ``resource`` it names (RFC 8707), so that
+  URL must be among the accepted audiences (``HUBGRAPH_AUTH_AUDIENCES``); a warning is
+  logged when it is not.
 * CORS for browser-based MCP clients, with the gateway's origins; ``/mcp`` has its own
   because it needs more than ``/graphql`` (DELETE, the ``Mcp-*`` headers, and
   ``Mcp-Session-Id`` readable by the page).
@@ -39,10 +42,11 @@ from gateway.http.settings import ServerSettings
 from gateway.mcp.server import Caller, Context, GraphTools
 from gateway.mcp.tools import ToolConfig
 from gateway.reload import ReloadingGateway
-from identity.access import SCOPES
+from identity.access import ROLE_KEY, SCOPES
 from identity.authenticate import Authenticator, www_authenticate
 from identity.validation import Identity, InvalidToken, bearer_token
 
+log = logging.getLogger(__name__)
 CALLER_KEY = "hubgraph.mcp.caller"  # the ASGI scope key of the request's Caller
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 MCP_CORS_METHODS = ("GET", "POST", "DELETE")
@@ -122,6 +126,7 @@ class McpEndpoint:
         self.settings = settings
         self.authenticator = authenticator
         self.origins = server.cors_origins
+        self._warned_resources: set[str] = set()
         self.tools = GraphTools(
             reloading, settings.tools, settings.name, caller=caller_of_request, version=version
         )
@@ -173,16 +178,40 @@ class McpEndpoint:
 
     async def metadata(self, request: Request) -> Response:
         """The protected-resource metadata (RFC 9728) of the MCP endpoint."""
+        auth = self.authenticator.settings
+        resource = self.resource_url(request)
         document: dict[str, Any] = {
-            "resource": self.resource_url(request),
+            "resource": resource,
             "bearer_methods_supported": ["header"],
-            "scopes_supported": list(SCOPES),
+            "scopes_supported": self.scopes_supported(),
             "resource_name": f"Hubgraph MCP ({self.settings.name})",
         }
-        issuer = self.authenticator.settings.issuer
-        if issuer:
-            document["authorization_servers"] = [issuer]
+        if auth.issuer:
+            document["authorization_servers"] = [auth.issuer]
+            self._warn_unaccepted(resource)
         return Response(orjson.dumps(document), media_type="application/json")
+
+    def scopes_supported(self) -> list[str]:
+        """Hubgraph's scopes, then the issuer's own ones the scope map translates: those
+        are what a client can ask that issuer for."""
+        mapped = [key for key, _ in self.authenticator.settings.scope_map.entries]
+        issuer_scopes = [k for k in mapped if not k.startswith(ROLE_KEY) and k not in SCOPES]
+        return [*SCOPES, *issuer_scopes]
+
+    def _warn_unaccepted(self, resource: str) -> None:
+        # A spec-following client mints its token for exactly this URL; if it is not an
+        # accepted audience, every such token is a 401 -- say why once, not per request.
+        accepted = self.authenticator.settings.accepted_audiences
+        if resource in accepted or resource in self._warned_resources:
+            return
+        self._warned_resources.add(resource)
+        log.warning(
+            "MCP metadata names resource %s, which is not an accepted audience (%s): "
+            "tokens minted for it will be refused; add it to HUBGRAPH_AUTH_AUDIENCES "
+            "(and the /graphql URL beside it) for every service",
+            resource,
+            ", ".join(accepted),
+        )
 
     # -- requests ---------------------------------------------------------------------
 

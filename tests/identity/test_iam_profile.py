@@ -25,6 +25,7 @@ from identity.access import (
     SCOPES,
     UNAUTHORIZED,
     Requirement,
+    ScopeMap,
     scopes_for_roles,
 )
 from identity.authenticate import unauthenticated_body, www_authenticate
@@ -372,8 +373,10 @@ def test_revocation_as_documented(issuer: LiveServer) -> None:
 
 def render(value: Any) -> str:
     """A setting's value as the document writes it."""
-    if value is None:
+    if value is None or value == () or value == ScopeMap():
         return "—"
+    if isinstance(value, ScopeMap):
+        return str(value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, tuple):
@@ -398,6 +401,22 @@ def test_environment_table_is_what_load_auth_settings_reads() -> None:
         settings = load_auth_settings(env={variable: example})
         assert render(getattr(settings, setting)) == example, variable
         assert getattr(settings, setting) != getattr(defaults, setting), variable
+
+
+def documented_scope_map() -> ScopeMap:
+    rows = table("scope-map")
+    return ScopeMap.of((name(r["issuer scope or role"]), names(r["Hubgraph scopes"])) for r in rows)
+
+
+def test_scope_map_table_is_the_documented_setting() -> None:
+    """The worked example is the environment table's example, and means what it says."""
+    mapped = documented_scope_map()
+    example = {name(r["variable"]): name(r["example"]) for r in table("environment")}
+    assert str(mapped) == example[ENV_PREFIX + "SCOPE_MAP"]
+    assert mapped.granted({"read"}, ()) == {"hub:read"}
+    assert mapped.granted({"write"}, ()) == {"hub:read", "hub:write"}
+    assert mapped.granted((), {"editor"}) == {"hub:read", "hub:write"}
+    assert mapped.granted({"openid", "profile"}, {"reader"}) == frozenset()
 
 
 # -- errors -----------------------------------------------------------------------------

@@ -11,6 +11,10 @@ exists. Its shape::
     database_url = "postgresql+asyncpg://hub@db/core"   # HUBGRAPH_CORE_DATABASE_URL
     port = 8000                                          # HUBGRAPH_CORE_PORT
     host = "127.0.0.1"                                   # HUBGRAPH_CORE_HOST
+    max_depth = 20              # operation limits, the gateway's (HUBGRAPH_CORE_MAX_DEPTH,
+    max_aliases = 50            #   _MAX_ALIASES, _MAX_ROOT_FIELDS, _MAX_TOKENS, _MAX_COST,
+    max_cost = 50000            #   _ASSUMED_LIST_SIZE, ...: every gateway.limits field); 0: none
+    max_body_bytes = 1048576    # larger request bodies: 413 (HUBGRAPH_CORE_MAX_BODY_BYTES)
 
     [hubs.core.options]         # hub-specific settings, read by that hub only
     ...
@@ -30,13 +34,15 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from gateway.http.settings import ServerSettings
+from gateway.limits import OperationLimits
 from identity.settings import ENV_PREFIX as AUTH_ENV_PREFIX
 from identity.settings import AuthConfigError, AuthSettings, load_auth_settings
 
@@ -44,6 +50,9 @@ DEFAULT_PORTS: dict[str, int] = {"core": 8000, "dev": 8001, "ops": 8002, "fin": 
 LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _SECRET_WORDS = ("password", "secret", "token", "key")
+# One source of truth: a hub refuses what the gateway refuses, by default.
+DEFAULT_LIMITS = OperationLimits()
+DEFAULT_MAX_BODY_BYTES = ServerSettings.max_body_bytes
 
 
 class ConfigError(ValueError):
@@ -63,6 +72,9 @@ class HubSettings:
     log_level: str = "info"
     sqlite_busy_timeout_ms: int = 5000
     options: Mapping[str, Any] = field(default_factory=dict)
+    # What a hub refuses before running anything (kit.limits, kit.requests).
+    limits: OperationLimits = DEFAULT_LIMITS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # How callers are authenticated; no issuer means every request is anonymous.
     auth: AuthSettings = field(default_factory=AuthSettings)
     # Where each value came from: "default", "file <path>" or "env NAME".
@@ -104,13 +116,20 @@ def load_settings(hub: str, env: Mapping[str, str] | None = None) -> HubSettings
     file_source = f"file {path}"
     sources: dict[str, str] = {}
 
-    def pick(name: str, env_name: str, file_table: Mapping[str, Any], default: Any) -> Any:
+    def pick(
+        name: str,
+        env_name: str,
+        file_table: Mapping[str, Any],
+        default: Any,
+        file_key: str | None = None,
+    ) -> Any:
+        key = file_key or name
         if env_name in env:
             sources[name] = f"env {env_name}"
             return env[env_name]
-        if name in file_table:
+        if key in file_table:
             sources[name] = file_source
-            return file_table[name]
+            return file_table[key]
         sources[name] = "default"
         return default
 
@@ -137,6 +156,12 @@ def load_settings(hub: str, env: Mapping[str, str] | None = None) -> HubSettings
     options = dict(hub_data.get("options", {}))
     if options:
         sources["options"] = file_source
+    limits = _load_limits(prefix, hub_data, pick)
+    max_body_bytes = _at_least(
+        "max_body_bytes",
+        pick("max_body_bytes", prefix + "MAX_BODY_BYTES", hub_data, DEFAULT_MAX_BODY_BYTES),
+        1,
+    )
     auth = _load_auth(hub, env, data, hub_data, file_source, sources)
     return HubSettings(
         hub=hub,
@@ -148,9 +173,37 @@ def load_settings(hub: str, env: Mapping[str, str] | None = None) -> HubSettings
         log_level=log_level,
         sqlite_busy_timeout_ms=busy,
         options=options,
+        limits=limits,
+        max_body_bytes=max_body_bytes,
         auth=auth,
         sources=sources,
     )
+
+
+def _load_limits(
+    prefix: str, hub_data: Mapping[str, Any], pick: Callable[..., Any]
+) -> OperationLimits:
+    """Every field of the gateway's OperationLimits, as ``<name>`` in the hub's table or
+    ``HUBGRAPH_<HUB>_<NAME>``; a ``max_*`` of 0 turns that limit off, as the gateway's
+    flags do. Fields the gateway adds later are read the same way, with its defaults."""
+    values: dict[str, int | None] = {}
+    for item in fields(OperationLimits):
+        name = item.name
+        default = getattr(DEFAULT_LIMITS, name)
+        raw = pick(f"limits.{name}", prefix + name.upper(), hub_data, default, file_key=name)
+        if raw is None:
+            values[name] = None
+            continue
+        value = _at_least(name, raw, 0 if name.startswith("max_") else 1)
+        values[name] = None if value == 0 and name.startswith("max_") else value
+    return OperationLimits(**values)  # type: ignore[arg-type]
+
+
+def _at_least(name: str, value: Any, lowest: int) -> int:
+    number = _as_int(name, value)
+    if number < lowest:
+        raise ConfigError(f"{name} must be at least {lowest}, not {number}")
+    return number
 
 
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -228,12 +281,22 @@ def describe(settings: HubSettings) -> list[tuple[str, Any, str]]:
         "log_format",
         "log_level",
         "sqlite_busy_timeout_ms",
+        "max_body_bytes",
         "options",
     ):
         value = getattr(settings, name)
         rows.append((name, masked(name, value), settings.sources.get(name, "default")))
+    for item in fields(OperationLimits):
+        name = f"limits.{item.name}"
+        value = getattr(settings.limits, item.name)
+        rows.append(
+            (name, "off" if value is None else value, settings.sources.get(name, "default"))
+        )
     for item in fields(AuthSettings):
         name = f"auth.{item.name}"
         value = getattr(settings.auth, item.name)
+        # Lists as they are written in HUBGRAPH_AUTH_* (the scope map prints that way too).
+        if isinstance(value, tuple):
+            value = ",".join(value)
         rows.append((name, masked(name, value), settings.sources.get(name, "default")))
     return rows
