@@ -6,6 +6,10 @@ is alive), ``/readyz`` (the database answers and its schema is at the newest mig
 orchestrator needs no token to see whether a hub is up.
 Every request gets an id (``X-Request-Id``, taken from the caller when given) and one
 structured log line.
+
+Before Strawberry sees a request, ``/graphql`` reads it itself (``kit.requests``: size,
+media type, JSON shape) and checks its document against the gateway's operation limits
+(``kit.limits``); whatever it refuses is a 4xx with a GraphQL error body and a code.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from cross_web import HTTPException, StarletteRequestAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 
 from identity.authenticate import Authenticator
 from identity.validation import Identity
@@ -32,6 +39,7 @@ from subgraphs.core.kit import migrations
 from subgraphs.core.kit.auth import AuthenticateRequests, identity_of, protect_schema
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.hub import HubDefinition
+from subgraphs.core.kit.limits import OperationGuard
 from subgraphs.core.kit.loaders import Loaders
 from subgraphs.core.kit.logs import (
     current_operation_name,
@@ -40,6 +48,7 @@ from subgraphs.core.kit.logs import (
     set_request_id,
 )
 from subgraphs.core.kit.peers import PeerHubs
+from subgraphs.core.kit.requests import STATUS_CODES, Refused, error_response, read_params
 from subgraphs.core.kit.settings import HubSettings
 
 access_log = logging.getLogger("hubgraph.access")
@@ -62,8 +71,19 @@ class HubContext:
     peers: PeerHubs | None = None
 
 
+class _RequestAdapter(StarletteRequestAdapter):
+    """Strawberry's adapter, keeping the Starlette request for the kit's own reading."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.request = request
+
+
 class HubGraphQL(GraphQL):
-    """Strawberry's ASGI view, with our request context."""
+    """Strawberry's ASGI view, with our request context, the kit's request reader and
+    the operation limits in front of Strawberry's parsing."""
+
+    request_adapter_class = _RequestAdapter
 
     def __init__(
         self, hub: HubDefinition, db: Database, settings: HubSettings, peers: PeerHubs
@@ -73,6 +93,37 @@ class HubGraphQL(GraphQL):
         self.settings = settings
         self.peers = peers
         self.extra = hub.context_factory(settings) if hub.context_factory else {}
+        self.guard = OperationGuard(hub.schema._schema, settings.limits)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except Refused as refused:
+            response = refused.response()
+        except HTTPException as error:
+            # Strawberry's own refusals (no query, a mutation over GET...), in the same
+            # GraphQL error shape as ours rather than as plain text.
+            code = STATUS_CODES.get(error.status_code, "BAD_REQUEST")
+            response = error_response(error.reason, code, error.status_code)
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        assert isinstance(request, _RequestAdapter)
+        params = await read_params(request.request, self.settings.max_body_bytes)
+        if params.query is not None:
+            exceeded = await self.guard.refusal(params.query, params.variables)
+            if exceeded is not None:
+                raise Refused(exceeded.message, 400, exceeded.code)
+        return GraphQLRequestData(
+            query=params.query,
+            variables=params.variables,
+            operation_name=params.operation_name,
+            extensions=params.extensions,
+            protocol="http",
+        )
 
     async def get_context(self, request: Any, response: Any) -> HubContext:  # type: ignore[override]
         return HubContext(

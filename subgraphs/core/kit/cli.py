@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
 
 import typer
 from rich.console import Console
@@ -12,7 +14,12 @@ from subgraphs.core.kit.hub import HubDefinition
 from subgraphs.core.kit.logs import configure_logging
 from subgraphs.core.kit.migrations import current_revisions, upgrade
 from subgraphs.core.kit.serving import Served, serve
-from subgraphs.core.kit.settings import HubSettings, load_settings
+from subgraphs.core.kit.settings import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_BODY_BYTES,
+    HubSettings,
+    load_settings,
+)
 
 console = Console(stderr=True)
 
@@ -48,6 +55,35 @@ def auth_summary(settings: HubSettings) -> str:
     )
 
 
+def with_flags(
+    settings: HubSettings, limits: Mapping[str, int | None], max_body_size: int | None
+) -> HubSettings:
+    """``settings`` with the limits given as flags (None: not given) over the configured
+    ones; a ``--max-*`` of 0 turns that limit off, as on ``hubgraph gateway serve``."""
+    given = {name: value for name, value in limits.items() if value is not None}
+    sources = dict(settings.sources)
+    for name in given:
+        sources[f"limits.{name}"] = "flag --" + name.replace("_", "-")
+    values = {
+        name: None if value == 0 and name.startswith("max_") else value
+        for name, value in given.items()
+    }
+    body = settings.max_body_bytes
+    if max_body_size is not None:
+        body = max_body_size
+        sources["max_body_bytes"] = "flag --max-body-size"
+    return replace(
+        settings,
+        limits=replace(settings.limits, **values),  # type: ignore[arg-type]
+        max_body_bytes=body,
+        sources=sources,
+    )
+
+
+def _limit_help(text: str, default: int | None) -> str:
+    return f"{text}; 0: no limit (default: configuration, else the gateway's {default})."
+
+
 def hub_cli(name: str) -> typer.Typer:
     app = typer.Typer(help=f"The {name} hub.", no_args_is_help=True)
 
@@ -61,11 +97,55 @@ def hub_cli(name: str) -> typer.Typer:
         port: int = typer.Option(None, help="Port (default: from configuration)."),
         host: str = typer.Option(None, help="Interface (default: from configuration)."),
         migrate: bool = typer.Option(True, help="Upgrade the database to the newest schema first."),
+        max_depth: int = typer.Option(
+            None, min=0, help=_limit_help("Deepest field nesting allowed", DEFAULT_LIMITS.max_depth)
+        ),
+        max_aliases: int = typer.Option(
+            None,
+            min=0,
+            help=_limit_help("Most aliased fields in a document", DEFAULT_LIMITS.max_aliases),
+        ),
+        max_root_fields: int = typer.Option(
+            None,
+            min=0,
+            help=_limit_help("Most root fields of an operation", DEFAULT_LIMITS.max_root_fields),
+        ),
+        max_tokens: int = typer.Option(
+            None, min=0, help=_limit_help("Most tokens in a document", DEFAULT_LIMITS.max_tokens)
+        ),
+        max_cost: int = typer.Option(
+            None,
+            min=0,
+            help=_limit_help(
+                "Highest operation cost (fields weighted by the list sizes above them)",
+                DEFAULT_LIMITS.max_cost,
+            ),
+        ),
+        assumed_list_size: int = typer.Option(
+            None,
+            min=1,
+            help="List size the cost assumes when no first/last/limit argument gives one "
+            f"(default: configuration, else {DEFAULT_LIMITS.assumed_list_size}).",
+        ),
+        max_body_size: int = typer.Option(
+            None,
+            min=1,
+            help="Largest request body (and GET query string) accepted, in bytes; larger: "
+            f"413 (default: configuration, else {DEFAULT_MAX_BODY_BYTES}).",
+        ),
     ) -> None:
         """Serve this hub's GraphQL subgraph."""
         from subgraphs.core.kit.app import create_hub_app
 
-        settings = load_settings(name)
+        limits = {
+            "max_depth": max_depth,
+            "max_aliases": max_aliases,
+            "max_root_fields": max_root_fields,
+            "max_tokens": max_tokens,
+            "max_cost": max_cost,
+            "assumed_list_size": assumed_list_size,
+        }
+        settings = with_flags(load_settings(name), limits, max_body_size)
         configure_logging(settings.log_format, settings.log_level)
         hub = definition()
         app = create_hub_app(hub, settings, migrate_on_start=migrate)
