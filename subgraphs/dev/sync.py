@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterable, Sequence
@@ -49,42 +51,175 @@ from subgraphs.dev.workplan_writeback import set_task_statuses
 
 OPEN_FENCE = b"---"
 
+# A workplan is a hand-written markdown file: tens of kilobytes, a few hundred at most.
+# Anything past this bound is refused unread (it would cost memory and parse time and
+# cannot be a workplan anyone edits); reading stops at the bound, so a file that grows
+# while it is read costs no more.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+# Exceptions' texts can quote the input; an error line stays readable.
+_MAX_DETAIL = 300
+
 # ---------------------------------------------------------------------------------------
-# finding files
+# finding and reading files
 
 
 MISSING = "no such file or folder"
 
 
-def workplan_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """The files to consider, and the paths that do not exist.
+@dataclass
+class Listing:
+    """What ``paths`` name: workplan files in order, each with the error that stops it
+    from being read (None when there is none yet), and the paths that do not exist."""
 
-    A file named explicitly is always a workplan. In a folder (searched recursively),
-    only ``.md`` files that open with front matter are: a README next to the workplans
-    is not an error.
+    files: list[tuple[Path, str | None]] = field(default_factory=list)
+    missing: list[Path] = field(default_factory=list)
+
+
+def workplan_files(paths: Iterable[Path]) -> Listing:
+    """The files to consider (each once) and the paths that do not exist.
+
+    A file named explicitly is always a workplan. In a folder (searched recursively,
+    symlinked folders not followed), only ``.md`` files that open with front matter
+    are: a README next to the workplans is not an error. What cannot be looked at (a
+    symlink loop, a folder that cannot be listed, a file that vanished) is that entry's
+    error, never the listing's end.
     """
-    found: list[Path] = []
-    missing: list[Path] = []
+    listing = Listing()
+    seen: set[str] = set()
+
+    def add(path: Path, error: str | None) -> None:
+        shown = _shown(path)
+        if shown not in seen:
+            seen.add(shown)
+            listing.files.append((Path(shown), error and f"{shown}: {error}"))
+
     for path in paths:
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
-            for candidate in sorted(path.rglob("*.md")):
-                if candidate.is_file() and _opens_with_front_matter(candidate):
-                    found.append(candidate)
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            listing.missing.append(path)
+            continue
+        except (OSError, ValueError) as exc:
+            add(path, _os_problem(exc))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            for found, error in _walk(path):
+                add(found, error)
         else:
-            missing.append(path)
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    return unique, missing
+            add(path, None)  # named explicitly: reading it says what is wrong with it
+    return listing
+
+
+def _walk(folder: Path) -> list[tuple[Path, str | None]]:
+    """The workplan candidates under ``folder``, sorted, each with its error or None.
+
+    Iterative (a folder nested thousands deep is no RecursionError) and does not follow
+    symlinked folders (no loops)."""
+    found: list[tuple[Path, str | None]] = []
+    pending = [folder]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            found.append((directory, f"cannot list this folder: {_os_problem(exc)}"))
+            continue
+        for entry in listed:
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif entry.name.endswith(".md"):
+                    found.append((path, _candidate_problem(entry)))
+            except OSError as exc:
+                found.append((path, _os_problem(exc)))
+    found = [(path, error) for path, error in found if error != _NOT_A_WORKPLAN]
+    return sorted(found, key=lambda item: str(item[0]))
+
+
+_NOT_A_WORKPLAN = "\0not a workplan"  # a marker, never shown
+
+
+def _candidate_problem(entry: os.DirEntry[str]) -> str | None:
+    """None for a workplan file, _NOT_A_WORKPLAN for a ``.md`` file that is not one,
+    else why the entry cannot be read (a dangling or looping symlink, a FIFO, ...)."""
+    try:
+        info = os.stat(entry.path)
+    except OSError as exc:
+        return _os_problem(exc)
+    if stat.S_ISDIR(info.st_mode):
+        return _NOT_A_WORKPLAN  # a symlink to a folder: not followed
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    try:
+        return None if _opens_with_front_matter(Path(entry.path)) else _NOT_A_WORKPLAN
+    except OSError as exc:
+        return f"cannot read: {_os_problem(exc)}"
 
 
 def _opens_with_front_matter(path: Path) -> bool:
-    with path.open("rb") as handle:
+    with _open_regular(path) as handle:
         return handle.read(len(OPEN_FENCE) + 2).rstrip().startswith(OPEN_FENCE)
+
+
+def _shown(path: Path) -> str:
+    """The path files are known by (absolute, symlinks resolved when possible)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # 3.11 raises RuntimeError on a symlink loop
+        return os.path.abspath(path)
+
+
+def _os_problem(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+
+
+class FileProblem(Exception):
+    """A file that cannot be read as a workplan for a reason outside its text."""
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """``path`` opened for reading, if it is a regular file. Non-blocking open, so a
+    FIFO named like a workplan cannot make the sync wait for a writer forever."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise FileProblem("not a regular file")
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_workplan_bytes(path: Path) -> bytes:
+    """The bytes of the workplan file ``path``, at most MAX_FILE_BYTES of them."""
+    try:
+        with _open_regular(path) as handle:
+            content = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise FileProblem(f"cannot read: {_os_problem(exc)}") from None
+    if len(content) > MAX_FILE_BYTES:
+        raise FileProblem(
+            f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; a workplan file is "
+            "never that big, so it is not read"
+        )
+    return content
 
 
 def _digest(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+def _unexpected(shown: str, doing: str, exc: BaseException) -> str:
+    """One file's error for an exception nobody planned for: the run goes on."""
+    detail = str(exc)
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[:_MAX_DETAIL] + "..."
+    return f"{shown}: unexpected {type(exc).__name__} while {doing}" + (
+        f": {detail}" if detail else ""
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -113,6 +248,27 @@ class SyncReport:
         return bool(self.problems) or any(f.outcome == "failed" for f in self.files)
 
 
+@dataclass
+class _Stored:
+    """Which file each stored workplan came from, as the run starts."""
+
+    by_path: dict[str, tuple[str, str | None]]  # source path -> (key, content hash)
+    by_key: dict[str, str | None]  # key -> source path
+
+
+@dataclass
+class _Candidate:
+    """One file of the run, read (and parsed unless unchanged) before anything is
+    stored, so that duplicates are seen across the whole run first."""
+
+    path: Path
+    shown: str
+    digest: str = ""
+    key: str | None = None  # the workplan it defines, once known
+    parsed: ParsedWorkplan | None = None  # None: unchanged (not parsed) or failed
+    error: str | None = None
+
+
 async def sync_paths(
     db: Database,
     paths: Sequence[Path],
@@ -121,58 +277,174 @@ async def sync_paths(
     today: date | None = None,
 ) -> SyncReport:
     """Import every workplan file under ``paths``; with ``write_back``, then write the
-    statuses changed through the API back into their files."""
-    files, missing = workplan_files(paths)
-    report = SyncReport(problems=[f"{path}: {MISSING}" for path in missing])
-    known = await _known_hashes(db)
-    seen: dict[str, str] = {}  # workplan key -> the file of this run that defined it
-    for path in files:
-        report.files.append(await _sync_file(db, path, known, seen))
+    statuses changed through the API back into their files.
+
+    Three steps: read every file (skipping the parse of unchanged ones), refuse every
+    workplan id defined by more than one file, then import the rest one transaction
+    per file. Any one file's problem, expected or not, is that file's error."""
+    listing = workplan_files(paths)
+    report = SyncReport(problems=[f"{path}: {MISSING}" for path in listing.missing])
+    stored = await _stored_sources(db)
+    candidates = [await _read_candidate(path, error, stored) for path, error in listing.files]
+    _refuse_duplicates(candidates)
+    in_run = {c.shown: c for c in candidates}
+    for candidate in candidates:
+        report.files.append(await _settle(db, candidate, stored, in_run))
     if write_back:
-        for path in files:
-            outcome = await _write_back_file(db, path, today or date.today())
-            if outcome is not None:
-                report.files.append(outcome)
+        for outcome in list(report.files):
+            if outcome.outcome != "failed":
+                written = await _guarded_write_back(db, Path(outcome.path), today)
+                if written is not None:
+                    report.files.append(written)
     return report
 
 
-async def _known_hashes(db: Database) -> dict[str, str]:
+async def _stored_sources(db: Database) -> _Stored:
     async with db.session() as session:
-        rows = await session.execute(
-            select(Workplan.source_path, Workplan.content_hash).where(
-                Workplan.source_path.is_not(None)
-            )
-        )
-        return {path: digest for path, digest in rows if path is not None and digest is not None}
+        rows = (
+            await session.execute(select(Workplan.key, Workplan.source_path, Workplan.content_hash))
+        ).all()
+    by_path: dict[str, tuple[str, str | None]] = {}
+    shared: set[str] = set()
+    for key, path, digest in rows:
+        if path is None:
+            continue
+        if path in by_path:
+            shared.add(path)
+        by_path[path] = (key, digest)
+    for path in shared:
+        # Several workplans claim one file (left by an older version): its bytes say
+        # nothing about which is current, so the file is parsed again.
+        by_path[path] = (by_path[path][0], None)
+    return _Stored(by_path, {key: path for key, path, _ in rows})
 
 
-async def _sync_file(
-    db: Database, path: Path, known: dict[str, str], seen: dict[str, str]
-) -> FileOutcome:
-    shown = str(path)
+async def _read_candidate(path: Path, error: str | None, stored: _Stored) -> _Candidate:
+    candidate = _Candidate(path, str(path), error=error)
+    if error is not None:
+        return candidate
+    shown = candidate.shown
     try:
-        content = await asyncio.to_thread(path.read_bytes)
-    except OSError as exc:
-        return FileOutcome(shown, "failed", error=f"{shown}: cannot read: {exc.strerror}")
-    digest = _digest(content)
-    if known.get(shown) == digest:
-        return FileOutcome(shown, "unchanged")
-    try:
-        parsed = parse_workplan(_text(content, shown), shown)
+        content = await asyncio.to_thread(read_workplan_bytes, path)
+        candidate.digest = _digest(content)
+        known = stored.by_path.get(shown)
+        if known is not None and known[1] == candidate.digest:
+            candidate.key = known[0]  # unchanged since its import: not parsed again
+            return candidate
+        candidate.parsed = parse_workplan(_text(content, shown), shown)
+        candidate.key = candidate.parsed.key
+    except FileProblem as exc:
+        candidate.error = f"{shown}: {exc}"
     except WorkplanFormatError as exc:
-        return FileOutcome(shown, "failed", error=str(exc))
-    other = seen.setdefault(parsed.key, shown)
-    if other != shown:
+        candidate.error = str(exc)
+    except Exception as exc:  # RecursionError, MemoryError, a parser bug: this file's
+        candidate.error = _unexpected(shown, "reading it", exc)
+    return candidate
+
+
+def _refuse_duplicates(candidates: list[_Candidate]) -> None:
+    """Every file of the run whose workplan id another file of the run also defines
+    fails, all of them, on every run: which one came first is no reason to prefer it
+    (the first run would import one, the next skip it as unchanged and import the
+    other, and so on)."""
+    by_key: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        if candidate.error is None and candidate.key is not None:
+            by_key.setdefault(candidate.key, []).append(candidate)
+    for key, group in by_key.items():
+        if len(group) < 2:
+            continue
+        for candidate in group:
+            others = ", ".join(c.shown for c in group if c is not candidate)
+            candidate.error = (
+                f"{_at(candidate)}: workplan {key} is also defined in {others}; none of "
+                "these files is imported until only one of them defines it"
+            )
+
+
+def _at(candidate: _Candidate) -> str:
+    """``file:line`` of the candidate's ``id:`` line (``file`` when it cannot be had)."""
+    parsed = candidate.parsed
+    if parsed is None:
+        try:  # unchanged files were not parsed; this one is worth the work
+            content = read_workplan_bytes(candidate.path)
+            parsed = parse_workplan(_text(content, candidate.shown), candidate.shown)
+        except Exception:
+            return candidate.shown
+    return f"{candidate.shown}:{parsed.key_line}"
+
+
+async def _settle(
+    db: Database, candidate: _Candidate, stored: _Stored, in_run: dict[str, _Candidate]
+) -> FileOutcome:
+    shown = candidate.shown
+    if candidate.error is not None:
+        return FileOutcome(shown, "failed", candidate.key, error=candidate.error)
+    parsed = candidate.parsed
+    if parsed is None:
+        return FileOutcome(shown, "unchanged", candidate.key)
+    owner = stored.by_key.get(parsed.key)
+    moved_from: str | None = None
+    if owner is not None and owner != shown:
+        refusal = await _claimed_elsewhere(parsed.key, owner, stored, in_run)
+        if refusal is not None:
+            return FileOutcome(shown, "failed", parsed.key, error=f"{_at(candidate)}: {refusal}")
+        moved_from = owner
+    try:
+        async with db.transaction() as session:
+            created, changes = await import_workplan(session, parsed, candidate.digest)
+    except Exception as exc:  # e.g. a value the database refuses: this file's error
         return FileOutcome(
-            shown,
-            "failed",
-            parsed.key,
-            error=f"{shown}:1: workplan {parsed.key} is also defined in {other}; not imported",
+            shown, "failed", parsed.key, error=_unexpected(shown, "importing it", exc)
         )
-    async with db.transaction() as session:
-        created, changes = await import_workplan(session, parsed, digest)
-    known[shown] = digest
+    if moved_from is not None:
+        changes.insert(0, f"workplan {parsed.key} moved here from {moved_from}")
+    stored.by_path[shown] = (parsed.key, candidate.digest)
+    stored.by_key[parsed.key] = shown
     return FileOutcome(shown, "created" if created else "updated", parsed.key, changes)
+
+
+async def _claimed_elsewhere(
+    key: str, owner: str, stored: _Stored, in_run: dict[str, _Candidate]
+) -> str | None:
+    """Why a file may not take workplan ``key`` from ``owner``, the file it was
+    imported from; None when it may.
+
+    A workplan belongs to its file. Another file claiming the id is a copy, refused
+    while the owner still defines it; the claim succeeds (a move) only once the owner
+    is gone or defines another id. An owner that cannot be read or parsed might still
+    define it, so it keeps the workplan until it is fixed or removed."""
+    other = in_run.get(owner)
+    if other is not None:  # read in this run: its id is known (a same-id owner failed
+        if other.key is None:  # as a duplicate already)
+            return (
+                f"workplan {key} was imported from {owner}, which cannot be read now "
+                "(see its error); not imported until it is fixed or removed"
+            )
+        return None
+    try:
+        content = await asyncio.to_thread(read_workplan_bytes, Path(owner))
+    except FileProblem:
+        if not await asyncio.to_thread(os.path.lexists, owner):
+            return None  # the owner is gone: this file is where the workplan lives now
+        return (
+            f"workplan {key} was imported from {owner}, which cannot be read now; not "
+            "imported until it is fixed or removed"
+        )
+    known = stored.by_path.get(owner)
+    if known is not None and known[1] == _digest(content):
+        still = True
+    else:
+        try:
+            still = parse_workplan(_text(content, owner), owner).key == key
+        except Exception:
+            still = True  # cannot tell: the owner keeps it
+    if still:
+        return (
+            f"workplan {key} is already imported from {owner}, which still defines it; "
+            "not imported (remove one of the two files or give this one another id)"
+        )
+    return None
 
 
 def _text(content: bytes, shown: str) -> str:
@@ -196,6 +468,7 @@ async def import_workplan(
         workplan = Workplan(key=parsed.key)
         session.add(workplan)
     changes = _assign(workplan, _workplan_fields(parsed), f"workplan {parsed.key}")
+    changes += await _detach_others(session, parsed)
     if parsed.topic_slug:
         await ensure_topic(session, parsed.topic_slug)
     workplan.source_path = parsed.path
@@ -206,6 +479,25 @@ async def import_workplan(
     changes += await _sync_decisions(session, workplan.id, parsed)
     changes += await _sync_tasks(session, workplan.id, parsed)
     return created, ([] if created else changes)
+
+
+async def _detach_others(session: AsyncSession, parsed: ParsedWorkplan) -> list[str]:
+    """A file whose id changed no longer defines the workplans it defined before: they
+    stay (with their tasks and statuses), no longer tied to any file, so that one file
+    stands for one workplan and a later file may take their ids."""
+    others = list(
+        (
+            await session.execute(
+                select(Workplan).where(
+                    Workplan.source_path == parsed.path, Workplan.key != parsed.key
+                )
+            )
+        ).scalars()
+    )
+    for other in others:
+        other.source_path = None
+        other.content_hash = None
+    return [f"workplan {o.key} is no longer defined in this file (kept)" for o in others]
 
 
 def _workplan_fields(parsed: ParsedWorkplan) -> dict[str, Any]:
@@ -399,6 +691,18 @@ async def _sync_links(
 # write-back
 
 
+async def _guarded_write_back(db: Database, path: Path, today: date | None) -> FileOutcome | None:
+    shown = str(path)
+    try:
+        return await _write_back_file(db, path, today or date.today())
+    except FileProblem as exc:
+        return FileOutcome(shown, "failed", error=f"{shown}: {exc}")
+    except WorkplanFormatError as exc:
+        return FileOutcome(shown, "failed", error=str(exc))
+    except Exception as exc:
+        return FileOutcome(shown, "failed", error=_unexpected(shown, "writing it back", exc))
+
+
 async def _write_back_file(db: Database, path: Path, today: date) -> FileOutcome | None:
     """Write the statuses changed through the API into ``path``; None if there are none."""
     shown = str(path)
@@ -421,7 +725,7 @@ async def _write_back_file(db: Database, path: Path, today: date) -> FileOutcome
         )
         if not pending:
             return None
-        content = await asyncio.to_thread(path.read_bytes)
+        content = await asyncio.to_thread(read_workplan_bytes, path)
         if _digest(content) != workplan.content_hash:
             # Edited since it was imported: importing it first keeps the user's edit.
             return FileOutcome(
@@ -493,24 +797,72 @@ class CheckReport:
 
 
 async def check_paths(db: Database, paths: Sequence[Path]) -> CheckReport:
-    files, missing = workplan_files(paths)
-    report = CheckReport(files=len(files))
-    report.differences += [Difference("error", str(path), 0, MISSING) for path in missing]
+    """Like sync, each file's problem (expected or not) is that file's error and the
+    other files are still checked; one id in several files is an error in each."""
+    listing = workplan_files(paths)
+    report = CheckReport(files=len(listing.files))
+    report.differences += [Difference("error", str(path), 0, MISSING) for path in listing.missing]
+    parsed: list[tuple[Path, ParsedWorkplan]] = []
+    for path, error in listing.files:
+        if error is not None:
+            report.differences.append(Difference("error", str(path), 0, _message(error, path)))
+            continue
+        found = await _parse_for_check(path)
+        if isinstance(found, Difference):
+            report.differences.append(found)
+        else:
+            parsed.append((path, found))
+    duplicated = _duplicate_differences(parsed)
+    report.differences += duplicated
+    refused = {d.path for d in duplicated}
     async with db.session() as session:
-        for path in files:
-            report.differences += await _check_file(session, path)
+        for path, workplan in parsed:
+            if str(path) in refused:
+                continue
+            try:
+                report.differences += await _check_file(session, path, workplan)
+            except Exception as exc:
+                message = _message(_unexpected(str(path), "checking it", exc), path)
+                report.differences.append(Difference("error", str(path), 0, message))
     return report
 
 
-async def _check_file(session: AsyncSession, path: Path) -> list[Difference]:
+def _message(error: str, path: Path) -> str:
+    """An error line without its leading ``file: `` (a Difference prints the path)."""
+    prefix = f"{path}: "
+    return error[len(prefix) :] if error.startswith(prefix) else error
+
+
+async def _parse_for_check(path: Path) -> ParsedWorkplan | Difference:
     shown = str(path)
     try:
-        content = await asyncio.to_thread(path.read_bytes)
-        parsed = parse_workplan(_text(content, shown), shown)
+        content = await asyncio.to_thread(read_workplan_bytes, path)
+        return parse_workplan(_text(content, shown), shown)
     except WorkplanFormatError as exc:
-        return [Difference("error", exc.path, exc.line, exc.message)]
-    except OSError as exc:
-        return [Difference("error", shown, 0, f"cannot read: {exc.strerror}")]
+        return Difference("error", exc.path, exc.line, exc.message)
+    except FileProblem as exc:
+        return Difference("error", shown, 0, str(exc))
+    except Exception as exc:
+        return Difference("error", shown, 0, _message(_unexpected(shown, "reading it", exc), path))
+
+
+def _duplicate_differences(parsed: list[tuple[Path, ParsedWorkplan]]) -> list[Difference]:
+    by_key: dict[str, list[ParsedWorkplan]] = {}
+    for _, workplan in parsed:
+        by_key.setdefault(workplan.key, []).append(workplan)
+    found = []
+    for key, group in by_key.items():
+        for workplan in group if len(group) > 1 else []:
+            others = ", ".join(w.path for w in group if w is not workplan)
+            message = f"workplan {key} is also defined in {others}"
+            found.append(Difference("error", workplan.path, workplan.key_line, message))
+    return found
+
+
+async def _check_file(
+    session: AsyncSession, path: Path, parsed: ParsedWorkplan
+) -> list[Difference]:
+    shown = str(path)
     workplan = (
         await session.execute(select(Workplan).where(Workplan.key == parsed.key))
     ).scalar_one_or_none()
@@ -619,17 +971,21 @@ async def _check_decisions(
 
 
 def _last_line(path: Path) -> int:
-    with path.open("rb") as handle:
+    with _open_regular(path) as handle:
         return max(1, sum(1 for _ in handle))
 
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "CheckReport",
     "Difference",
     "FileOutcome",
+    "FileProblem",
+    "Listing",
     "SyncReport",
     "check_paths",
     "import_workplan",
+    "read_workplan_bytes",
     "sync_paths",
     "workplan_files",
 ]

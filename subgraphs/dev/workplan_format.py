@@ -56,7 +56,13 @@ A workplan is a markdown file people edit by hand::
   naming it); dependencies on other workplans' tasks are kept as written;
 * two phases with one number (the second heading); a phase depending on, or running in
   parallel with, a phase that does not exist (that field's line);
-* a fence (```/~~~) that is never closed (the line where it opened).
+* a fence (```/~~~) that is never closed (the line where it opened);
+* YAML (front matter or a task block) that is larger than :data:`MAX_YAML_CHARS`
+  characters (its first line), nests lists/mappings deeper than :data:`MAX_YAML_DEPTH`
+  levels (the line where the limit is crossed), or expands through aliases to more than
+  :data:`MAX_YAML_VALUES` values (the alias's line). Hand-written workplans never come
+  near these limits; a file that does is hostile or broken, and it must cost a
+  sync an error message, not a RecursionError, minutes of CPU or gigabytes of memory.
 
 Writing statuses back into a file is :mod:`subgraphs.dev.workplan_writeback`; synthetic
 workplans for tests and benchmarks are :mod:`subgraphs.dev.workplan_generator`.
@@ -77,6 +83,13 @@ import yaml
 from subgraphs.core.kit.yaml_documents import load_yaml
 
 TASK_STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
+
+# Limits on the YAML parts (see the module docstring). PyYAML's composer recurses once
+# per nesting level, so depth must be refused before composing; its scanner is slow on
+# long flow collections, so size is refused before scanning.
+MAX_YAML_CHARS = 64 * 1024
+MAX_YAML_DEPTH = 32
+MAX_YAML_VALUES = 100_000
 REQUIRED_FRONT_MATTER = ("id", "title", "status")
 
 _WORKPLAN_ID = r"(?:[A-Z][A-Z0-9]*-)+WP-\d+"
@@ -84,7 +97,7 @@ _CROSS_REFERENCE = re.compile(rf"\b({_WORKPLAN_ID})\b")
 _TASK_REFERENCE = re.compile(rf"\b(?:({_WORKPLAN_ID})-)?(T\d+)\b")
 _TASK_ID = re.compile(rf"(?:({_WORKPLAN_ID})-)?(T\d+)")
 _FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})(.*)$")
-_HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_HEADING_START = re.compile(r"(#{1,6})(?=[ \t]|$)")
 _DASHES = "\u2014\u2013:-"  # em dash, en dash, colon, hyphen: "T05 — Title", "Phase 1: X"
 _TASK_HEADING = re.compile(
     rf"^(?:({_WORKPLAN_ID})-)?(T\d+)(?!\w)[ \t]*(?:[{_DASHES}]+[ \t]*)?(.*)$"
@@ -100,7 +113,6 @@ _DEPENDS_TEXT = re.compile(
     r"^[ \t]*(?:[-*+][ \t]+)?(?:\*\*|__)?Depends on(?:[ \t]*:(?:\*\*|__)?|(?:\*\*|__)[ \t]*:)(.*)$",
     re.IGNORECASE,
 )
-_PARENTHESES = re.compile(r"[ \t]*\([^()]*\)")
 _NUMBER = re.compile(r"\d+")
 _TABLE_SEPARATOR = re.compile(r"^\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
@@ -194,6 +206,7 @@ class ParsedWorkplan:
     phases: list[ParsedPhase]
     tasks: list[ParsedTask]
     decisions: list[ParsedDecision]
+    key_line: int = 1  # the front matter's id: line
 
     def task(self, key: str) -> ParsedTask:
         """The task with this key, full (``CUST-WP-0025-T05``) or short (``T05``)."""
@@ -375,8 +388,16 @@ class _Parser:
         except _SimpleYamlError as exc:
             raise self.error(first_line + exc.index, f"invalid {what}: {exc.message}") from None
         if data is None:
+            text = "\n".join(lines)
+            if len(text) > MAX_YAML_CHARS:
+                raise self.error(
+                    first_line, f"the {what} is larger than {MAX_YAML_CHARS} characters"
+                )
+            over = _yaml_limit_problem(text)
+            if over is not None:
+                raise self.error(first_line + over[0], f"the {what} {over[1]}")
             try:
-                data = load_yaml("\n".join(lines))
+                data = load_yaml(text)
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 at = first_line + mark.line if mark is not None else anchor
@@ -488,6 +509,7 @@ class _Parser:
             ],
             tasks=self.tasks,
             decisions=self.decisions,
+            key_line=key_lines.get("id", 1),
         )
 
     def body(self, start: int) -> None:
@@ -536,11 +558,9 @@ class _Parser:
                         self.content(line, number, code=True)
                     continue
             elif first == "#" and line[0] == "#":
-                match = _HEADING.match(line)
-                if match:
-                    self.heading_line(
-                        len(match.group(1)), (match.group(2) or "").strip(), line, number
-                    )
+                heading = _heading(line)
+                if heading is not None:
+                    self.heading_line(heading[0], heading[1], line, number)
                     continue
             self.content(line, number, code=False)
         if fence_char:
@@ -820,12 +840,87 @@ def _dedent(line: str, indent: int) -> str:
     return line.lstrip() if indent else line
 
 
+def _heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading ("## Text ##"), else None.
+
+    Plain string work rather than one regular expression: a lazy group followed by
+    optional whitespace backtracks quadratically on a long run of spaces, and a line of
+    a million spaces must not stop a sync.
+    """
+    match = _HEADING_START.match(line)
+    if match is None:
+        return None
+    text = line[match.end() :].strip(" \t")
+    # A closing run of "#" counts only after whitespace ("# C#" keeps its "#").
+    without = text.rstrip("#")
+    if without and without[-1] in " \t":
+        text = without.rstrip(" \t")
+    return len(match.group(1)), text.strip()
+
+
 def _strip_parentheses(value: str) -> str:
-    while True:
-        stripped = _PARENTHESES.sub("", value)
-        if stripped == value:
-            return value
-        value = stripped
+    """``value`` without its balanced parenthesised comments (nested ones included) and
+    the blanks before them; an unbalanced "(" stays. One pass, so deep nesting costs
+    linear time."""
+    kept: list[str] = []
+    opened: list[int] = []  # for each open "(", where ``kept`` is cut when it closes
+    for char in value:
+        if char == "(":
+            cut = len(kept)
+            while cut and kept[cut - 1] in " \t":
+                cut -= 1
+            opened.append(cut)
+            kept.append(char)
+        elif char == ")" and opened:
+            del kept[opened.pop() :]
+        else:
+            kept.append(char)
+    return "".join(kept)
+
+
+def _event_line(event: yaml.Event) -> int:
+    mark = event.start_mark
+    return mark.line if mark is not None else 0
+
+
+def _yaml_limit_problem(text: str) -> tuple[int, str] | None:
+    """(0-based line, what is wrong) when ``text`` nests deeper than MAX_YAML_DEPTH or
+    expands through aliases to more than MAX_YAML_VALUES values, else None.
+
+    Walks PyYAML's event stream, which is produced without recursion and can be left
+    at the first event over a limit; invalid YAML is left to the real load to report.
+    """
+    depth = 0
+    expanded = 0  # values seen, each alias counting as the values it stands for
+    opened: list[tuple[str | None, int]] = []  # (anchor, ``expanded`` at its start)
+    sizes: dict[str, int] = {}  # anchor -> the number of values it stands for
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    return _event_line(event), f"nests deeper than {MAX_YAML_DEPTH} levels"
+                opened.append((event.anchor, expanded))
+                expanded += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                anchor, start = opened.pop()
+                if anchor is not None:
+                    sizes[anchor] = expanded - start
+            elif isinstance(event, yaml.ScalarEvent):
+                expanded += 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                expanded += sizes.get(event.anchor or "", 1)
+            if expanded > MAX_YAML_VALUES:
+                return (
+                    _event_line(event),
+                    f"expands to more than {MAX_YAML_VALUES} values (through YAML aliases)",
+                )
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 def _repos(value: str) -> list[str]:

@@ -332,8 +332,11 @@ async def test_one_workplan_in_two_files_is_refused(db: Database, tmp_path: Path
     for name in ("a.md", "b.md"):
         (tmp_path / name).write_text(generate_workplan(9, tasks=2))
     report = await sync_paths(db, [tmp_path])
-    assert [f.outcome for f in report.files] == ["created", "failed"]
-    assert "also defined in" in (report.files[1].error or "")
+    # Both refused: preferring whichever came first would flip between runs.
+    assert [f.outcome for f in report.files] == ["failed", "failed"]
+    assert f"also defined in {tmp_path / 'b.md'}" in (report.files[0].error or "")
+    assert f"also defined in {tmp_path / 'a.md'}" in (report.files[1].error or "")
+    assert await count(db, Workplan) == 0
 
 
 async def test_generated_workplans_round_trip(db: Database, tmp_path: Path) -> None:
