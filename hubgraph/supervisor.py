@@ -25,12 +25,13 @@ class RestartPolicy:
     factor: float = 2.0  # each further crash without a healthy run in between
     max_delay_s: float = 30.0
     # A run shorter than this is a fast failure (a child that cannot start, typically:
-    # a bad database, a port taken by someone else)...
-    fast_s: float = 10.0
+    # a broken configuration, a bad database, its port taken by someone else). Generous,
+    # because merely importing a hub takes seconds on a busy machine...
+    fast_s: float = 30.0
     # ...and this many fast failures in a row mean restarting will not help.
     give_up_after: int = 5
     # A run at least this long was healthy: the next crash starts the backoff afresh.
-    healthy_s: float = 30.0
+    healthy_s: float = 60.0
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before restart number ``attempt`` (1 for the first since the
@@ -93,8 +94,9 @@ class Supervisor:
         self,
         child: Child,
         restart: Callable[[], Child],
-        ready: Callable[[], bool] = lambda: True,
+        ready: Callable[[], bool],
     ) -> None:
+        """Supervise ``child``: ``restart`` starts it again, ``ready`` tells it answers."""
         self.slots[child.name] = Slot(child.name, child, restart, ready)
 
     def children(self, names: Iterable[str]) -> list[Child]:

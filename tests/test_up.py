@@ -1,16 +1,12 @@
 """``hubgraph up`` as users run it: a real process tree on loopback ports (the issuer, the
-hubs, the gateway), stopped with Ctrl-C (SIGINT), nothing left running afterwards.
-
-Which processes belong to a run is read from ``/proc``: every process whose environment
-holds the test's own ``HUBGRAPH_HOME`` (children inherit it), so a leftover is found
-whatever ``up`` itself says about its children.
+hubs, the gateway), stopped with Ctrl-C (SIGINT), nothing left running afterwards (the
+harness, and how a run's processes are found, is tests/up_support.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import socket
 import stat
@@ -18,165 +14,40 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from hubgraph.up import Child, ChildFailed, StopSignals, stop_children, wait_ready
+from hubgraph.children import Child, ChildFailed, stop_children
+from hubgraph.up import StopSignals, wait_ready
 from identity.validation import Identity, TokenValidator
 from subgraphs import available_hubs
 from subgraphs.core.kit.serving import port_taken
 from tests.auth_support import TestIssuer
 from tests.support import free_port
+from tests.up_support import (
+    StartUp,
+    Up,
+    alive,
+    environ_of,
+    processes_of,
+    running_up,
+    until,
+    up_env,
+)
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 
-QUERY = '{ domainSummary(slug: "custodian") { domain { name } subdomains { slug } } }'
 # A write: every mutation needs the scope hub:write.
 REGISTER = 'mutation {{ registerDomain(input: {{slug: "{slug}", name: "Up"}}) {{ slug }} }}'
 
 
-def _alive(pid: int) -> bool:
-    """Running, that is: neither gone nor a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _processes_of(home: Path) -> set[int]:
-    """Live processes whose environment has ``HUBGRAPH_HOME=home``."""
-    marker = b"\0HUBGRAPH_HOME=" + bytes(home) + b"\0"
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = b"\0" + (entry / "environ").read_bytes() + b"\0"
-        except OSError:
-            continue
-        if marker in environ and _alive(int(entry.name)):
-            found.add(int(entry.name))
-    return found
-
-
-def _until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
-@dataclass
-class Up:
-    """A running ``hubgraph up``: its process, home, ports and output files."""
-
-    process: subprocess.Popen[bytes]
-    home: Path
-    gateway_url: str
-    hub_ports: dict[str, int]
-    identity_port: int
-    stdout: Path
-    stderr: Path
-
-    @property
-    def identity_url(self) -> str:
-        return f"http://127.0.0.1:{self.identity_port}"
-
-    def output(self) -> tuple[str, str]:
-        return self.stdout.read_text(), self.stderr.read_text()
-
-    def token(self) -> str:
-        """The admin token the table offers (``export HUBGRAPH_TOKEN=...``)."""
-        found = re.search(r"^  export HUBGRAPH_TOKEN=(\S+)$", self.output()[0], re.MULTILINE)
-        assert found, f"no token printed: {self.output()}"
-        return found.group(1)
-
-    def post(self, query: str, token: str | None = None) -> httpx.Response:
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        return httpx.post(
-            self.gateway_url, json={"query": query}, headers=headers, timeout=10, trust_env=False
-        )
-
-    def query(self, token: str | None = None) -> httpx.Response:
-        """The demo query, as the printed admin (or as ``token``)."""
-        return self.post(QUERY, token or self.token())
-
-    def wait_until_announced(self) -> None:
-        """Until the table of URLs is out (everything answered), or fail with the output."""
-        deadline = time.monotonic() + 90
-        while "Ctrl-C stops everything." not in self.output()[0]:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"up did not come up: {self.output()}")
-            time.sleep(0.2)
-
-    def rows(self) -> dict[str, list[str]]:
-        """The table's rows: service name -> URL, health, pid."""
-        rows = [line.split() for line in self.output()[0].split("\n\n")[0].splitlines()]
-        return {row[0]: row[1:] for row in rows[1:]}
-
-    def printed_pids(self) -> dict[str, int]:
-        """The pid column of the table: service name -> pid (an external issuer has none)."""
-        return {name: int(row[2]) for name, row in self.rows().items() if row[2].isdigit()}
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=60)
-
-
-StartUp = Callable[..., Up]
-
-
-def _env(home: Path, **ports: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUBGRAPH_")}
-    env.update({f"HUBGRAPH_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env["HUBGRAPH_HOME"] = str(home)
-    return env
-
-
-def _environ(pid: int) -> dict[str, str]:
-    """A process's environment, as it was started."""
-    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
-    return dict(entry.partition("=")[::2] for entry in raw.split("\0") if entry)
-
-
 @pytest.fixture
 def start_up(tmp_path: Path) -> Iterator[StartUp]:
-    """Start ``hubgraph up ARGS`` on free ports (``env``: more environment); whatever it
-    leaves behind is killed after. Every run of a test shares one home."""
-    started: list[Up] = []
-
-    def start(*args: str, env: dict[str, str] | None = None) -> Up:
-        home = tmp_path / "home"
-        ports = {name: free_port() for name in available_hubs()}
-        gateway_port, identity_port = free_port(), free_port()
-        run = len(started)
-        stdout, stderr = tmp_path / f"stdout-{run}", tmp_path / f"stderr-{run}"
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "hubgraph", "up", *args],
-                env=_env(home, gateway=gateway_port, identity=identity_port, **ports) | (env or {}),
-                cwd=tmp_path,
-                stdout=out,
-                stderr=err,
-            )
-        gateway_url = f"http://127.0.0.1:{gateway_port}/graphql"
-        up = Up(process, home, gateway_url, ports, identity_port, stdout, stderr)
-        started.append(up)
-        return up
-
-    yield start
-    for up in started:
-        if up.process.poll() is None:
-            up.process.kill()
-            up.process.wait()
-        for pid in _processes_of(up.home):
-            os.kill(pid, signal.SIGKILL)
+    yield from running_up(tmp_path)
 
 
 def _assert_serves_demo_data(up: Up, token: str | None = None) -> None:
@@ -229,7 +100,7 @@ def test_up_runs_the_issuer_each_hub_and_the_gateway_as_processes_and_stops_on_c
     # `up`, the issuer, one process per hub and the gateway; the table names each pid.
     pids = up.printed_pids()
     assert set(pids) == {"identity", "gateway", *available_hubs()}
-    assert _processes_of(up.home) == {up.process.pid, *pids.values()}
+    assert processes_of(up.home) == {up.process.pid, *pids.values()}
     out, err = up.output()
     assert up.gateway_url in out and "curl -s" in out and "domainSummary" in out
     assert "Authorization: Bearer $HUBGRAPH_TOKEN" in out
@@ -256,7 +127,7 @@ def test_up_runs_the_issuer_each_hub_and_the_gateway_as_processes_and_stops_on_c
     assert written.json()["data"]["registerDomain"] == {"slug": "written-by-admin"}, written.text
 
     assert up.stop() == 0, up.output()
-    assert _processes_of(up.home) == set()
+    assert processes_of(up.home) == set()
     assert "demo data loaded" in up.output()[1]
 
 
@@ -265,7 +136,7 @@ def test_each_process_trusts_the_issuer_with_its_own_service_account(start_up: S
     up.wait_until_announced()
     secrets = tomllib.loads((up.home / "identity" / "service-accounts.toml").read_text())
     for name, pid in up.printed_pids().items():
-        env = _environ(pid)
+        env = environ_of(pid)
         if name == "identity":
             assert "HUBGRAPH_AUTH_CLIENT_SECRET" not in env
             continue
@@ -336,7 +207,7 @@ def test_up_embedded_serves_everything_from_one_process(start_up: StartUp) -> No
     up.wait_until_announced()
     # No --demo: a new database gets the demo data all the same.
     _assert_serves_demo_data(up)
-    assert _processes_of(up.home) == {up.process.pid}
+    assert processes_of(up.home) == {up.process.pid}
     assert set(up.printed_pids()) == {"identity", "gateway", *available_hubs()}
     assert set(up.printed_pids().values()) == {up.process.pid}
     # The issuer is served from the same process, and its token is good.
@@ -347,7 +218,7 @@ def test_up_embedded_serves_everything_from_one_process(start_up: StartUp) -> No
     _assert_serves_mcp(up)
 
     assert up.stop() == 0, up.output()
-    assert _processes_of(up.home) == set()
+    assert processes_of(up.home) == set()
     assert "demo data loaded" in up.output()[1]
 
 
@@ -385,10 +256,10 @@ def test_an_external_issuer_is_trusted_and_none_is_started(
             assert not (up.home / "identity").exists()
             # No issuer process: only `up` and its hubs and gateway (or `up` alone).
             assert "identity" not in up.printed_pids()
-            assert _processes_of(up.home) == {up.process.pid, *up.printed_pids().values()}
+            assert processes_of(up.home) == {up.process.pid, *up.printed_pids().values()}
             # The user's own settings reach every process untouched.
             for pid in up.printed_pids().values():
-                env = _environ(pid)
+                env = environ_of(pid)
                 assert env["HUBGRAPH_AUTH_ISSUER"] == issuer.url
                 assert env["HUBGRAPH_AUTH_CLIENT_ID"] == "my-own"
             written = up.post(REGISTER.format(slug="written-externally"), token)
@@ -398,25 +269,37 @@ def test_an_external_issuer_is_trusted_and_none_is_started(
         issuer.stop()
 
 
-@pytest.mark.parametrize(
-    ("victim", "its_own_line"),
-    [("core", "Uvicorn running on"), ("identity", "issuer http://127.0.0.1:")],
-)
-def test_a_child_that_dies_is_reported_with_its_log_and_everything_stops(
-    start_up: StartUp, victim: str, its_own_line: str
-) -> None:
+def test_the_gateway_and_the_issuer_are_restarted_when_killed(start_up: StartUp) -> None:
+    """The hubs' side of this (partial answers while one is down, give-up) is in
+    tests/attacks/test_supervision.py."""
     up = start_up()
     up.wait_until_announced()
-    # No --demo: a new database gets the demo data all the same.
-    _assert_serves_demo_data(up)
-    os.kill(up.printed_pids()[victim], signal.SIGKILL)
+    token = up.token()
+    before = up.printed_pids()
+    victims = ("gateway", "identity")
+    for victim in victims:
+        os.kill(before[victim], signal.SIGKILL)
 
-    assert up.process.wait(timeout=60) == 1
-    _out, err = up.output()
-    assert f"{victim} stopped unexpectedly" in err
-    assert str(up.home / "logs" / f"{victim}.log") in err
-    assert its_own_line in err  # a line of the child's own log
-    assert _processes_of(up.home) == set()
+    # Both are started again (new pids, said on the terminal) and answer...
+    until(lambda: all(f"{victim} (pid " in up.back() for victim in victims), timeout_s=60)
+    for victim in victims:
+        pid = up.restarted_pid(victim)
+        assert pid is not None and pid != before[victim] and alive(pid), up.output()
+        assert f"{victim} (pid {before[victim]}) was killed by SIGKILL after " in up.output()[1]
+    # ...as before: the token printed at the start is still good (the issuer signs with
+    # the key it keeps in its files), and the hubs were never touched.
+    _assert_serves_demo_data(up, token)
+    assert _validate(up.identity_url, token).subject == "admin"
+    assert {pid for name, pid in before.items() if name not in victims} <= processes_of(up.home)
+    # Each log keeps the first run, then the supervisor's lines, then the second run.
+    for victim, its_own_line in (("gateway", "gateway on http"), ("identity", "issuer http")):
+        log = (up.home / "logs" / f"{victim}.log").read_text()
+        first, marker, second = log.partition("--- hubgraph up, ")
+        assert its_own_line in first and marker and its_own_line in second, log
+        assert "was killed by SIGKILL" in second and "restarted (attempt 1)" in second
+
+    assert up.stop() == 0, up.output()
+    assert processes_of(up.home) == set()
 
 
 @pytest.mark.parametrize("taken", ["identity", "core", "gateway"])
@@ -431,7 +314,7 @@ def test_a_taken_port_fails_before_anything_starts(
         holder.listen()
         result = subprocess.run(
             [sys.executable, "-m", "hubgraph", "up", *mode],
-            env=_env(home, **ports),
+            env=up_env(home, **ports),
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -443,7 +326,7 @@ def test_a_taken_port_fails_before_anything_starts(
     assert "Traceback" not in result.stderr
     # Nothing started, nothing created: no logs, no issuer files.
     assert not (home / "logs").exists() and not (home / "identity").exists()
-    assert _processes_of(home) == set()
+    assert processes_of(home) == set()
 
 
 def test_unusable_issuer_files_are_reported_before_anything_starts(tmp_path: Path) -> None:
@@ -453,7 +336,7 @@ def test_unusable_issuer_files_are_reported_before_anything_starts(tmp_path: Pat
     ports = {name: free_port() for name in ["identity", *available_hubs(), "gateway"]}
     result = subprocess.run(
         [sys.executable, "-m", "hubgraph", "up"],
-        env=_env(home, **ports),
+        env=up_env(home, **ports),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -462,7 +345,7 @@ def test_unusable_issuer_files_are_reported_before_anything_starts(tmp_path: Pat
     assert result.returncode == 1
     assert f"identity: {home / 'identity' / 'issuer.toml'}" in result.stderr
     assert "to start afresh" in result.stderr and "Traceback" not in result.stderr
-    assert not (home / "logs").exists() and _processes_of(home) == set()
+    assert not (home / "logs").exists() and processes_of(home) == set()
 
 
 # -- the pieces, in this process ----------------------------------------------------------
@@ -490,13 +373,13 @@ def test_stopping_kills_what_ignores_sigterm_and_what_it_started(tmp_path: Path)
     )
     log = tmp_path / "stubborn.log"
     child = Child.start("stubborn", [sys.executable, "-c", script], log)
-    _until(lambda: log.read_text().strip().isdigit())
+    until(lambda: log.read_text().strip().isdigit())
     worker = int(log.read_text())
     started = time.monotonic()
     stop_children([[child]], grace_s=0.5)
     assert time.monotonic() - started < 5
     assert child.process.returncode == -signal.SIGKILL
-    _until(lambda: not _alive(worker))
+    until(lambda: not alive(worker))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signals are Linux's")
@@ -506,12 +389,12 @@ def test_children_stop_when_up_is_killed(start_up: StartUp) -> None:
     up = start_up()
     up.wait_until_announced()
     children = set(up.printed_pids().values())
-    assert children and children <= _processes_of(up.home)
+    assert children and children <= processes_of(up.home)
     up.process.kill()
     up.process.wait(timeout=10)
     deadline = time.monotonic() + 30
-    while _processes_of(up.home) and time.monotonic() < deadline:
+    while processes_of(up.home) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_of(up.home) == set()
+    assert processes_of(up.home) == set()
     for port in (*up.hub_ports.values(), up.identity_port):
         assert not port_taken("127.0.0.1", port), port
