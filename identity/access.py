@@ -110,7 +110,9 @@ class ScopeMap:
 
     def granted(self, scopes: Iterable[str], roles: Iterable[str]) -> frozenset[str]:
         """The Hubgraph scopes that a token's own scopes and roles are mapped to."""
-        held = set(scopes) | {ROLE_KEY + role for role in roles}
+        # Two namespaces: a scope that happens to start with "role:" is still a scope.
+        held = {s for s in scopes if not s.startswith(ROLE_KEY)}
+        held |= {ROLE_KEY + role for role in roles}
         return frozenset(t for key, targets in self.entries if key in held for t in targets)
 
     def __bool__(self) -> bool:
