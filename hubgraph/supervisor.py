@@ -139,7 +139,13 @@ class Supervisor:
 
     def _restart(self, slot: Slot) -> None:
         slot.restart_at = None
-        slot.child = slot.restart()
+        try:
+            child = slot.restart()
+        except OSError as exc:
+            # Not a crash of the child but of starting it (its program gone, no memory
+            # to fork): waiting would not help, and `up` must still stop in order.
+            raise ChildFailed(slot.child, f"could not be started again: {exc}") from exc
+        slot.child = child
         self._note(
             slot, f"{slot.name} restarted (attempt {slot.history.attempt}), pid {slot.child.pid}"
         )

@@ -178,3 +178,17 @@ def test_nothing_is_restarted_while_stopping(tmp_path: Path, stop_after: list[Ru
         run.supervisor.check()
         time.sleep(0.02)
     assert run.current() is first and not run.messages("restarted")
+
+
+def test_a_child_that_cannot_be_started_again_is_given_up_on(
+    tmp_path: Path, stop_after: list[Run]
+) -> None:
+    run = Run(QUICK)
+    stop_after.append(run)
+    child = Child.start("child", [sys.executable, "-c", EXIT_3], tmp_path / "child.log")
+    gone = [str(tmp_path / "no-such-program")]
+    run.supervisor.add(child, partial(Child.start, "child", gone, child.log), lambda: False)
+    with pytest.raises(ChildFailed) as failed:
+        run.until(lambda: False)
+    assert str(failed.value).startswith("child could not be started again: ")
+    assert "no-such-program" in str(failed.value)
