@@ -10,8 +10,8 @@
   anyone else's requests for it).
 * ``GET /.well-known/oauth-protected-resource[/mcp]`` (RFC 9728) names the OIDC issuer.
   Clients ask that issuer for a token for the ``resource`` it names (RFC 8707), so that
-  URL must be among the accepted audiences (``HUBGRAPH_AUTH_AUDIENCES``); a warning is
-  logged when it is not.
+  URL must be among the accepted audiences (``HUBGRAPH_AUTH_AUDIENCES``); once any are
+  configured, a warning is logged when it is not.
 * CORS for browser-based MCP clients, with the gateway's origins; ``/mcp`` has its own
   because it needs more than ``/graphql`` (DELETE, the ``Mcp-*`` headers, and
   ``Mcp-Session-Id`` readable by the page).
@@ -201,8 +201,13 @@ class McpEndpoint:
     def _warn_unaccepted(self, resource: str) -> None:
         # A spec-following client mints its token for exactly this URL; if it is not an
         # accepted audience, every such token is a 401 -- say why once, not per request.
-        accepted = self.authenticator.settings.accepted_audiences
-        if resource in accepted or resource in self._warned_resources:
+        # Only once resource audiences are configured at all: an issuer that names
+        # `hubgraph` in every token (ours) ignores the resource, and all is well.
+        settings = self.authenticator.settings
+        accepted = settings.accepted_audiences
+        if not settings.audiences or resource in accepted:
+            return
+        if resource in self._warned_resources:
             return
         self._warned_resources.add(resource)
         log.warning(

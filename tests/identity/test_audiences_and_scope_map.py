@@ -143,7 +143,11 @@ def metadata_of(settings: AuthSettings) -> TestClient:
 def test_the_metadata_offers_mapped_issuer_scopes_and_warns_of_a_refused_resource(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = AuthSettings(issuer=ISSUER, scope_map=ScopeMap.parse("read=hub:read;role:x=admin"))
+    settings = AuthSettings(
+        issuer=ISSUER,
+        audiences=("https://gw.example/graphql",),  # the public URL; the Host is another
+        scope_map=ScopeMap.parse("read=hub:read;role:x=admin"),
+    )
     with metadata_of(settings) as client, caplog.at_level(logging.WARNING):
         for _ in range(2):
             document = client.get("/.well-known/oauth-protected-resource/mcp").json()
@@ -154,8 +158,13 @@ def test_the_metadata_offers_mapped_issuer_scopes_and_warns_of_a_refused_resourc
     assert len(warnings) == 1 and "http://gw.example/mcp" in warnings[0]
 
 
-def test_no_warning_when_the_resource_is_accepted(caplog: pytest.LogCaptureFixture) -> None:
-    settings = AuthSettings(issuer=ISSUER, audiences=("http://gw.example/mcp",))
+@pytest.mark.parametrize(
+    "audiences",
+    [("http://gw.example/mcp",), ()],
+    ids=["the resource is accepted", "no resource audiences: an issuer naming hubgraph"],
+)
+def test_no_warning(caplog: pytest.LogCaptureFixture, audiences: tuple[str, ...]) -> None:
+    settings = AuthSettings(issuer=ISSUER, audiences=audiences)
     with metadata_of(settings) as client, caplog.at_level(logging.WARNING):
         client.get("/.well-known/oauth-protected-resource/mcp")
     assert not [r for r in caplog.records if "not an accepted audience" in r.getMessage()]
