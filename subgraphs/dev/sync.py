@@ -386,10 +386,10 @@ async def _settle(
     owner = stored.by_key.get(parsed.key)
     moved_from: str | None = None
     if owner is not None and owner != shown:
-        refusal = await _claimed_elsewhere(parsed.key, owner, stored, in_run)
+        refusal, gone = await _claimed_elsewhere(parsed.key, owner, stored, in_run)
         if refusal is not None:
             return FileOutcome(shown, "failed", parsed.key, error=f"{_at(candidate)}: {refusal}")
-        moved_from = owner
+        moved_from = owner if gone else None
     try:
         async with db.transaction() as session:
             created, changes = await import_workplan(session, parsed, candidate.digest)
@@ -406,9 +406,9 @@ async def _settle(
 
 async def _claimed_elsewhere(
     key: str, owner: str, stored: _Stored, in_run: dict[str, _Candidate]
-) -> str | None:
-    """Why a file may not take workplan ``key`` from ``owner``, the file it was
-    imported from; None when it may.
+) -> tuple[str | None, bool]:
+    """(why a file may not take workplan ``key`` from ``owner``, the file it was
+    imported from, or None when it may; whether ``owner`` is gone).
 
     A workplan belongs to its file. Another file claiming the id is a copy, refused
     while the owner still defines it; the claim succeeds (a move) only once the owner
@@ -420,17 +420,17 @@ async def _claimed_elsewhere(
             return (
                 f"workplan {key} was imported from {owner}, which cannot be read now "
                 "(see its error); not imported until it is fixed or removed"
-            )
-        return None
+            ), False
+        return None, False
     try:
         content = await asyncio.to_thread(read_workplan_bytes, Path(owner))
     except FileProblem:
         if not await asyncio.to_thread(os.path.lexists, owner):
-            return None  # the owner is gone: this file is where the workplan lives now
+            return None, True  # the owner is gone: the workplan lives here now
         return (
             f"workplan {key} was imported from {owner}, which cannot be read now; not "
             "imported until it is fixed or removed"
-        )
+        ), False
     known = stored.by_path.get(owner)
     if known is not None and known[1] == _digest(content):
         still = True
@@ -443,8 +443,8 @@ async def _claimed_elsewhere(
         return (
             f"workplan {key} is already imported from {owner}, which still defines it; "
             "not imported (remove one of the two files or give this one another id)"
-        )
-    return None
+        ), False
+    return None, False
 
 
 def _text(content: bytes, shown: str) -> str:

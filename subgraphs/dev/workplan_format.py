@@ -90,6 +90,8 @@ TASK_STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
 MAX_YAML_CHARS = 64 * 1024
 MAX_YAML_DEPTH = 32
 MAX_YAML_VALUES = 100_000
+# More flow openers in a row than MAX_YAML_DEPTH allows (only blanks between them).
+_OPENER_RUN = re.compile(rf"[\[{{](?:[ \t]*[\[{{]){{{MAX_YAML_DEPTH}}}")
 REQUIRED_FRONT_MATTER = ("id", "title", "status")
 
 _WORKPLAN_ID = r"(?:[A-Z][A-Z0-9]*-)+WP-\d+"
@@ -890,6 +892,13 @@ def _yaml_limit_problem(text: str) -> tuple[int, str] | None:
     Walks PyYAML's event stream, which is produced without recursion and can be left
     at the first event over a limit; invalid YAML is left to the real load to report.
     """
+    run = _OPENER_RUN.search(text)
+    if run is not None:
+        # Certainly too deep, and cheap to see: PyYAML's scanner looks ahead up to 1024
+        # characters per open flow collection, so a line of "[" costs it a second.
+        return text.count("\n", 0, run.start()), (
+            f"nests deeper than {MAX_YAML_DEPTH} levels ({MAX_YAML_DEPTH + 1} '[' or '{{' in a row)"
+        )
     depth = 0
     expanded = 0  # values seen, each alias counting as the values it stands for
     opened: list[tuple[str | None, int]] = []  # (anchor, ``expanded`` at its start)
