@@ -16,6 +16,7 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -35,9 +36,21 @@ from gateway.authorization import MAX_VARIANTS, Guard, Requirements, cut, guards
 from gateway.execution.executor import Execution
 from gateway.execution.shaping import Shaper
 from gateway.execution.subgraphs import SubgraphPool, SubgraphSettings
-from gateway.limits import OperationLimits
+from gateway.limits import (
+    LimitExceeded,
+    OperationLimits,
+    Verdict,
+    document_too_large,
+    selections_exceeded,
+)
 from gateway.limits import check as check_limits
-from gateway.operation import Operation, OperationError, normalize
+from gateway.operation import (
+    Operation,
+    OperationError,
+    TooManySelections,
+    normalize,
+    select_operation,
+)
 from gateway.planning.display import plan_json, plan_text
 from gateway.planning.nodes import QueryPlan
 from gateway.planning.planner import Planner, PlanningError
@@ -81,6 +94,10 @@ class Prepared:
     variants: OrderedDict[tuple[tuple[int, str], ...], tuple[Operation, QueryPlan]] = field(
         default_factory=OrderedDict
     )
+
+
+def _limit_error(exceeded: LimitExceeded) -> RequestError:
+    return RequestError([{"message": exceeded.message, "extensions": {"code": exceeded.code}}])
 
 
 def _error(error: GraphQLError, code: str) -> dict[str, Any]:
@@ -148,7 +165,14 @@ class Gateway:
         return result
 
     def _prepare(self, query: str, operation_name: str | None) -> Prepared:
+        # Cheapest refusals first, and everything whose work grows with how often
+        # fragments are spread only after the limits, which are computed without
+        # expanding them: size before parsing, tokens while parsing, the limits on the
+        # parsed document, then validation, then normalisation within its budget.
         limits = self.settings.limits
+        too_large = document_too_large(query, limits)
+        if too_large is not None:
+            raise _limit_error(too_large)
         try:
             document = parse(query, max_tokens=limits.max_tokens)
         except GraphQLError as error:
@@ -158,11 +182,16 @@ class Gateway:
                 else "GRAPHQL_PARSE_FAILED"
             )
             raise RequestError([_error(error, code)]) from None
+        verdict = self._check_limits(document, operation_name)
+        if verdict.exceeded is not None:
+            raise _limit_error(verdict.exceeded)
         errors = validate(self.api_schema, document)
         if errors:
             raise RequestError([_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors])
         try:
-            operation = normalize(self.api_schema, document, operation_name)
+            operation = normalize(self.api_schema, document, operation_name, limits.max_selections)
+        except TooManySelections as error:
+            raise _limit_error(selections_exceeded(error.budget)) from None
         except OperationError as error:
             raise RequestError(
                 [{"message": str(error), "extensions": {"code": "OPERATION_RESOLUTION_FAILURE"}}]
@@ -173,16 +202,6 @@ class Gateway:
                     {
                         "message": "introspection is disabled on this gateway",
                         "extensions": {"code": "INTROSPECTION_DISABLED"},
-                    }
-                ]
-            )
-        verdict = check_limits(self.api_schema, operation.definition, operation.fragments, limits)
-        if verdict.exceeded is not None:
-            raise RequestError(
-                [
-                    {
-                        "message": verdict.exceeded.message,
-                        "extensions": {"code": verdict.exceeded.code},
                     }
                 ]
             )
@@ -206,6 +225,23 @@ class Gateway:
             verdict.depends_on_variables,
             guards_of(self.requirements, operation),
         )
+
+    def _check_limits(self, document: DocumentNode, operation_name: str | None) -> Verdict:
+        """The limits of the operation to run; of every operation when which one runs is
+        not clear yet (that error is reported after validation)."""
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        try:
+            operations = [select_operation(document, operation_name)]
+        except OperationError:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        verdicts = [
+            check_limits(self.api_schema, operation, fragments, self.settings.limits)
+            for operation in operations
+        ]
+        refused = next((v for v in verdicts if v.exceeded is not None), None)
+        return refused or (verdicts[0] if len(verdicts) == 1 else Verdict(None, False))
 
     def authorized(
         self, prepared: Prepared, identity: Identity | None
@@ -295,14 +331,7 @@ class Gateway:
                 coerced,
             )
             if verdict.exceeded is not None:
-                raise RequestError(
-                    [
-                        {
-                            "message": verdict.exceeded.message,
-                            "extensions": {"code": verdict.exceeded.code},
-                        }
-                    ]
-                )
+                raise _limit_error(verdict.exceeded)
         forwarded = {
             k: v for k, v in (headers or {}).items() if k.lower() in self.settings.forwarded_headers
         }

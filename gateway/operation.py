@@ -58,6 +58,14 @@ class OperationError(ValueError):
     """The document cannot be executed (no such operation, several without a name...)."""
 
 
+class TooManySelections(OperationError):
+    """Normalising the operation would produce more fields than its budget allows."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(f"the operation expands to more than {budget} field selections")
+        self.budget = budget
+
+
 @dataclass(eq=False)
 class Field:
     response_key: str
@@ -151,6 +159,11 @@ def _own_conditions(directives: Iterable[DirectiveNode]) -> Conditions:
     return (tuple(conjunction),)
 
 
+def _size(conditions: Conditions) -> int:
+    """How many single conditions ``conditions`` holds (the work of combining them)."""
+    return sum(map(len, conditions)) or 1
+
+
 def conditions_hold(conditions: Conditions, variables: Mapping[str, Any]) -> bool:
     for conjunction in conditions:
         if all(_condition(c, variables) == c[0] for c in conjunction):
@@ -166,11 +179,32 @@ def _condition(condition: Condition, variables: Mapping[str, Any]) -> bool:
 
 
 class Normalizer:
-    """Builds :class:`SelectionSet` trees against one schema (API or supergraph)."""
+    """Builds :class:`SelectionSet` trees against one schema (API or supergraph).
 
-    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]):
+    Its work is bounded: a fragment spread again into the same selection set under the
+    same conditions adds nothing and is not collected again, and ``budget`` (when given)
+    caps the fields and spreads it may visit in all, raising TooManySelections past it —
+    a few hundred bytes of fragments spreading each other under varying conditions
+    could otherwise expand to millions of fields.
+    """
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        budget: int | None = None,
+    ):
         self.schema = schema
         self.fragments = fragments
+        self.budget = budget
+        self.spent = 0
+
+    def _spend(self, units: int = 1) -> None:
+        # a unit is a field or spread visited, or one @skip/@include condition combined
+        # for it (conditions multiply too, when fragments are spread under varying ones)
+        self.spent += units
+        if self.budget is not None and self.spent > self.budget:
+            raise TooManySelections(self.budget)
 
     def possible_types(self, type_name: str) -> list[str]:
         named = self.schema.get_type(type_name)
@@ -201,17 +235,21 @@ class Normalizer:
         result = SelectionSet(parent_type)
         for concrete in self.possible_types(parent_type):
             merged: dict[str, Field] = {}
-            pending: dict[str, list[tuple[SelectionSetNode, Conditions]]] = {}
+            pending: dict[str, dict[int, tuple[SelectionSetNode, Conditions]]] = {}
+            collected: set[tuple[str, Conditions]] = set()
             for node, conditions in nodes:
-                self._collect(concrete, node, conditions, merged, pending, set(), internal)
+                self._collect(
+                    concrete, node, conditions, merged, pending, set(), internal, collected
+                )
             for key, item in merged.items():
+                self._spend(_size(path_conditions) * len(item.conditions))
                 item.path_conditions = _and(path_conditions, item.conditions)
                 named = get_named_type(item.type)
                 if isinstance(
                     named, (GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType)
                 ) and pending.get(key):
                     item.selection = self.selection_set(
-                        named.name, pending[key], item.path_conditions, internal
+                        named.name, list(pending[key].values()), item.path_conditions, internal
                     )
             result.by_type[concrete] = list(merged.values())
         _assign_data_keys(result)
@@ -223,12 +261,14 @@ class Normalizer:
         node: SelectionSetNode,
         conditions: Conditions,
         merged: dict[str, Field],
-        pending: dict[str, list[tuple[SelectionSetNode, Conditions]]],
+        pending: dict[str, dict[int, tuple[SelectionSetNode, Conditions]]],
         visited: set[str],
         internal: bool,
+        collected: set[tuple[str, Conditions]],
     ) -> None:
         for selection in node.selections:
             own = _and(conditions, _own_conditions(selection.directives or ()))
+            self._spend(_size(own))
             if not own:
                 continue
             if isinstance(selection, FieldNode):
@@ -239,13 +279,22 @@ class Normalizer:
                 )
                 if self.applies(condition, concrete):
                     self._collect(
-                        concrete, selection.selection_set, own, merged, pending, visited, internal
+                        concrete,
+                        selection.selection_set,
+                        own,
+                        merged,
+                        pending,
+                        visited,
+                        internal,
+                        collected,
                     )
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = self.fragments.get(name)
-                if fragment is None or name in visited:
+                if fragment is None or name in visited or (name, own) in collected:
                     continue
+                self._spend()
+                collected.add((name, own))
                 if self.applies(fragment.type_condition.name.value, concrete):
                     self._collect(
                         concrete,
@@ -255,6 +304,7 @@ class Normalizer:
                         pending,
                         visited | {name},
                         internal,
+                        collected,
                     )
 
     def _add_field(
@@ -263,9 +313,10 @@ class Normalizer:
         node: FieldNode,
         conditions: Conditions,
         merged: dict[str, Field],
-        pending: dict[str, list[tuple[SelectionSetNode, Conditions]]],
+        pending: dict[str, dict[int, tuple[SelectionSetNode, Conditions]]],
         internal: bool,
     ) -> None:
+        self._spend()
         name = node.name.value
         key = node.alias.value if node.alias else name
         existing = merged.get(key)
@@ -284,9 +335,12 @@ class Normalizer:
                 internal=internal,
             )
         else:
+            self._spend(_size(existing.conditions) + _size(conditions))
             existing.conditions = either(existing.conditions, conditions)
         if node.selection_set is not None:
-            pending.setdefault(key, []).append((node.selection_set, ALWAYS))
+            # one selection set met again (a fragment spread under other conditions) is
+            # merged once: merging it twice would add nothing but work
+            pending.setdefault(key, {})[id(node.selection_set)] = (node.selection_set, ALWAYS)
 
     def _field_definition(self, type_name: str, field_name: str) -> GraphQLField:
         if field_name in _META_FIELDS:
@@ -316,8 +370,13 @@ def _assign_data_keys(selection: SelectionSet) -> None:
 
 
 def normalize(
-    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    budget: int | None = None,
 ) -> Operation:
+    """The operation ``operation_name`` of ``document``, normalised; ``budget`` bounds the
+    fields and spreads normalisation may visit (TooManySelections past it)."""
     definition = select_operation(document, operation_name)
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -330,7 +389,7 @@ def normalize(
     }[kind]
     if root is None:
         raise OperationError(f"the schema does not support {kind} operations")
-    normalizer = Normalizer(schema, fragments)
+    normalizer = Normalizer(schema, fragments, budget)
     selection = normalizer.selection_set(root.name, [(definition.selection_set, ALWAYS)])
     introspection = [
         node
@@ -379,6 +438,7 @@ __all__ = [
     "Operation",
     "OperationError",
     "SelectionSet",
+    "TooManySelections",
     "composite_name",
     "conditions_hold",
     "either",
