@@ -31,8 +31,8 @@ if (!Number.isInteger(port) || port <= 0) {
 }
 const issuer = `http://127.0.0.1:${port}`;
 
-export const SERVICE_SECRET = 'service-secret-for-tests-only';
-export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
+const SERVICE_SECRET = 'service-secret-for-tests-only';
+const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 const RESOURCE_SCOPES = 'read write';
 
 // Roles as Keycloak would put them: realm roles and roles of the "hubgraph" client.
