@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import pickle
 import re
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -879,3 +880,104 @@ def test_fast_yaml_path_is_taken_for_plain_blocks(text: str) -> None:
         "created: 2026-02-30": "error", "s: todo # c": "fallback", "a: b: c": "fallback",
     }  # fmt: skip
     assert {line: agree([line]) for line in samples} == samples
+
+
+# --- limits: hostile YAML and long lines cost an error, not a crash or minutes ---------
+
+
+def _front(extra: str) -> str:
+    return f"---\nid: X-WP-1\ntitle: t\nstatus: active\n{extra}---\n"
+
+
+_DEEP = f"nests deeper than {wf.MAX_YAML_DEPTH} levels"
+_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+LIMITS = {
+    "flow openers in a row": ("x: " + "[" * 50_000 + "\n", 5, _DEEP),
+    "flow openers with values between": ("x: " + "[a, " * 40 + "\n", 5, _DEEP),
+    "mappings in flow": ("x: " + "{a: " * 40 + "\n", 5, _DEEP),
+    "block sequence on one line": ("x:\n  " + "- " * 10_000 + "a\n", 6, _DEEP),
+    "indented mappings": ("".join(" " * i + f"k{i}:\n" for i in range(40)), 37, _DEEP),
+    "alias bomb": (_BOMB, 10, f"expands to more than {wf.MAX_YAML_VALUES} values"),
+    "too large": (
+        "notes: |\n" + "  words and words\n" * 5000,
+        2,
+        f"is larger than {wf.MAX_YAML_CHARS} characters",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LIMITS))
+def test_front_matter_over_a_limit_is_an_error_at_its_line(case: str) -> None:
+    extra, line, message = LIMITS[case]
+    with pytest.raises(WorkplanFormatError) as caught:
+        parse_workplan(_front(extra), "p.md")
+    assert (caught.value.line, caught.value.message.split(" (")[0]) == (
+        line,
+        f"the front matter {message}",
+    )
+
+
+def test_nesting_up_to_the_limit_is_fine() -> None:
+    depth = wf.MAX_YAML_DEPTH - 1  # the front matter's own mapping is the first level
+    plan = parse_workplan(_front("x: " + "[" * depth + "]" * depth + "\n"), "p.md")
+    assert plan.front_matter["x"] is not None
+    with pytest.raises(WorkplanFormatError, match=_DEEP):
+        parse_workplan(_front("x: " + "[" * (depth + 1) + "]" * (depth + 1) + "\n"), "p.md")
+
+
+def test_a_task_block_over_a_limit_is_an_error_at_its_line() -> None:
+    text = generate_workplan(1, tasks=1)
+    text = text.replace("```task\n", "```task\nx: " + "[a, " * 40 + "\n", 1)
+    opening = text.split("\n").index("```task") + 1
+    with pytest.raises(WorkplanFormatError) as caught:
+        parse_workplan(text, "p.md")
+    assert caught.value.line == opening + 1
+    assert caught.value.message.startswith(f"the task block {_DEEP}")
+
+
+_OLD_HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="# \tab", max_size=14))
+def test_headings_read_as_before(line: str) -> None:
+    """The string-based heading reader agrees with the regular expression it replaced
+    (which backtracked quadratically on long runs of blanks)."""
+    old = _OLD_HEADING.match(line)
+    assert wf._heading(line) == ((len(old.group(1)), (old.group(2) or "").strip()) if old else None)
+
+
+_OLD_PARENTHESES = re.compile(r"[ \t]*\([^()]*\)")
+
+
+def _old_strip_parentheses(value: str) -> str:
+    while (stripped := _OLD_PARENTHESES.sub("", value)) != value:
+        value = stripped
+    return value
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="() \ta,", max_size=16))
+def test_parenthesised_comments_are_stripped_as_before(value: str) -> None:
+    assert wf._strip_parentheses(value) == _old_strip_parentheses(value)
+
+
+def test_long_lines_cost_linear_time() -> None:
+    """A million blanks in a heading, half a million nested parentheses in a Repos
+    line: both took minutes with the old regular expressions."""
+    text = (
+        generate_workplan(1, tasks=1)
+        + "\n## Phase 9 — Late\n**Repos**: "
+        + "(" * 500_000
+        + ")" * 500_000
+        + " a, b\n# a"
+        + " " * 1_000_000
+        + "b\n"
+    )
+    started = time.perf_counter()
+    plan = parse_workplan(text, "p.md")
+    assert time.perf_counter() - started < 5
+    assert plan.phases[-1].repos == ["a", "b"]
