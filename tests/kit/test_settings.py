@@ -198,3 +198,81 @@ def test_config_command_prints_auth_rows_masked(
     assert any("auth.client_secret" in x and "***" in x for x in lines)
     assert any("auth.client_id" in x and "core-hub" in x for x in lines)
     assert "core-s3cret" not in result.output
+
+
+# --- operation limits and the body limit --------------------------------------------------
+
+
+def test_limits_default_to_the_gateways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.http.settings import ServerSettings
+    from gateway.limits import OperationLimits
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings("dev", env={})
+    assert settings.limits == OperationLimits()
+    assert settings.max_body_bytes == ServerSettings().max_body_bytes
+    rows = {name: (value, source) for name, value, source in describe(settings)}
+    assert rows["limits.max_aliases"] == (50, "default")
+    assert rows["limits.max_tokens"] == (20_000, "default")  # a limit, not a secret
+    assert rows["max_body_bytes"] == (1 << 20, "default")
+
+
+def test_limits_from_file_then_environment(tmp_path: Path) -> None:
+    config = tmp_path / "hubgraph.toml"
+    config.write_text("[hubs.ops]\nmax_depth = 12\nmax_cost = 0\nmax_body_bytes = 4096\n")
+    env = {
+        "HUBGRAPH_CONFIG": str(config),
+        "HUBGRAPH_OPS_MAX_DEPTH": "9",
+        "HUBGRAPH_OPS_MAX_ALIASES": "3",
+    }
+    settings = load_settings("ops", env=env)
+    assert settings.limits.max_depth == 9 and settings.limits.max_aliases == 3
+    assert settings.limits.max_cost is None  # 0: no limit, as on the gateway
+    assert settings.max_body_bytes == 4096
+    assert settings.sources["limits.max_depth"] == "env HUBGRAPH_OPS_MAX_DEPTH"
+    assert settings.sources["limits.max_cost"] == f"file {config}"
+    assert dict((n, v) for n, v, _ in describe(settings))["limits.max_cost"] == "off"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HUBGRAPH_CORE_MAX_DEPTH": "deep"}, "max_depth must be an integer"),
+        ({"HUBGRAPH_CORE_MAX_ALIASES": "-1"}, "max_aliases must be at least 0"),
+        ({"HUBGRAPH_CORE_ASSUMED_LIST_SIZE": "0"}, "assumed_list_size must be at least 1"),
+        ({"HUBGRAPH_CORE_MAX_BODY_BYTES": "0"}, "max_body_bytes must be at least 1"),
+    ],
+)
+def test_bad_limits_name_the_value(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings("core", env=env)
+
+
+def test_serve_flags_override_the_configured_limits() -> None:
+    from subgraphs.core.kit.cli import with_flags
+
+    settings = load_settings("core", env={"HUBGRAPH_CORE_MAX_DEPTH": "9"})
+    flagged = with_flags(
+        settings, {"max_depth": 0, "max_aliases": 7, "max_cost": None}, max_body_size=2048
+    )
+    assert flagged.limits.max_depth is None and flagged.limits.max_aliases == 7
+    assert flagged.limits.max_cost == settings.limits.max_cost
+    assert flagged.max_body_bytes == 2048
+    assert flagged.sources["limits.max_aliases"] == "flag --max-aliases"
+    assert flagged.sources["max_body_bytes"] == "flag --max-body-size"
+
+
+def test_every_hub_serve_command_has_the_limit_flags() -> None:
+    from subgraphs.core.kit.cli import hub_cli
+
+    result = CliRunner().invoke(hub_cli("fin"), ["serve", "--help"], env={"COLUMNS": "200"})
+    for flag in (
+        "--max-depth",
+        "--max-aliases",
+        "--max-root-fields",
+        "--max-tokens",
+        "--max-cost",
+        "--assumed-list-size",
+        "--max-body-size",
+    ):
+        assert flag in result.output
