@@ -837,25 +837,28 @@ async def _tracked(
             for subject, events in by_subject.items()
             if events[0].domain_slug in domain_slugs
         }
-    tracked = []
-    for subject, events in by_subject.items():
-        current = _fold(events, flow)
-        if status and current != status:
-            continue
-        tracked.append(
-            Tracked(
-                subject=subject,
-                title=events[0].title,
-                status=current,
-                severity=events[-1].severity,
-                domain_slug=events[0].domain_slug,
-                source_hub=events[0].source_hub,
-                opened_at=events[0].occurred_at,
-                updated_at=max(e.occurred_at for e in events),
-                events=events,
-            )
-        )
+    tracked = [_track(subject, events, flow) for subject, events in by_subject.items()]
+    tracked = [t for t in tracked if not status or t.status == status]
     return sorted(tracked, key=lambda t: t.updated_at, reverse=True)
+
+
+def _track(
+    subject: str,
+    events: list[models.ProgressEvent],
+    flow: dict[EventType, tuple[str, frozenset[str]]],
+) -> Tracked:
+    """The subject's current state from its events (at least one), in recorded order."""
+    return Tracked(
+        subject=subject,
+        title=events[0].title,
+        status=_fold(events, flow),
+        severity=events[-1].severity,
+        domain_slug=events[0].domain_slug,
+        source_hub=events[0].source_hub,
+        opened_at=events[0].occurred_at,
+        updated_at=max(e.occurred_at for e in events),
+        events=events,
+    )
 
 
 RISK_STATUSES = ("open", "escalated", "mitigated")
@@ -883,10 +886,11 @@ async def list_alerts(
 
 
 async def _alert(session: AsyncSession, subject: str) -> Tracked:
-    found = [a for a in await list_alerts(session) if a.subject == subject]
-    if not found:
+    # Just this subject's events: an alert step must not read every alert there is.
+    events = await _subject_events(session, subject, ALERT_EVENTS)
+    if not events:
         raise NotFound(f"no alert about {subject!r}", argument="subject")
-    return found[0]
+    return _track(subject, events, ALERT_FLOW)
 
 
 async def _advance_alert(
