@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -422,3 +423,61 @@ async def test_a_file_that_is_not_utf8_is_reported_at_its_line(
     [difference] = (await check_paths(db, [path])).differences
     assert (difference.severity, difference.line) == ("error", line)
     assert await count(db, Workplan) == 0
+
+
+# --- files that must not stop a run ---------------------------------------------------
+
+
+async def test_an_unexpected_failure_is_that_files_error(db: Database, tmp_path: Path) -> None:
+    """A file name that is not UTF-8 reads and parses, but no database can store the
+    path: the import fails in a way nobody planned for, and only for that file."""
+    odd = tmp_path / os.fsdecode(b"odd\xff.md")
+    odd.write_text(generate_workplan(3, tasks=1))
+    (tmp_path / "good.md").write_text(generate_workplan(4, tasks=1))
+    report = await sync_paths(db, [tmp_path])
+    outcomes = {f.path: (f.outcome, f.error or "") for f in report.files}
+    assert outcomes.pop(str(tmp_path / "good.md")) == ("created", "")
+    [(outcome, error)] = outcomes.values()
+    assert outcome == "failed"
+    # UnicodeEncodeError from SQLite's driver, a DBAPIError wrapping it from asyncpg's
+    assert re.match(rf"{re.escape(str(odd))}: unexpected \w+Error while importing it: ", error)
+    assert "surrogates not allowed" in error
+    async with db.session() as session:
+        assert list((await session.execute(select(Workplan.key))).scalars()) == ["GEN-WP-0004"]
+
+
+async def test_write_back_leaves_refused_files_alone(db: Database, tmp_path: Path) -> None:
+    one = tmp_path / "one.md"
+    one.write_text(generate_workplan(9, tasks=8, seed=1))
+    await sync_paths(db, [one])
+    async with db.session() as session:
+        key = (
+            await session.execute(select(Task.key).where(Task.status == "todo").limit(1))
+        ).scalar_one()
+    await set_status(db, key, "in_progress")
+    (tmp_path / "two.md").write_text(generate_workplan(9, tasks=2, seed=2))
+    before = one.read_bytes()
+    report = await sync_paths(db, [tmp_path], write_back=True, today=TODAY)
+    assert [f.outcome for f in report.files] == ["failed", "failed"]  # nothing written
+    assert one.read_bytes() == before
+    (tmp_path / "two.md").unlink()
+    written = await sync_paths(db, [tmp_path], write_back=True, today=TODAY)
+    assert [f.outcome for f in written.files] == ["unchanged", "written"]
+
+
+async def test_a_file_whose_id_changed_detaches_its_old_workplan(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "plan.md"
+    path.write_text(generate_workplan(9, tasks=2))
+    await sync_paths(db, [path])
+    path.write_text(generate_workplan(10, tasks=2))
+    report = await sync_paths(db, [path])
+    assert report.files[0].outcome == "created"
+    async with db.session() as session:
+        rows = dict((await session.execute(select(Workplan.key, Workplan.source_path))).all())
+    # The old workplan stays (its tasks and statuses are history), tied to no file, so
+    # one file never stands for two workplans (write-back needs exactly one).
+    assert rows == {"GEN-WP-0009": None, "GEN-WP-0010": str(path)}
+    assert [f.outcome for f in (await sync_paths(db, [path])).files] == ["unchanged"]
+    assert (await check_paths(db, [path])).exit_code == 0
