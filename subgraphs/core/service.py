@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.core import models
@@ -290,11 +290,22 @@ def _re(subject: str) -> str:
 
 
 async def mark_message_read(session: AsyncSession, message_id: str) -> models.AgentMessage:
-    """Idempotent: a message keeps the time it was first read."""
+    """Idempotent: a message keeps the time it was first read.
+
+    Set only where it is still unset, in the UPDATE itself: of concurrent first reads one
+    sets the time and the others return it.
+    """
     message = await get_message(session, message_id)
     if message.read_at is None:
-        message.read_at = utcnow()
-        await session.flush()
+        first_read = (
+            update(models.AgentMessage)
+            .where(models.AgentMessage.id == message.id, models.AgentMessage.read_at.is_(None))
+            .values(read_at=utcnow())
+            .returning(models.AgentMessage)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if (await session.execute(first_read)).scalar_one_or_none() is None:
+            await session.refresh(message)  # another request read it first: its time
     return message
 
 
@@ -738,10 +749,13 @@ async def record_event(
         if state not in allowed_from:
             noun = _noun(flow)
             now = f"is {state}" if state else "does not exist yet"
+            allowed = [step.value for step, (_, after) in flow.items() if state in after]
             raise InvalidTransition(
-                f"{kind.value} is not allowed: {noun} {subject!r} {now}",
+                f"{kind.value} is not allowed: {noun} {subject!r} {now} "
+                f"(allowed: {', '.join(allowed) or 'none, it is final'})",
                 subject=subject,
                 state=state or None,
+                allowed=allowed,
             )
         if not title and history:
             title = history[0].title

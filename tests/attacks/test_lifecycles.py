@@ -320,3 +320,36 @@ async def test_one_event_delivered_many_times_at_once_is_recorded_once(
     bodies = await storm(client_of(core), [(record, {"input": event})] * N)
     assert all(outcome(body) == "won" for body in bodies), Counter(map(outcome, bodies))
     assert len({body["data"]["recordEvent"]["id"] for body in bodies}) == 1
+
+
+async def test_a_message_read_many_times_at_once_keeps_its_first_read_time(
+    core: LiveServer, core_database_url: str, client_of: Any
+) -> None:
+    async def message(session: Any) -> str:
+        sent = await core_service.send_message(
+            session, sender="a", subject="s", body="b", to_agent="crowd"
+        )
+        return str(sent.id)
+
+    message_id = await seed(core_database_url, message)
+    read = "mutation($id: ID!) { markMessageRead(id: $id) { readAt } }"
+    bodies = await storm(client_of(core), [(read, {"id": message_id})] * N)
+    assert all(outcome(body) == "won" for body in bodies), Counter(map(outcome, bodies))
+    assert len({body["data"]["markMessageRead"]["readAt"] for body in bodies}) == 1
+
+
+async def test_a_refused_alert_step_names_the_allowed_ones(
+    core: LiveServer, core_database_url: str, client_of: Any
+) -> None:
+    await seed(core_database_url, raised_alerts)
+    subject = alert_subjects()[0]
+    client = client_of(core)
+    await storm(client, [(ACKNOWLEDGE, {"subject": subject})])
+    (body,) = await storm(client, [(ACKNOWLEDGE, {"subject": subject})])
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "INVALID_TRANSITION"
+    assert error["extensions"]["allowed"] == ["alert_resolved"]
+    assert error["message"] == (
+        f"alert_acknowledged is not allowed: alert {subject!r} is acknowledged "
+        "(allowed: alert_resolved)"
+    )
