@@ -17,6 +17,20 @@ keeps them consistent (the workplan's "make fix-consistency" / "check-consistenc
 * **check** compares files with the database without changing either and lists each
   difference with file and line: errors (the database and the file disagree on what the
   work is) and warnings (statuses changed through the API, not yet written back).
+* **No file can stop a run.** Whatever goes wrong with one file — its text (reported at
+  its line), its size (over :data:`MAX_FILE_BYTES` it is not read), YAML nested or
+  aliased past the limits of :mod:`workplan_format`, a symlink loop, a FIFO, a file
+  that vanished or cannot be read, or an exception nobody planned for while reading,
+  importing or writing it back (reported with the exception's type) — is that file's
+  error, and the other files of the run are still imported (or checked).
+* **One workplan, one file.** All files of a run are read before anything is stored,
+  so an id defined by several of them is seen on every run, whichever were unchanged:
+  all of those files are refused, each error naming the others, and nothing of them
+  changes in the database until only one defines the id. A workplan belongs to the file
+  it was imported from: another file claiming its id in a later run is refused while
+  that file still defines it (or cannot be read, so might), and takes it over — a move,
+  statuses kept — once that file is gone or has been given another id. A file whose
+  id changed leaves its old workplan stored but tied to no file.
 """
 
 from __future__ import annotations
@@ -432,19 +446,19 @@ async def _claimed_elsewhere(
             "imported until it is fixed or removed"
         ), False
     known = stored.by_path.get(owner)
-    if known is not None and known[1] == _digest(content):
-        still = True
-    else:
+    if known is None or known[1] != _digest(content):
         try:
-            still = parse_workplan(_text(content, owner), owner).key == key
+            if parse_workplan(_text(content, owner), owner).key != key:
+                return None, False  # the owner was given another id: the id is free
         except Exception:
-            still = True  # cannot tell: the owner keeps it
-    if still:
-        return (
-            f"workplan {key} is already imported from {owner}, which still defines it; "
-            "not imported (remove one of the two files or give this one another id)"
-        ), False
-    return None, False
+            return (
+                f"workplan {key} was imported from {owner}, which does not parse now and "
+                "may still define it; not imported until it is fixed or removed"
+            ), False
+    return (
+        f"workplan {key} is already imported from {owner}, which still defines it; "
+        "not imported (remove one of the two files or give this one another id)"
+    ), False
 
 
 def _text(content: bytes, shown: str) -> str:

@@ -481,3 +481,22 @@ async def test_a_file_whose_id_changed_detaches_its_old_workplan(
     assert rows == {"GEN-WP-0009": None, "GEN-WP-0010": str(path)}
     assert [f.outcome for f in (await sync_paths(db, [path])).files] == ["unchanged"]
     assert (await check_paths(db, [path])).exit_code == 0
+
+
+async def test_a_broken_owner_keeps_its_workplan(db: Database, tmp_path: Path) -> None:
+    """The file a workplan came from no longer parses: it might still define the id, so
+    another file claiming it waits until the owner is fixed or removed."""
+    one, two = tmp_path / "one.md", tmp_path / "two.md"
+    one.write_text(generate_workplan(9, tasks=2, seed=1))
+    await sync_paths(db, [one])
+    one.write_text(one.read_text().replace("\nstatus: ", "\nstatus: [", 1))
+    two.write_text(generate_workplan(9, tasks=2, seed=2))
+    [refused] = (await sync_paths(db, [two])).files
+    assert refused.outcome == "failed"
+    assert f"imported from {one}, which does not parse now" in (refused.error or "")
+    one.unlink()
+    [moved] = (await sync_paths(db, [two])).files
+    assert (moved.outcome, moved.changes[0]) == (
+        "updated",
+        f"workplan GEN-WP-0009 moved here from {one}",
+    )
