@@ -101,6 +101,11 @@ def serve(
         help="On SIGTERM/SIGINT, seconds to let in-flight requests finish before closing.",
     ),
     plan_cache_size: int = typer.Option(1000, help="Operations whose plans are kept."),
+    plan_cache_mb: int = typer.Option(
+        GatewaySettings.plan_cache_bytes >> 20,
+        min=1,
+        help="Memory the plan cache may hold, in MiB (estimated per plan from its document).",
+    ),
     query_plans: bool = typer.Option(
         True,
         help="Show plans to clients sending X-Hubgraph-Query-Plan: 1 (turn off in production).",
@@ -125,12 +130,27 @@ def serve(
         min=0,
         help="Highest operation cost (fields weighted by the list sizes above them); 0: no limit.",
     ),
+    max_document_size: int = typer.Option(
+        _LIMITS.max_document_bytes or 0,
+        min=0,
+        help="Largest GraphQL document, in bytes, refused before parsing; 0: no limit.",
+    ),
+    max_selections: int = typer.Option(
+        _LIMITS.max_selections or 0,
+        min=0,
+        help="Most field selections an operation may expand to (fragments spread over and over); 0: no limit.",
+    ),
     assumed_list_size: int = typer.Option(
         _LIMITS.assumed_list_size,
         min=1,
         help="List size the cost assumes when no first/last/limit argument gives one.",
     ),
     timeout: float = typer.Option(10.0, help="Per-subgraph request timeout in seconds."),
+    prepare_timeout: float = typer.Option(
+        GatewaySettings.prepare_timeout_s,
+        min=0.001,
+        help="Seconds a new operation may take to parse, validate and plan; longer: 503.",
+    ),
     retries: int = typer.Option(2, help="Extra attempts for a failed query (never mutations)."),
     dedupe: bool = typer.Option(
         True, help="Identical queries in flight to one subgraph share one request."
@@ -254,6 +274,8 @@ def serve(
         subgraphs=list(subgraph),
         poll_interval=poll_interval,
         plan_cache_size=plan_cache_size,
+        plan_cache_bytes=plan_cache_mb << 20,
+        prepare_timeout=prepare_timeout,
         timeout=timeout,
         retries=retries,
         dedupe=dedupe,
@@ -266,6 +288,8 @@ def serve(
             "max_root_fields": max_root_fields,
             "max_tokens": max_tokens,
             "max_cost": max_cost,
+            "max_document_bytes": max_document_size,
+            "max_selections": max_selections,
             "assumed_list_size": assumed_list_size,
         },
         log_format=log_format.value,

@@ -281,9 +281,13 @@ class ReloadingGateway:
     ``poll_interval`` seconds between checks once :meth:`start` is called (0: none).
     """
 
-    # Use counts are kept for this many operations at most; past it the less used half
-    # is dropped and the rest halved, so memory stays bounded and counts favour recent use.
+    # Use counts are kept for this many operations, holding this many characters of
+    # documents, at most; past either the less used half is dropped and the rest halved,
+    # so memory stays bounded and counts favour recent use. Documents longer than
+    # max_tracked_document are not counted (nor re-planned at a reload).
     max_tracked = 10_000
+    max_tracked_chars = 16 * 1024 * 1024
+    max_tracked_document = 64 * 1024
 
     def __init__(
         self,
@@ -304,6 +308,7 @@ class ReloadingGateway:
         self._digest = digest  # of the inputs the current supergraph was built from
         self._failure: tuple[str | None, list[str]] | None = None  # (inputs digest, errors)
         self._uses: dict[OperationKey, int] = {}
+        self._tracked_chars = 0
         self._lock = asyncio.Lock()  # one reload at a time (poller and admin requests)
         self._poller: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
@@ -337,14 +342,20 @@ class ReloadingGateway:
         """
         uses = self._uses
         key = (query, operation_name)
-        uses[key] = uses.get(key, 0) + 1
-        if len(uses) > self.max_tracked:
+        count = uses.get(key)
+        if count is None:
+            if len(query) > self.max_tracked_document:
+                return self._current
+            self._tracked_chars += len(query)
+        uses[key] = (count or 0) + 1
+        if len(uses) > self.max_tracked or self._tracked_chars > self.max_tracked_chars:
             self._age_uses()
         return self._current
 
     def _age_uses(self) -> None:
-        kept = heapq.nlargest(self.max_tracked // 2, self._uses.items(), key=lambda kv: kv[1])
+        kept = heapq.nlargest(len(self._uses) // 2, self._uses.items(), key=lambda kv: kv[1])
         self._uses = {key: (count + 1) // 2 for key, count in kept}
+        self._tracked_chars = sum(len(query) for query, _ in self._uses)
 
     def top_operations(self, n: int) -> list[OperationKey]:
         """The ``n`` most used operations, most used first."""
@@ -487,11 +498,11 @@ def _warm(gateway: Gateway, top: list[OperationKey]) -> int:
         try:
             gateway.prepare(*key)
         except RequestError:
-            gateway.cache.pop(key, None)
+            gateway.forget(*key)
             continue
         except Exception:  # a planner bug: that operation will fail live, not the reload
             log.warning("re-planning an operation during warm-up failed", exc_info=True)
-            gateway.cache.pop(key, None)
+            gateway.forget(*key)
             continue
         warmed += 1
     gateway.cache_hits = gateway.cache_misses = 0  # count live traffic only

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -313,7 +313,7 @@ class GraphQLEndpoint:
             with self.reloading.acquire(query, name) as current:
                 try:
                     if is_get:
-                        refused = self._refuse_non_query_over_get(current, query, name)
+                        refused = await self._refuse_non_query_over_get(current, query, name)
                         if refused is not None:
                             info.outcome, info.errors = "rejected", 1
                             return refused
@@ -364,10 +364,10 @@ class GraphQLEndpoint:
         return _json(body, 200, [*response_headers, ("vary", "accept")], media)
 
     @staticmethod
-    def _refuse_non_query_over_get(
+    async def _refuse_non_query_over_get(
         current: Gateway, query: str, name: str | None
     ) -> Response | None:
-        prepared = current.prepare(query, name)  # raises RequestError like execute would
+        prepared = await current.prepare_async(query, name)  # raises like execute would
         if prepared.definition.operation == OperationType.QUERY:
             return None
         return _json(
@@ -383,8 +383,7 @@ class GraphQLEndpoint:
 
 def _operation_name(gateway: Gateway, query: str, name: str | None) -> str | None:
     """The operation's name, from the plan cache when the document was prepared."""
-    cache: Mapping[Any, Any] | None = getattr(gateway, "cache", None)
-    entry = cache.get((query, name)) if cache is not None else None
+    entry = gateway.cached(query, name)
     if isinstance(entry, Prepared) and entry.definition.name is not None:
         return entry.definition.name.value
     return name

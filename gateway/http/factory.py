@@ -69,6 +69,8 @@ class ServeOptions:
     subgraphs: list[str] = field(default_factory=list)
     poll_interval: float = 10.0
     plan_cache_size: int = 1000
+    plan_cache_bytes: int = GatewaySettings.plan_cache_bytes
+    prepare_timeout: float = GatewaySettings.prepare_timeout_s
     timeout: float = 10.0  # per subgraph request, seconds
     retries: int = 2
     dedupe: bool = True
@@ -103,6 +105,8 @@ class ServeOptions:
     def gateway_settings(self) -> GatewaySettings:
         return GatewaySettings(
             plan_cache_size=self.plan_cache_size,
+            plan_cache_bytes=self.plan_cache_bytes,
+            prepare_timeout_s=self.prepare_timeout,
             forwarded_headers=tuple(h.lower() for h in self.forward_headers),
             propagated_headers=tuple(h.lower() for h in self.propagate_headers),
             subgraph=SubgraphSettings(

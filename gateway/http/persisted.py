@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from gateway.bounded_cache import BoundedCache
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -76,31 +77,17 @@ class APQStore:
     """Documents by sha256, least recently used dropped first, bounded in count and size."""
 
     def __init__(self, max_entries: int, max_chars: int) -> None:
-        self.max_entries = max_entries
-        self.max_chars = max_chars
-        self._documents: OrderedDict[str, str] = OrderedDict()
-        self._chars = 0
+        self._documents: BoundedCache[str, str] = BoundedCache(max_chars, max_entries)
 
     def __len__(self) -> int:
         return len(self._documents)
 
     def get(self, digest: str) -> str | None:
-        document = self._documents.get(digest)
-        if document is not None:
-            self._documents.move_to_end(digest)
-        return document
+        return self._documents.get(digest)
 
     def put(self, digest: str, document: str) -> None:
-        if digest in self._documents:
-            self._documents.move_to_end(digest)
-            return
-        if len(document) > self.max_chars or self.max_entries <= 0:
-            return
-        self._documents[digest] = document
-        self._chars += len(document)
-        while len(self._documents) > self.max_entries or self._chars > self.max_chars:
-            _, dropped = self._documents.popitem(last=False)
-            self._chars -= len(dropped)
+        if self._documents.get(digest) is None:
+            self._documents.put(digest, document, len(document))
 
 
 class TrustedDocuments:

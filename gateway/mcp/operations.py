@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from graphql.execution.values import get_variable_values
 from graphql.language import OperationDefinitionNode, TokenKind
 from graphql.language.parser import Parser
 
+from gateway.bounded_cache import BoundedCache, digest
 from gateway.mcp.json_schema import (
     is_required,
 )
@@ -50,30 +50,33 @@ def operation_for(
     # is parsed and validated once per shape (values are still checked every call).
     if custom is not None and not isinstance(custom, str):
         _selection_text(tool, custom)  # raises: the selection must be a string
-    key = (tool.name, tuple(variables), custom)
-    documents = _documents.setdefault(schema, OrderedDict())
+    key = (tool.name, tuple(variables), None if custom is None else digest(custom))
+    documents = _documents.get(schema)
+    if documents is None:
+        documents = _documents[schema] = BoundedCache(_BYTES_PER_SCHEMA, _DOCUMENTS_PER_SCHEMA)
     cached = documents.get(key)
     if cached is None:
         selection = _selection_text(tool, custom)
         document = _document_text(tool, root, variables, selection)
         parsed = parse(document)
         _validate(schema, parsed, f"The request of {tool.name} is not valid")
-        cached = documents[key] = (document, parsed)
-        if len(documents) > _DOCUMENTS_PER_SCHEMA:
-            documents.popitem(last=False)
-    else:
-        documents.move_to_end(key)
+        cached = (document, parsed)
+        # a parsed document weighs ~100-200 bytes per character (as a plan's does)
+        documents.put(key, cached, 4096 + 256 * len(document))
     document, parsed = cached
     _check_values(schema, parsed, variables)
     return document, variables
 
 
 # Valid tool documents by schema (a reload's new schema starts afresh, the old one's go
-# with it) and call shape, least recently used dropped first.
+# with it) and call shape (the selection text by its digest), least recently used
+# dropped first, bounded in count and in estimated bytes.
 _documents: weakref.WeakKeyDictionary[
-    GraphQLSchema, OrderedDict[tuple[str, tuple[str, ...], str | None], tuple[str, DocumentNode]]
+    GraphQLSchema,
+    BoundedCache[tuple[str, tuple[str, ...], bytes | None], tuple[str, DocumentNode]],
 ] = weakref.WeakKeyDictionary()
 _DOCUMENTS_PER_SCHEMA = 512
+_BYTES_PER_SCHEMA = 32 * 1024 * 1024
 
 
 def _tool_field(schema: GraphQLSchema, tool: ToolSpec) -> GraphQLField:

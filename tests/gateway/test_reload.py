@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 
 from gateway.cli import app as cli_app
 from gateway.composition import CompositionError, CompositionFailed, SubgraphSDL, compose
-from gateway.engine import Gateway, RequestError
+from gateway.engine import Gateway, RequestError, plan_key
 from gateway.reload import (
     Composer,
     ReloadingGateway,
@@ -222,7 +222,7 @@ async def test_the_most_used_operations_are_planned_before_the_swap(
             warmed = reloading.current
             # The top three: COUNTS no longer validates (dropped, not cached as an error);
             # Ping is fourth. The most used is the most recently used in the LRU.
-            assert list(warmed.cache) == [(uppercase, None), (NAMES, None)]
+            assert list(warmed.cache) == [plan_key(uppercase, None), plan_key(NAMES, None)]
             assert reloading.last_warmed == 2
             assert (await client.post("/graphql", json={"query": NAMES})).status_code == 200
             assert (warmed.cache_hits, warmed.cache_misses) == (1, 0)
