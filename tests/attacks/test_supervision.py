@@ -79,7 +79,12 @@ def test_a_killed_hub_is_restarted_while_the_rest_keeps_serving(start_up: StartU
     assert _cross_hub(up, token) == {"data": FULL_ANSWER}
     print(f"dev killed -> answering again: {back_after:.1f} s")
 
+    # Killed again and Ctrl-C at once, during the pause before its restart: `up` stops
+    # everything in order, and starts nothing on the way out.
+    os.kill(restarted, signal.SIGKILL)
+    until(lambda: f"dev (pid {restarted}) was killed by SIGKILL" in up.output()[1])
     assert up.stop() == 0, up.output()
+    assert "dev restarted (attempt 2)" not in up.output()[1]
     assert processes_of(up.home) == set()
 
 
