@@ -11,7 +11,14 @@ checks that exactly one is acknowledged, that every other one fails with CONFLIC
 status changed under it) or INVALID_TRANSITION (it read the status the winner left),
 and that the history holds exactly the winner's step; 50 rounds per lifecycle, on SQLite
 and on PostgreSQL. Rounds alternate between one target for all and two competing targets
-that exclude each other (accept / reject, done / cancelled, block / complete).
+that exclude each other (accept / reject, done / cancelled, block / complete); tasks also
+get rounds of N unblocks. Alerts also get rounds of acknowledge against resolve, which
+do not exclude each other: there no step may be recorded twice. Two smaller cases: one
+event delivered N times at once is stored once, and N concurrent first reads of a
+message agree on its read time.
+
+Which losing code a caller gets depends on timing: CONFLICT when it read the status
+before the winner committed, INVALID_TRANSITION when after.
 """
 
 from __future__ import annotations
