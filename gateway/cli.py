@@ -225,6 +225,9 @@ def serve(
         "none",
         help="Mutation tools at /mcp: none, all, or comma-separated mutation field names.",
     ),
+    mcp_max_sessions: int = typer.Option(
+        1000, min=1, help="Open MCP sessions at most; past it a new one is refused (503)."
+    ),
     mcp_tool_name: list[str] = typer.Option(
         [],
         "--mcp-tool-name",
@@ -297,6 +300,7 @@ def serve(
         mcp=mcp,
         mcp_mutations=mcp_mutations,
         mcp_tool_names=list(mcp_tool_name),
+        mcp_max_sessions=mcp_max_sessions,
     )
     try:
         mcp_settings = options.mcp_settings()

@@ -84,6 +84,7 @@ class ServeOptions:
     mcp: bool = True  # the MCP endpoint at /mcp
     mcp_mutations: str = "none"  # mutation tools: none | all | comma-separated field names
     mcp_tool_names: list[str] = field(default_factory=list)  # "Query.field=name" renames
+    mcp_max_sessions: int = 1000  # open MCP sessions at most (more: 503)
 
     def to_env(self) -> str:
         data = asdict(self)
@@ -136,7 +137,10 @@ class ServeOptions:
         from gateway.mcp.server import tool_config
 
         try:
-            return McpSettings(tools=tool_config(self.mcp_mutations, self.mcp_tool_names))
+            return McpSettings(
+                tools=tool_config(self.mcp_mutations, self.mcp_tool_names),
+                max_sessions=self.mcp_max_sessions,
+            )
         except ValueError as exc:
             raise StartupError([f"--mcp-mutations / --mcp-tool-name: {exc}"]) from None
 

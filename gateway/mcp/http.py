@@ -76,6 +76,10 @@ class McpSettings:
     resource_url: str | None = None
     require_auth: bool = False  # anonymous callers get 401 (and the metadata) too
     session_idle_timeout_s: float = 30 * 60
+    # Open sessions at most (each holds a server task and its streams, ~32 KB): past it
+    # a new session is refused with 503 until one ends or idles out, so anonymous
+    # `initialize` calls cannot grow memory without bound.
+    max_sessions: int = 1000
     # No MCP sessions: each request stands alone. For several worker processes, whose
     # sessions another worker would not know; handshake-era clients then hear of no
     # tool changes (2026-era clients still do, on their subscriptions/listen streams).
@@ -136,6 +140,8 @@ class McpEndpoint:
             app=self.tools.server,
             stateless=settings.stateless,
             session_idle_timeout=settings.session_idle_timeout_s,
+            max_sessions=settings.max_sessions,
+            max_request_body_size=server.max_body_bytes,
         )
 
     def routes(self) -> list[Route]:
