@@ -265,7 +265,7 @@ def _spreads(selection: SelectionSetNode) -> Iterator[str]:
         for node in stack.pop().selections:
             if isinstance(node, FragmentSpreadNode):
                 yield node.name.value
-            elif node.selection_set is not None:  # a field or an inline fragment
+            elif isinstance(node, (FieldNode, InlineFragmentNode)) and node.selection_set:
                 stack.append(node.selection_set)
 
 
