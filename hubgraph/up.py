@@ -358,7 +358,12 @@ def prepare(ports: Ports) -> tuple[dict[str, HubSettings], Auth] | None:
         fail(problem)
         return None
     try:
-        auth = prepare_auth(next(iter(hubs.values())).home, ports.identity, external)
+        auth = prepare_auth(
+            next(iter(hubs.values())).home,
+            ports.identity,
+            external,
+            f"http://{GATEWAY_HOST}:{ports.gateway}",
+        )
     except BootstrapError as exc:
         fail(f"identity: {exc}")
         return None

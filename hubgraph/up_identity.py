@@ -31,6 +31,7 @@ from subgraphs.core.kit.settings import HubSettings
 IDENTITY_HOST = "127.0.0.1"
 ISSUER_ENV = "HUBGRAPH_AUTH_ISSUER"
 AUDIENCE_ENV = "HUBGRAPH_AUTH_AUDIENCE"
+AUDIENCES_ENV = "HUBGRAPH_AUTH_AUDIENCES"
 TOKEN_ENV = "HUBGRAPH_TOKEN"
 
 
@@ -41,6 +42,9 @@ class Auth:
     url: str
     audience: str
     local: LocalIssuer | None = None
+    # further audiences every process accepts: with the user's issuer, the gateway's
+    # own resource URLs, for which spec-following clients ask tokens (RFC 8707)
+    audiences: tuple[str, ...] = ()
 
     @property
     def discovery_url(self) -> str:
@@ -52,7 +56,11 @@ class Auth:
             # The user's issuer may be configured in hubgraph.toml, which the gateway does
             # not read: name it in the environment. Their other HUBGRAPH_AUTH_* settings
             # (their own service accounts) pass through untouched.
-            return {ISSUER_ENV: self.url, AUDIENCE_ENV: self.audience}
+            return {
+                ISSUER_ENV: self.url,
+                AUDIENCE_ENV: self.audience,
+                AUDIENCES_ENV: ",".join(self.audiences),
+            }
         return {**self.local.auth_env(), **self.local.service_env(service_account_for(process))}
 
 
@@ -63,13 +71,20 @@ def external_issuer(hubs: Mapping[str, HubSettings]) -> AuthSettings | None:
     return auth if auth.enabled else None
 
 
-def prepare_auth(home: Path, identity_port: int, external: AuthSettings | None) -> Auth:
+def prepare_auth(
+    home: Path, identity_port: int, external: AuthSettings | None, gateway_url: str
+) -> Auth:
     """The run's issuer: the external one, or the local one (created on the first run).
 
-    Raises BootstrapError when the local issuer's files are unusable.
+    With the user's issuer, every process also accepts tokens minted for the gateway's
+    ``/graphql`` and ``/mcp`` resources (the gateway forwards its caller's token to the
+    hubs, so they must accept what it accepts). Raises BootstrapError when the local
+    issuer's files are unusable.
     """
     if external is not None and external.issuer is not None:
-        return Auth(external.issuer, external.audience)
+        resources = (f"{gateway_url}/graphql", f"{gateway_url}/mcp")
+        audiences = tuple(dict.fromkeys((*external.audiences, *resources)))
+        return Auth(external.issuer, external.audience, audiences=audiences)
     local = ensure_local_issuer(home, identity_port)
     return Auth(local.url, local.config.audience, local)
 

@@ -262,6 +262,12 @@ def test_an_external_issuer_is_trusted_and_none_is_started(
                 env = environ_of(pid)
                 assert env["HUBGRAPH_AUTH_ISSUER"] == issuer.url
                 assert env["HUBGRAPH_AUTH_CLIENT_ID"] == "my-own"
+                # ... and each accepts tokens minted for the gateway's resources (RFC 8707)
+                resource = up.gateway_url.removesuffix("/graphql")
+                assert env["HUBGRAPH_AUTH_AUDIENCES"].split(",") == [
+                    f"{resource}/graphql",
+                    f"{resource}/mcp",
+                ]
             written = up.post(REGISTER.format(slug="written-externally"), token)
             assert written.json()["data"]["registerDomain"] == {"slug": "written-externally"}
             assert up.stop() == 0, up.output()

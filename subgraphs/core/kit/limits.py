@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +46,7 @@ from graphql import (
     visit,
 )
 
+from gateway.bounded_cache import BoundedCache, digest
 from gateway.limits import LimitExceeded, OperationLimits, check, document_too_large
 
 ENTITIES = "_entities"
@@ -58,6 +58,11 @@ _ONE_OBJECT = "_entities (one object)"
 # (though within limits) document does not hold up the event loop and /healthz with it.
 PARSE_IN_THREAD_CHARS = 16 * 1024
 CACHE_SIZE = 256
+# Verdicts are small, but one whose cost is checked per request keeps its parsed
+# operation (and so the document's text): counted at what a parsed document weighs.
+CACHE_BYTES = 16 * 1024 * 1024
+_VERDICT_BYTES = 256
+_PARSED_BYTES_PER_CHAR = 200
 
 # One GraphQL token each (strings, block strings, punctuators, names, numbers); comments
 # are skipped as graphql-core skips them. Unterminated strings match as one token too. A
@@ -172,23 +177,25 @@ class OperationGuard:
     ) -> None:
         self.schema = schema
         self.limits = limits
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, Prepared] = OrderedDict()
+        # keyed by digests, bounded in bytes: clients choose the documents
+        self._cache: BoundedCache[bytes, Prepared] = BoundedCache(CACHE_BYTES, cache_size)
 
     async def refusal(
         self, query: str, variables: Mapping[str, object] | None = None
     ) -> LimitExceeded | None:
         """The first limit this request exceeds, or None (then Strawberry takes over;
         a syntax error found within the limits is left for Strawberry to report)."""
-        prepared = self._cache.get(query)
+        key = digest(query)
+        prepared = self._cache.get(key)
         if prepared is None:
             if len(query) > PARSE_IN_THREAD_CHARS:
                 prepared = await asyncio.to_thread(self.prepare, query)
             else:
                 prepared = self.prepare(query)
-            self._remember(query, prepared)
-        else:
-            self._cache.move_to_end(query)
+            size = _VERDICT_BYTES + (
+                _PARSED_BYTES_PER_CHAR * len(query) if prepared.per_request else 0
+            )
+            self._cache.put(key, prepared, size)
         if prepared.refusal is not None:
             return prepared.refusal
         for operation, fragments in prepared.per_request:
@@ -196,11 +203,6 @@ class OperationGuard:
             if verdict.exceeded is not None:
                 return verdict.exceeded
         return None
-
-    def _remember(self, query: str, prepared: Prepared) -> None:
-        self._cache[query] = prepared
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
 
     def prepare(self, query: str) -> Prepared:
         """Size, tokens, then the limits of every operation (without variables)."""
