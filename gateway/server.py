@@ -47,6 +47,7 @@ from starlette.routing import Route
 from gateway.engine import Gateway, Prepared, RequestError
 from gateway.execution.subgraphs import fetch_observer
 from gateway.http.accesslog import ObservabilityMiddleware, RequestInfo, request_info
+from gateway.http.bodies import read_limited
 from gateway.http.cors import CORSMiddleware
 from gateway.http.graphiql import graphiql_html
 from gateway.http.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -239,17 +240,11 @@ class GraphQLEndpoint:
                 f"Content-Encoding {encoding!r} is not supported", 415, "UNSUPPORTED_MEDIA_TYPE"
             )
         limit = self.settings.max_body_bytes
-        too_large = _Refused(
-            f"the request body is larger than {limit} bytes", 413, "REQUEST_TOO_LARGE"
-        )
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise too_large
+        body = await read_limited(request, limit)
+        if body is None:
+            raise _Refused(
+                f"the request body is larger than {limit} bytes", 413, "REQUEST_TOO_LARGE"
+            )
         try:
             params = orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -25,6 +25,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.http.bodies import read_limited
 from gateway.http.negotiation import parse_media_type
 
 # Deep enough for any input a hub's schema takes (the gateway's representations are 4
@@ -110,16 +111,10 @@ def check_body_type(content_type: str | None, encoding: str | None) -> None:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, read chunk by chunk and abandoned as soon as it is too large."""
-    too_large = Refused(f"the request body is larger than {limit} bytes", 413, "REQUEST_TOO_LARGE")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
+    body = await read_limited(request, limit)
+    if body is None:
+        raise Refused(f"the request body is larger than {limit} bytes", 413, "REQUEST_TOO_LARGE")
+    return body
 
 
 def decode_json(data: bytes, what: str) -> object:
