@@ -1,11 +1,13 @@
 """``hubgraph up``: the issuer, every hub, the gateway in front of them, and one Ctrl-C to
 stop it all.
 
-Secure by default (DESIGN.md §4): unless ``HUBGRAPH_AUTH_ISSUER`` names an issuer of the
+Secure by default (docs/architecture.md, "Identity and access"): unless ``HUBGRAPH_AUTH_ISSUER`` names an issuer of the
 user's own (Keycloak, say), ``up`` runs the development OIDC issuer too, created under
 ``$HUBGRAPH_HOME/identity/`` on the first run (:mod:`identity.issuer.bootstrap`), points
 every hub and the gateway at it, each with its own service account, and prints an access
-token for the local admin. Nothing is writable anonymously.
+token for the local admin. Nothing is writable anonymously. The admin's password is shown
+once, on the run that creates it, and only on a terminal; otherwise ``up`` names its 0600
+file. Neither the password nor a token goes into a log file.
 
 By default the issuer runs as ``python -m hubgraph identity serve``, each hub as
 ``python -m hubgraph <hub> serve`` and the gateway as ``python -m hubgraph gateway serve
@@ -53,7 +55,7 @@ from hubgraph.up_identity import (
     prepare_auth,
     token_lines,
 )
-from identity.issuer.bootstrap import BootstrapError
+from identity.issuer.bootstrap import ADMIN_USER, BootstrapError
 from subgraphs import available_hubs, load_hub
 from subgraphs.core.kit.serving import Served, port_taken, serve_all
 from subgraphs.core.kit.settings import HubSettings, load_settings
@@ -368,6 +370,13 @@ def prepare(ports: Ports) -> tuple[dict[str, HubSettings], Auth] | None:
         fail(f"identity: {exc}")
         return None
     if auth.local is not None and (message := created_message(auth.local)):
+        if not console.is_terminal:
+            # Not a terminal: a file, a pipe, a service manager's journal. The password
+            # stays in its 0600 file and is never written anywhere else.
+            message = (
+                f"identity: created the local issuer in {auth.local.directory}; user "
+                f"{ADMIN_USER}, password in {auth.local.password_path} (mode 0600)"
+            )
         console.print(message, markup=False, highlight=False, soft_wrap=True)
     return hubs, auth
 
