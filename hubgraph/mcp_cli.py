@@ -119,7 +119,8 @@ def serve(
     if embedded and (supergraph is not None or subgraph):
         _fail("--embedded runs this checkout's hubs: leave out --supergraph and --subgraph")
     try:
-        config = tool_config(mutations or ("all" if hub else "none"), tool_name)
+        # one hub's server calls its tools what its agents call them (its name map)
+        config = tool_config(mutations or ("all" if hub else "none"), tool_name, hub=hub)
     except ValueError as exc:
         _fail(f"--mutations / --tool-name: {exc}")
     plan = Plan(hub, supergraph, list(subgraph), embedded, poll_interval)

@@ -131,6 +131,21 @@ def assign_names(roots: list[RootField], config: ToolConfig) -> list[str]:
     return names
 
 
+def alias_note(root: RootField, name: str, taken: frozenset[str], config: ToolConfig) -> str:
+    """The description's line naming the tool's aliases ("" when it has none).
+
+    An alias that is another tool's name on this server (one hub's name for one tool,
+    another hub's for another) is said to be so, so the agent calls the right one."""
+    also = [alias for alias in config.aliases.get(root.key, ()) if alias != name]
+    if not also:
+        return ""
+    note = f"Also known as {', '.join(also)}."
+    clashing = [alias for alias in also if alias in taken]
+    if clashing:
+        note += f" Here {', '.join(clashing)} is another tool: call this one as {name}."
+    return note
+
+
 def config_problems(schema: GraphQLSchema, config: ToolConfig) -> list[str]:
     """Configuration entries matching nothing in the schema, worth a warning at start-up.
 
@@ -141,6 +156,7 @@ def config_problems(schema: GraphQLSchema, config: ToolConfig) -> list[str]:
         for name in (root.fields if root else {})
     }
     problems = [f"names: no root field {key}" for key in config.names if key not in keys]
+    problems += [f"aliases: no root field {key}" for key in config.aliases if key not in keys]
     if isinstance(config.mutations, frozenset):
         problems += [
             f"mutations: no mutation field {name}"

@@ -40,6 +40,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from gateway.engine import Gateway, RequestError
+from gateway.mcp.name_maps import NameMap, applied
 from gateway.mcp.tools import (
     ToolCollision,
     ToolConfig,
@@ -170,14 +171,23 @@ def _package_version() -> str:
         return "0+unknown"
 
 
-def tool_config(mutations: str, tool_names: Sequence[str] = ()) -> ToolConfig:
+def tool_config(
+    mutations: str,
+    tool_names: Sequence[str] = (),
+    *,
+    hub: str | None = None,
+    name_maps: Sequence[NameMap] | None = None,
+) -> ToolConfig:
     """The tools of ``--mutations`` and ``--tool-name Type.field=name`` entries; the
     generic execute tool may run mutations only when every mutation is a tool anyway.
-    Raises ValueError."""
+
+    The hubs' name maps (``gateway.mcp.name_maps``; default: the installed hubs') apply:
+    ``hub``'s names for that hub's own server, else all as aliases. Raises ValueError."""
     chosen = parse_mutations(mutations)
-    return ToolConfig(
+    config = ToolConfig(
         mutations=chosen, execute_mutations=chosen == "all", names=parse_tool_names(tool_names)
     )
+    return applied(config, hub, name_maps)
 
 
 def parse_tool_names(entries: Sequence[str]) -> dict[str, str]:

@@ -22,8 +22,10 @@ _NAME_KEY = re.compile(r"^(Query|Mutation)\.[_A-Za-z][_0-9A-Za-z]*$")
 class ToolConfig:
     """What to generate. ``mutations``: "none", "all", or an allow-list of field names.
 
-    ``names`` maps ``"Query.field"`` / ``"Mutation.field"`` to a tool name; ``scalars``
-    maps custom scalar names to JSON Schemas replacing the built-in table's."""
+    ``names`` maps ``"Query.field"`` / ``"Mutation.field"`` to a tool name; ``aliases``
+    maps them to other names the tool is known by elsewhere (one hub's own server, say),
+    listed in its description but not callable here; ``scalars`` maps custom scalar names
+    to JSON Schemas replacing the built-in table's."""
 
     mutations: Literal["none", "all"] | frozenset[str] = "all"
     selection_depth: int = 2
@@ -32,6 +34,7 @@ class ToolConfig:
     generic_tools: bool = True
     execute_mutations: bool = False
     scalars: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.mutations, str):
@@ -47,6 +50,11 @@ class ToolConfig:
             if not _NAME_KEY.match(key):
                 raise ValueError(f'names keys are "Query.<field>" or "Mutation.<field>": {key!r}')
             check_tool_name(name, f"configured for {key}")
+        for key, also in self.aliases.items():
+            if not _NAME_KEY.match(key):
+                raise ValueError(f'aliases keys are "Query.<field>" or "Mutation.<field>": {key!r}')
+            for name in also:
+                check_tool_name(name, f"alias of {key}")
 
     @classmethod
     def for_hub(cls, **changes: Any) -> ToolConfig:

@@ -21,6 +21,11 @@ A name is overridden by the configuration (``names["Query.risks"]``), else by a
 ``@mcp(name: "...")`` directive on the field (hub schemas keep it; the gateway's API schema
 drops unknown directives, so the configuration covers the gateway). Two tools wanting one
 name fail generation with ``ToolCollision``: no tool silently shadows another.
+
+A hub ships the names agents already call its tools by as a name map
+(``gateway.mcp.name_maps``): its own server takes them as configured names; a server over
+several hubs keeps the generated names (unambiguous across hubs) and lists the map's names
+in each tool's description as aliases (``aliases["Query.messages"]``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from gateway.mcp.json_schema import (
 # The modules of the generation layer; this module is its one public face.
 from gateway.mcp.naming import (
     RootField,
+    alias_note,
     assign_names,
     config_problems,
     is_connection,
@@ -83,8 +89,10 @@ def generate_tools(schema: GraphQLSchema, config: ToolConfig | None = None) -> l
     config = config or ToolConfig()
     roots = root_fields(schema, config)
     names = assign_names(roots, config)
+    taken = frozenset(names) | (frozenset(GENERIC_TOOLS) if config.generic_tools else frozenset())
     tools = [
-        _field_tool(schema, root, name, config) for root, name in zip(roots, names, strict=True)
+        _field_tool(schema, root, name, config, alias_note(root, name, taken, config))
+        for root, name in zip(roots, names, strict=True)
     ]
     if config.generic_tools:
         tools += generic_tools(config)
@@ -104,7 +112,9 @@ def _selection_argument(field_def: GraphQLField) -> str:
     return name
 
 
-def _field_tool(schema: GraphQLSchema, root: RootField, name: str, config: ToolConfig) -> ToolSpec:
+def _field_tool(
+    schema: GraphQLSchema, root: RootField, name: str, config: ToolConfig, aliases: str
+) -> ToolSpec:
     definition = root.definition
     selection = default_selection(schema, definition.type, config.selection_depth)
     input_schema = arguments_schema(
@@ -118,7 +128,7 @@ def _field_tool(schema: GraphQLSchema, root: RootField, name: str, config: ToolC
     return ToolSpec(
         name=name,
         title=_title(name),
-        description=_field_description(root, selection_argument),
+        description=_field_description(root, selection_argument, aliases),
         kind=root.operation,
         field=root.name,
         input_schema=input_schema,
@@ -141,9 +151,11 @@ def _fields_property(definition: GraphQLField, selection: str) -> JsonSchema:
     }
 
 
-def _field_description(root: RootField, selection_argument: str | None) -> str:
+def _field_description(root: RootField, selection_argument: str | None, aliases: str) -> str:
     definition = root.definition
     lines = [definition.description or f"The {root.operation} field {root.key}."]
+    if aliases:
+        lines.append(aliases)
     if definition.deprecation_reason:
         lines.append(f"Deprecated: {definition.deprecation_reason}")
     if definition.args:
