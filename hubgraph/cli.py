@@ -98,7 +98,7 @@ def up(
         "--identity-port",
         envvar="HUBGRAPH_IDENTITY_PORT",
         help="The local OIDC issuer's port. No issuer is started when one is configured "
-        "(HUBGRAPH_AUTH_ISSUER, or [auth] in hubgraph.toml).",
+        "(HUBGRAPH_AUTH_ISSUER, or issuer in the auth table of hubgraph.toml).",
     ),
 ) -> None:
     """Start the development OIDC issuer, every hub (migrated first), each on its own
