@@ -1,8 +1,8 @@
 """OpenTelemetry traces, when wanted: a span per gateway request and per subgraph fetch.
 
-Optional twice over: the packages come with the ``tracing`` extra
-(``pip install hubgraph[tracing]``), and spans are only made once an exporter is
-configured — ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` in
+Optional twice over: the packages come with the ``tracing`` extra (``uv sync --extra
+tracing`` in a checkout, ``pip install 'hubgraph[tracing]'`` elsewhere), and spans are
+only made once an exporter is configured — ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` in
 the environment (OTLP over HTTP), or a provider given to :func:`use_provider` (tests use
 the SDK's in-memory exporter). Without either, :func:`span` costs one ``if``.
 
