@@ -2,7 +2,9 @@
 
 * ``hubgraph mcp [--hub NAME] [--supergraph FILE | --subgraph NAME=URL ...] [--embedded]``
   serves one MCP client on stdin/stdout, for desktop agents. The whole graph announces
-  itself as ``hubgraph``, one hub as ``<hub>-hub`` (a gateway over just that hub). By
+  itself as ``hubgraph``, one hub as ``<hub>-hub`` (a gateway over just that hub, its
+  tools named as its agents call them: ``subgraphs/<hub>/mcp_names.toml``; the whole
+  graph lists those names as aliases, see ``gateway.mcp.name_maps``). By
   default the hubs are reached at their configured URLs (where ``hubgraph up`` runs
   them), the SDLs fetched and watched for changes; ``--embedded`` runs the hubs' apps in
   this process on their databases instead, so nothing else needs to run.
