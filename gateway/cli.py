@@ -7,28 +7,35 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-import uvicorn
 
-from gateway.engine import DEFAULT_FORWARDED_HEADERS, Gateway, GatewaySettings, RequestError
-from gateway.http.accesslog import configure_logging
-from gateway.http.factory import (
-    ENV_VAR,
-    ServeOptions,
-    StartupError,
-    authenticator_from_env,
-    freeze_startup_objects,
-    load_gateway,
-)
-from gateway.http.persisted import ManifestError, TrustedDocuments
 from gateway.http.settings import ServerSettings
-from gateway.limits import OperationLimits
-from gateway.supergraph import SupergraphError
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from gateway.engine import Gateway, GatewaySettings
+
+# The command's modules (the engine, the HTTP app, uvicorn) are imported when it runs:
+# `hubgraph gateway --help` must not wait a second for graphql-core, aiohttp and
+# Starlette. The defaults --help shows are therefore written out here;
+# tests/test_imports.py checks them against OperationLimits and GatewaySettings.
 app = typer.Typer(help="The federation gateway.", no_args_is_help=True)
-_LIMITS = OperationLimits()  # the defaults, shown by --help
+DEFAULT_MAX_DEPTH = 20
+DEFAULT_MAX_ALIASES = 50
+DEFAULT_MAX_ROOT_FIELDS = 50
+DEFAULT_MAX_TOKENS = 20_000
+DEFAULT_MAX_COST = 50_000
+DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024
+DEFAULT_MAX_SELECTIONS = 20_000
+DEFAULT_ASSUMED_LIST_SIZE = 10
+DEFAULT_PLAN_CACHE_MB = 256
+DEFAULT_PREPARE_TIMEOUT_S = 5.0
+DEFAULT_FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
+# Tells `--workers N` workers which process is their parent (see worker_app).
+PARENT_PID_ENV = "HUBGRAPH_GATEWAY_PARENT_PID"
 
 
 class LogFormat(enum.StrEnum):
@@ -37,6 +44,9 @@ class LogFormat(enum.StrEnum):
 
 
 def _load(supergraph: Path, settings: GatewaySettings | None = None) -> Gateway:
+    from gateway.engine import Gateway
+    from gateway.supergraph import SupergraphError
+
     try:
         return Gateway(supergraph.read_text(), settings=settings)
     except OSError as exc:
@@ -102,7 +112,7 @@ def serve(
     ),
     plan_cache_size: int = typer.Option(1000, help="Operations whose plans are kept."),
     plan_cache_mb: int = typer.Option(
-        GatewaySettings.plan_cache_bytes >> 20,
+        DEFAULT_PLAN_CACHE_MB,
         min=1,
         help="Memory the plan cache may hold, in MiB (estimated per plan from its document).",
     ),
@@ -114,40 +124,40 @@ def serve(
         True, help="Answer introspection queries (__schema, __type); GraphiQL needs them."
     ),
     max_depth: int = typer.Option(
-        _LIMITS.max_depth or 0, min=0, help="Deepest field nesting allowed; 0: no limit."
+        DEFAULT_MAX_DEPTH, min=0, help="Deepest field nesting allowed; 0: no limit."
     ),
     max_aliases: int = typer.Option(
-        _LIMITS.max_aliases or 0, min=0, help="Most aliased fields in a document; 0: no limit."
+        DEFAULT_MAX_ALIASES, min=0, help="Most aliased fields in a document; 0: no limit."
     ),
     max_root_fields: int = typer.Option(
-        _LIMITS.max_root_fields or 0, min=0, help="Most root fields of an operation; 0: no limit."
+        DEFAULT_MAX_ROOT_FIELDS, min=0, help="Most root fields of an operation; 0: no limit."
     ),
     max_tokens: int = typer.Option(
-        _LIMITS.max_tokens or 0, min=0, help="Most tokens in a document; 0: no limit."
+        DEFAULT_MAX_TOKENS, min=0, help="Most tokens in a document; 0: no limit."
     ),
     max_cost: int = typer.Option(
-        _LIMITS.max_cost or 0,
+        DEFAULT_MAX_COST,
         min=0,
         help="Highest operation cost (fields weighted by the list sizes above them); 0: no limit.",
     ),
     max_document_size: int = typer.Option(
-        _LIMITS.max_document_bytes or 0,
+        DEFAULT_MAX_DOCUMENT_BYTES,
         min=0,
         help="Largest GraphQL document, in bytes, refused before parsing; 0: no limit.",
     ),
     max_selections: int = typer.Option(
-        _LIMITS.max_selections or 0,
+        DEFAULT_MAX_SELECTIONS,
         min=0,
         help="Most field selections an operation may expand to (fragments spread over and over); 0: no limit.",
     ),
     assumed_list_size: int = typer.Option(
-        _LIMITS.assumed_list_size,
+        DEFAULT_ASSUMED_LIST_SIZE,
         min=1,
         help="List size the cost assumes when no first/last/limit argument gives one.",
     ),
     timeout: float = typer.Option(10.0, help="Per-subgraph request timeout in seconds."),
     prepare_timeout: float = typer.Option(
-        GatewaySettings.prepare_timeout_s,
+        DEFAULT_PREPARE_TIMEOUT_S,
         min=0.001,
         help="Seconds a new operation may take to parse, validate and plan; longer: 503.",
     ),
@@ -235,6 +245,18 @@ def serve(
     ),
 ) -> None:
     """Serve the supergraph over HTTP at /graphql, reloading it when its source changes."""
+    import uvicorn
+
+    from gateway.http.accesslog import configure_logging
+    from gateway.http.factory import (
+        ENV_VAR,
+        ServeOptions,
+        StartupError,
+        authenticator_from_env,
+        freeze_startup_objects,
+        load_gateway,
+    )
+    from gateway.http.persisted import ManifestError, TrustedDocuments
     from gateway.server import create_gateway_app
 
     # The rest of the HUBGRAPH_AUTH_* settings come from the environment; workers
@@ -359,7 +381,19 @@ def serve(
     # Workers are separate processes started from an import string: each builds its own
     # app from the options, handed over in the environment.
     os.environ[ENV_VAR] = options.to_env()
-    uvicorn.run("gateway.http.factory:create_app", factory=True, workers=workers, **common)
+    os.environ[PARENT_PID_ENV] = str(os.getpid())
+    uvicorn.run("gateway.cli:worker_app", factory=True, workers=workers, **common)
+
+
+def worker_app() -> Starlette:
+    """The app of one `--workers N` worker: the worker first arranges to be sent SIGTERM
+    when the serve process dies, even by SIGKILL (uvicorn's workers would otherwise
+    keep the port), then builds its app from the options in the environment."""
+    from gateway.http.factory import create_app
+    from gateway.process import end_with_parent
+
+    end_with_parent(int(os.environ[PARENT_PID_ENV]))
+    return create_app()
 
 
 @app.command("plan")
@@ -371,6 +405,8 @@ def plan(
     ),
 ) -> None:
     """Print the query plan of an operation."""
+    from gateway.engine import RequestError
+
     gateway = _load(supergraph)
     try:
         text = gateway.plan_text(query_file.read_text(), operation_name)

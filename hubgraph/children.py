@@ -4,7 +4,6 @@ in a log file, stopped in order, and reported with the tail of that log when the
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -13,9 +12,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from gateway.process import end_with_parent
+
 STOP_GRACE_S = 10.0
 LOG_TAIL_LINES = 20
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _ends_with_parent(parent: int) -> Callable[[], None]:
@@ -25,10 +25,7 @@ def _ends_with_parent(parent: int) -> Callable[[], None]:
     process), and one whose parent is already gone stops at once."""
 
     def in_child() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGTERM)
+        end_with_parent(parent, signal.SIGTERM)
 
     return in_child
 

@@ -6,34 +6,81 @@ gateway's, the identity's and MCP's (``hubgraph mcp``) come from their packages.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from typer.core import TyperGroup
 
 from subgraphs import available_hubs, load_hub
-from subgraphs.core.kit.serving import PortInUse
-from subgraphs.core.kit.settings import ConfigError, config_file, describe, load_settings
 
 console = Console(stderr=True)
+
+# The groups other packages contribute, by name: the module of their Typer app and the
+# line `hubgraph --help` shows for them (tests/test_cli.py checks it is their own help).
+# A group's module is imported only when one of its commands runs or its help is asked
+# for: `hubgraph gateway serve` then imports no hub, and `hubgraph --help` nothing at all.
+GROUPS: dict[str, tuple[str, str]] = {
+    **{hub: (f"subgraphs.{hub}.cli", f"The {hub} hub.") for hub in available_hubs()},
+    "gateway": ("gateway.cli", "The federation gateway."),
+    "identity": ("identity.cli", "The development OIDC issuer."),
+    "mcp": (
+        "hubgraph.mcp_cli",
+        "MCP servers over the graph or one hub (stdio), and MCP client set-up.",
+    ),
+}
+
+
+class _Unloaded(TyperGroup):
+    """A contributed group before its module is imported: its name and help only."""
+
+    def __init__(self, name: str, module: str, help: str) -> None:
+        super().__init__(name=name, help=help)
+        self.module = module
+
+    def load(self) -> TyperGroup:
+        group = typer.main.get_group(importlib.import_module(self.module).app)
+        group.name = self.name
+        return group
+
+
+class _Root(TyperGroup):
+    """``hubgraph``: its own commands, then the contributed groups, loaded on first use."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, (module, help) in GROUPS.items():
+            self.add_command(_Unloaded(name, module, help))
+        self._listing = False
+
+    # ctx and formatter are typer's vendored click types (typer._click, private): Any.
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if isinstance(command, _Unloaded) and not self._listing:
+            command = self.commands[cmd_name] = command.load()
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        # The list of commands needs each group's name and help, not the group itself.
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
 app = typer.Typer(
+    cls=_Root,
     help="Hubgraph: an organisation's coordination hubs as one typed GraphQL graph.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 schema_app = typer.Typer(help="The SDL files under schema/.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
-
-for _hub in available_hubs():
-    app.add_typer(importlib.import_module(f"subgraphs.{_hub}.cli").app, name=_hub)
-app.add_typer(importlib.import_module("gateway.cli").app, name="gateway")
-app.add_typer(importlib.import_module("identity.cli").app, name="identity")
-app.add_typer(importlib.import_module("hubgraph.mcp_cli").app, name="mcp")
 
 
 def _hubs(selected: str | None) -> list[str]:
@@ -50,6 +97,10 @@ def _hubs(selected: str | None) -> list[str]:
 @app.command()
 def config() -> None:
     """Print the effective configuration of every hub, secrets masked."""
+    from rich.table import Table
+
+    from subgraphs.core.kit.settings import config_file, describe, load_settings
+
     path = config_file()
     console.print(f"configuration file: {path or 'none (defaults and environment only)'}")
     table = Table("hub", "setting", "value", "from")
@@ -62,8 +113,11 @@ def config() -> None:
 @app.command()
 def migrate(hub: str = typer.Option(None, help="Only this hub (default: all).")) -> None:
     """Upgrade each hub's database to the newest schema (Alembic head)."""
+    import asyncio  # here, not at the top: 50 ms that --help need not wait for
+
     from subgraphs.core.kit.database import Database
     from subgraphs.core.kit.migrations import current_revisions, upgrade
+    from subgraphs.core.kit.settings import load_settings
 
     async def run(name: str) -> set[str]:
         settings = load_settings(name)
@@ -128,6 +182,7 @@ def _composed_supergraph() -> str:
     """The hubs composed by our composer, with each hub at its default loopback URL."""
     from gateway.composition import SubgraphSDL, compose
     from subgraphs.core.kit.federation import sdl
+    from subgraphs.core.kit.settings import load_settings
 
     sources = []
     for name in available_hubs():
@@ -180,9 +235,23 @@ def schema_check(
 def main() -> None:
     try:
         app()
-    except ConfigError as exc:
+    except Exception as exc:
+        status = _report(exc)
+        if status is None:
+            raise
+        sys.exit(status)
+
+
+def _report(exc: Exception) -> int | None:
+    """Print a failure the user can fix (the configuration; a port in use) and return the
+    exit status, or None for any other. The exceptions' modules are looked up, not
+    imported: a command that did not import them cannot have raised their errors."""
+    settings = sys.modules.get("subgraphs.core.kit.settings")
+    if settings is not None and isinstance(exc, settings.ConfigError):
         console.print(f"[red]configuration error:[/] {escape(str(exc))}")
-        sys.exit(2)
-    except PortInUse as exc:
+        return 2
+    serving = sys.modules.get("subgraphs.core.kit.serving")
+    if serving is not None and isinstance(exc, serving.PortInUse):
         console.print(f"[red]{escape(str(exc))}[/]")
-        sys.exit(1)
+        return 1
+    return None

@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 
-from identity.issuer.config import ConfigError, IssuerConfig, load_config
+if TYPE_CHECKING:
+    from identity.issuer.config import IssuerConfig
 
+# The issuer's modules (importing its configuration loads its Starlette app and signing
+# keys) and uvicorn are imported when a command runs: `hubgraph identity --help` is
+# immediate.
 app = typer.Typer(help="The development OIDC issuer.", no_args_is_help=True)
 break_glass_app = typer.Typer(
     help="Emergency access with an offline key (off unless HUBGRAPH_AUTH_BREAK_GLASS_KEY is set).",
@@ -24,6 +28,8 @@ app.add_typer(break_glass_app, name="break-glass")
 
 
 def _config(path: Path | None) -> IssuerConfig:
+    from identity.issuer.config import ConfigError, load_config
+
     if path is None:
         # The issuer `hubgraph up` made for this data directory, if there is one.
         from identity.issuer.bootstrap import local_config_path
@@ -56,6 +62,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
 ) -> None:
     """Serve discovery, JWKS, /authorize, /token, /userinfo and /revoke."""
+    import uvicorn
+
     from identity.issuer.app import create_app
 
     settings = _config(config)

@@ -7,19 +7,21 @@ code 0 (consistent), 2 (only warnings) or 1 (errors). Both migrate the database 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from subgraphs.core.kit.cli import hub_cli
-from subgraphs.core.kit.database import Database
-from subgraphs.core.kit.migrations import upgrade
-from subgraphs.core.kit.settings import load_settings
-from subgraphs.dev.sync import CheckReport, SyncReport, check_paths, sync_paths
+
+# The database, migrations and sync modules (SQLAlchemy, Alembic) are imported when a
+# command runs, so that `hubgraph dev --help` is immediate.
+if TYPE_CHECKING:
+    from subgraphs.core.kit.database import Database
+    from subgraphs.dev.sync import CheckReport, SyncReport
 
 # soft_wrap: a file:line must stay on one line whatever the terminal width (editors parse it).
 console = Console(stderr=True, soft_wrap=True)
@@ -28,12 +30,16 @@ app = hub_cli("dev")
 
 
 def _database() -> Database:
+    from subgraphs.core.kit.database import Database
+    from subgraphs.core.kit.settings import load_settings
+
     settings = load_settings("dev")
     return Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
 async def _migrated(db: Database) -> None:
     from subgraphs import load_hub
+    from subgraphs.core.kit.migrations import upgrade
 
     await upgrade(load_hub("dev"), db)
 
@@ -51,6 +57,9 @@ def sync_command(
     ),
 ) -> None:
     """Import or update workplans from markdown files; unchanged files are skipped."""
+    import asyncio  # here, not at the top: 50 ms that --help need not wait for
+
+    from subgraphs.dev.sync import sync_paths
 
     async def run() -> SyncReport:
         db = _database()
@@ -91,6 +100,9 @@ def check_command(
     Exit code 0: consistent; 2: only warnings (statuses changed through the API and not
     yet written back); 1: errors.
     """
+    import asyncio
+
+    from subgraphs.dev.sync import check_paths
 
     async def run() -> CheckReport:
         db = _database()

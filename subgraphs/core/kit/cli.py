@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from subgraphs.core.kit.database import Database
-from subgraphs.core.kit.hub import HubDefinition
-from subgraphs.core.kit.logs import configure_logging
-from subgraphs.core.kit.migrations import current_revisions, upgrade
-from subgraphs.core.kit.serving import Served, serve
-from subgraphs.core.kit.settings import (
-    DEFAULT_LIMITS,
-    DEFAULT_MAX_BODY_BYTES,
-    HubSettings,
-    load_settings,
+# The defaults --help shows, without the kit's settings (they import SQLAlchemy) nor
+# gateway.limits (graphql-core): the hub's modules are imported when a command runs,
+# so that `hubgraph <hub> --help` is immediate. They are the gateway's defaults.
+from gateway.cli import (
+    DEFAULT_ASSUMED_LIST_SIZE,
+    DEFAULT_MAX_ALIASES,
+    DEFAULT_MAX_COST,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_ROOT_FIELDS,
+    DEFAULT_MAX_TOKENS,
 )
+from gateway.http.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from subgraphs.core.kit.hub import HubDefinition
+    from subgraphs.core.kit.settings import HubSettings
 
 console = Console(stderr=True)
 
@@ -32,6 +37,9 @@ async def load_demo(
     With ``only_if_new`` the demo data goes only into a database that had no schema yet
     (what ``hubgraph up`` does for a first start); None means it was left alone.
     """
+    from subgraphs.core.kit.database import Database
+    from subgraphs.core.kit.migrations import current_revisions, upgrade
+
     db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         was_new = not await current_revisions(hub, db)
@@ -98,44 +106,47 @@ def hub_cli(name: str) -> typer.Typer:
         host: str = typer.Option(None, help="Interface (default: from configuration)."),
         migrate: bool = typer.Option(True, help="Upgrade the database to the newest schema first."),
         max_depth: int = typer.Option(
-            None, min=0, help=_limit_help("Deepest field nesting allowed", DEFAULT_LIMITS.max_depth)
+            None, min=0, help=_limit_help("Deepest field nesting allowed", DEFAULT_MAX_DEPTH)
         ),
         max_aliases: int = typer.Option(
             None,
             min=0,
-            help=_limit_help("Most aliased fields in a document", DEFAULT_LIMITS.max_aliases),
+            help=_limit_help("Most aliased fields in a document", DEFAULT_MAX_ALIASES),
         ),
         max_root_fields: int = typer.Option(
             None,
             min=0,
-            help=_limit_help("Most root fields of an operation", DEFAULT_LIMITS.max_root_fields),
+            help=_limit_help("Most root fields of an operation", DEFAULT_MAX_ROOT_FIELDS),
         ),
         max_tokens: int = typer.Option(
-            None, min=0, help=_limit_help("Most tokens in a document", DEFAULT_LIMITS.max_tokens)
+            None, min=0, help=_limit_help("Most tokens in a document", DEFAULT_MAX_TOKENS)
         ),
         max_cost: int = typer.Option(
             None,
             min=0,
             help=_limit_help(
                 "Highest operation cost (fields weighted by the list sizes above them)",
-                DEFAULT_LIMITS.max_cost,
+                DEFAULT_MAX_COST,
             ),
         ),
         assumed_list_size: int = typer.Option(
             None,
             min=1,
             help="List size the cost assumes when no first/last/limit argument gives one "
-            f"(default: configuration, else {DEFAULT_LIMITS.assumed_list_size}).",
+            f"(default: configuration, else {DEFAULT_ASSUMED_LIST_SIZE}).",
         ),
         max_body_size: int = typer.Option(
             None,
             min=1,
             help="Largest request body (and GET query string) accepted, in bytes; larger: "
-            f"413 (default: configuration, else {DEFAULT_MAX_BODY_BYTES}).",
+            f"413 (default: configuration, else {ServerSettings.max_body_bytes}).",
         ),
     ) -> None:
         """Serve this hub's GraphQL subgraph."""
         from subgraphs.core.kit.app import create_hub_app
+        from subgraphs.core.kit.logs import configure_logging
+        from subgraphs.core.kit.serving import Served, serve
+        from subgraphs.core.kit.settings import load_settings
 
         limits = {
             "max_depth": max_depth,
@@ -158,6 +169,10 @@ def hub_cli(name: str) -> typer.Typer:
     @app.command("demo")
     def demo_command() -> None:
         """Load this hub's demo data (idempotent: a second run adds nothing)."""
+        import asyncio  # here, not at the top: 50 ms that --help need not wait for
+
+        from subgraphs.core.kit.settings import load_settings
+
         settings = load_settings(name)
         created = asyncio.run(load_demo(definition(), settings)) or {}
         total = sum(created.values())
