@@ -94,16 +94,20 @@ MAX_YAML_VALUES = 100_000
 _OPENER_RUN = re.compile(rf"[\[{{](?:[ \t]*[\[{{]){{{MAX_YAML_DEPTH}}}")
 REQUIRED_FRONT_MATTER = ("id", "title", "status")
 
-_WORKPLAN_ID = r"(?:[A-Z][A-Z0-9]*-)+WP-\d+"
-_CROSS_REFERENCE = re.compile(rf"\b({_WORKPLAN_ID})\b")
-_TASK_REFERENCE = re.compile(rf"\b(?:({_WORKPLAN_ID})-)?(T\d+)\b")
-_TASK_ID = re.compile(rf"(?:({_WORKPLAN_ID})-)?(T\d+)")
+# Task ids (see "Task ids" in the module docstring). The readers below are plain string
+# work and regular expressions that cannot backtrack: the old patterns for workplan and
+# task references restarted at every "-" of a run like "A-A-A-…", quadratic in its length.
+MAX_KEY_LENGTH = 64  # models.KEY_LENGTH: the width of every key column of the dev hub
+_SEGMENTS = re.compile(r"(?:[A-Z][A-Z0-9]*-)*")  # "CUST-WP-" of CUST-WP-0025
+_DIGITS = re.compile(r"[0-9]+")
+_WORD_START = re.compile(r"\b[A-Z]")  # where a workplan id may start
+_ID_RUN = re.compile(r"[A-Za-z0-9._-]*")
+_LOCAL_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_LEGACY_ID = re.compile(r"T[0-9]+")
+_TEXT_WORD = re.compile(r"[\w.-]+")  # a word of a "Depends on:" line
 _FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})(.*)$")
 _HEADING_START = re.compile(r"(#{1,6})(?=[ \t]|$)")
 _DASHES = "\u2014\u2013:-"  # em dash, en dash, colon, hyphen: "T05 — Title", "Phase 1: X"
-_TASK_HEADING = re.compile(
-    rf"^(?:({_WORKPLAN_ID})-)?(T\d+)(?!\w)[ \t]*(?:[{_DASHES}]+[ \t]*)?(.*)$"
-)
 _PHASE_HEADING = re.compile(
     rf"^Phase[ \t]+(\d+)(?!\w)[ \t]*(?:[{_DASHES}]+[ \t]*)?(.*)$", re.IGNORECASE
 )
@@ -179,11 +183,8 @@ class ParsedTask:
     cross_references: list[str]  # other workplans' ids in the title and description
     line: int  # the ### heading
     status_line: int  # the status: line inside the block
+    short_id: str  # the heading's id: T05, A1, T1.3, setup-dns
     fields: dict[str, Any] = field(default_factory=dict)  # the task block as YAML gave it
-
-    @property
-    def short_id(self) -> str:
-        return self.key.rsplit("-", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,8 @@ class ParsedWorkplan:
     key_line: int = 1  # the front matter's id: line
 
     def task(self, key: str) -> ParsedTask:
-        """The task with this key, full (``CUST-WP-0025-T05``) or short (``T05``)."""
+        """The task with this key, full (``CUST-WP-0025-T05``) or short (``T05``,
+        ``setup-dns``)."""
         wanted = full_task_key(key, self.key)
         for task in self.tasks:
             if task.key == wanted:
@@ -220,7 +222,94 @@ class ParsedWorkplan:
 
 
 def full_task_key(key: str, workplan_key: str) -> str:
-    return f"{workplan_key}-{key}" if _TASK_ID.fullmatch(key) and "-" not in key else key
+    """``key`` with the workplan's id in front unless it is there already: a task id
+    never starts with its workplan's id (a heading that does names the task without it).
+    """
+    return key if key.startswith(workplan_key + "-") else f"{workplan_key}-{key}"
+
+
+def _is_word(text: str, index: int) -> bool:
+    """Whether text[index] is a character of ``\\w`` (False past the end)."""
+    return index < len(text) and (text[index].isalnum() or text[index] == "_")
+
+
+def _workplan_id_end(text: str, start: int) -> tuple[int, int]:
+    """(the end of the workplan id ``[A-Z][A-Z0-9]*-…WP-<digits>`` at ``start``, else
+    -1; the end of the run of ``[A-Z][A-Z0-9]*-`` segments from ``start``).
+
+    "WP-" is the last segment of the run when it is followed by digits (a digit cannot
+    start a segment), so one forward pass decides; the caller skips the whole run when
+    there is no id, since a later start in it reaches the same end.
+    """
+    run_end = _SEGMENTS.match(text, start).end()  # type: ignore[union-attr]
+    if run_end - start >= 5 and text.startswith("-WP-", run_end - 4):
+        digits = _DIGITS.match(text, run_end)
+        if digits is not None:
+            return digits.end(), run_end
+    return -1, run_end
+
+
+def workplan_references(text: str) -> list[str]:
+    """The workplan ids in ``text``, in order: ``CUST-WP-0025`` as a whole word (also
+    inside ``CUST-WP-0025-T05``). Linear in the length of ``text``."""
+    found: list[str] = []
+    if "-WP-" not in text:
+        return found
+    position = 0
+    while (start := _WORD_START.search(text, position)) is not None:
+        begin = start.start()
+        end, run_end = _workplan_id_end(text, begin)
+        if end > 0 and not _is_word(text, end):
+            found.append(text[begin:end])
+            position = end
+        else:
+            position = max(run_end, begin + 1)
+    return found
+
+
+def split_task_id(word: str) -> tuple[str | None, str] | None:
+    """(workplan id or None, local id) for a task id, full (``CUST-WP-0025-A1``) or
+    short (``A1``), else None. The workplan id, when there is one, is the first one
+    (``<segments>-WP-<digits>``) at the start; the rest must be a local id."""
+    prefix: str | None = None
+    local = word
+    end, _ = _workplan_id_end(word, 0)
+    if end > 0:
+        if end == len(word) or word[end] != "-":
+            return None  # a workplan id alone, or one glued to more ("A-WP-1.2")
+        prefix, local = word[:end], word[end + 1 :]
+    if _LOCAL_ID.fullmatch(local) is None:
+        return None
+    return prefix, local
+
+
+@dataclass(frozen=True)
+class _TaskHeading:
+    prefix: str | None  # a workplan id written before the local id
+    short: str  # the local id
+    title: str
+    required: bool  # T<digits>: a task even without its block (an error then)
+
+
+def _task_heading(text: str) -> _TaskHeading | None:
+    """The task id and title of a ``###`` heading's text, if it has the shape of a task
+    heading: ``<id>``, ``<id> <separator> <title>`` or, for ``T<digits>`` only, also
+    ``<id> <title>``. Separators are runs of em dashes, en dashes, colons and hyphens."""
+    run = _ID_RUN.match(text).end()  # type: ignore[union-attr]
+    word = text[:run].rstrip(".-_")  # "T05." ends a sentence, not the id
+    if not word or _is_word(text, len(word)):
+        return None  # no id, or one that goes on in letters outside ASCII
+    parts = split_task_id(word)
+    if parts is None:
+        return None
+    prefix, short = parts
+    required = _LEGACY_ID.fullmatch(short) is not None
+    rest = text[len(word) :].lstrip(" \t")
+    separated = rest[:1] != "" and rest[0] in _DASHES
+    if not (required or separated or not rest):
+        return None  # "### Extraction Boundary": a subsection
+    title = rest.lstrip(_DASHES).lstrip(" \t") if separated else rest
+    return _TaskHeading(prefix, short, title, required)
 
 
 def _split_lines(text: str) -> list[str]:
@@ -324,8 +413,12 @@ class _TaskDraft:
     title: str
     line: int
     phase: int | None
+    required: bool  # T<digits>: a task even without a block; others only with one
+    heading: str  # the heading line as written (text again if this is not a task)
     description: list[str] = field(default_factory=list)
-    text_depends_on: list[tuple[str, int]] = field(default_factory=list)  # (key, line)
+    # Words of "Depends on:" lines, (word, line): which name tasks is known at the end.
+    text_depends_on: list[tuple[str, int]] = field(default_factory=list)
+    references: list[tuple[str, int]] = field(default_factory=list)  # (workplan id, line)
     has_block: bool = False
     key: str = ""
     status: str = ""
@@ -350,7 +443,9 @@ class _Parser:
         self.task: _TaskDraft | None = None
         self.tasks: list[ParsedTask] = []
         self.task_lines: dict[str, int] = {}  # key -> its id: line
-        self.dependency_lines: list[tuple[ParsedTask, str, int]] = []
+        # Per task: its block's dependencies (key, line) and its "Depends on:" words.
+        self.dependencies: list[tuple[ParsedTask, list[tuple[str, int]], list[tuple[str, int]]]]
+        self.dependencies = []
         self.goal: list[str] = []
         self.context: list[str] = []
         self.decisions: list[ParsedDecision] = []
@@ -471,6 +566,8 @@ class _Parser:
         status = text_value("status", required=True)
         assert key is not None and title is not None and status is not None
         self.key = key = key.strip()
+        if len(key) > MAX_KEY_LENGTH:
+            raise self.error(key_lines.get("id", 1), _too_long("workplan id", key))
         values = {
             name: text_value(name)
             for name in ("type", "domain", "repo", "owner", "topic_slug", "state_hub_workstream_id")
@@ -609,32 +706,41 @@ class _Parser:
             else:
                 self.section = "other"
             return
-        task = _TASK_HEADING.match(text)
+        task = _task_heading(text)
         if task is None:
-            if self.section in ("goal", "context"):
-                self.content(line, number, code=False)
-            else:
-                self.subsection = True
+            self.not_a_task(line, number)
             return
-        prefix, short, title = task.groups()
-        if prefix is not None and prefix != self.key:
+        if task.prefix is not None and task.prefix != self.key:
             raise self.error(
                 number,
-                f"task heading {prefix}-{short} names another workplan; this one is {self.key}",
+                f"task heading {task.prefix}-{task.short} names another workplan; "
+                f"this one is {self.key}",
             )
         self.subsection = False
         self.task = _TaskDraft(
-            short=short,
-            title=title.strip(),
+            short=task.short,
+            title=task.title.strip(),
             line=number,
             phase=self.phase.number if self.phase is not None else None,
+            required=task.required,
+            heading=line,
         )
+        self.task.references.extend((ref, number) for ref in workplan_references(task.title))
+
+    def not_a_task(self, line: str, number: int) -> None:
+        """A ### heading that is not a task: text of Goal and Context, else a
+        subsection whose text is ignored."""
+        if self.section in ("goal", "context"):
+            self.content(line, number, code=False)
+        else:
+            self.subsection = True
 
     def open_task_block(self, number: int) -> None:
         if self.task is None:
             raise self.error(
                 number,
-                "a ```task block outside a task: put it right under a '### Txx — Title' heading",
+                "a ```task block outside a task: put it right under a '### <id> — Title' "
+                "heading (ids like T05, A1, T1.3, setup-dns)",
             )
         if self.task.has_block:
             raise self.error(
@@ -658,6 +764,8 @@ class _Parser:
                 f"task id {task_id!r} does not match its heading {draft.short} in workplan "
                 f"{self.key} (expected {expected!r})",
             )
+        if len(expected) > MAX_KEY_LENGTH:
+            raise self.error(id_line, _too_long("task id", expected))
         if expected in self.task_lines:
             raise self.error(
                 id_line,
@@ -684,6 +792,12 @@ class _Parser:
                     key_lines.get(name, fence_line),
                     f"task {name!r} must be a string, not {value!r}",
                 )
+        external = data.get("state_hub_task_id")
+        if external is not None and len(external) > MAX_KEY_LENGTH:
+            raise self.error(
+                key_lines.get("state_hub_task_id", fence_line),
+                _too_long("state_hub_task_id", external),
+            )
         draft.key = expected
         draft.status = status
         draft.status_line = key_lines["status"]
@@ -698,22 +812,28 @@ class _Parser:
                     depends_line, "depends_on must be a list of task ids like [T03, T04]"
                 )
             for item in items:
-                match = _TASK_ID.fullmatch(item.strip()) if isinstance(item, str) else None
-                if match is None:
+                parts = split_task_id(item.strip()) if isinstance(item, str) else None
+                if parts is None:
                     raise self.error(
                         depends_line,
-                        f"depends_on entries are task ids like T05 or {self.key}-T05, not {item!r}",
+                        f"depends_on entries are task ids like T05, A1 or {self.key}-T05, "
+                        f"not {item!r}",
                     )
-                draft.block_depends_on.append((self.task_key(match), depends_line))
-
-    def task_key(self, match: re.Match[str]) -> str:
-        return f"{match.group(1) or self.key}-{match.group(2)}"
+                prefix, short = parts
+                draft.block_depends_on.append((f"{prefix or self.key}-{short}", depends_line))
 
     def end_task(self) -> None:
         draft = self.task
         if draft is None:
             return
         self.task = None
+        if not draft.has_block and not draft.required:
+            # "### Notes — misc" without a block: a heading like any other after all.
+            if self.section in ("goal", "context"):
+                target = self.goal if self.section == "goal" else self.context
+                target.append(draft.heading)
+                target.extend(draft.description)
+            return
         if not draft.has_block:
             raise self.error(
                 draft.line,
@@ -721,10 +841,13 @@ class _Parser:
                 "heading is a task; rename the heading if this is not one)",
             )
         description = "\n".join(draft.description).strip()
-        found = set(_CROSS_REFERENCE.findall(draft.title))
-        found.update(_CROSS_REFERENCE.findall(description))
+        found: set[str] = set()
+        for reference, line in draft.references:
+            if len(reference) > MAX_KEY_LENGTH:
+                raise self.error(line, _too_long("workplan reference", reference))
+            found.add(reference)
         found.discard(self.key)
-        depends_on: list[str] = []
+        depends_on: list[str] = []  # filled in by check_references, which knows every task
         task = ParsedTask(
             key=draft.key,
             title=draft.title,
@@ -738,23 +861,23 @@ class _Parser:
             cross_references=sorted(found),
             line=draft.line,
             status_line=draft.status_line,
+            short_id=draft.short,
             fields=draft.fields,
         )
-        for dependency, line in draft.block_depends_on + draft.text_depends_on:
-            if dependency not in depends_on:
-                depends_on.append(dependency)
-                self.dependency_lines.append((task, dependency, line))
+        self.dependencies.append((task, draft.block_depends_on, draft.text_depends_on))
         self.tasks.append(task)
 
     def content(self, line: str, number: int, code: bool) -> None:
         task = self.task
         if task is not None:
             task.description.append(line)
+            if "-WP-" in line:
+                task.references.extend((ref, number) for ref in workplan_references(line))
             if not code and "epends" in line:
                 match = _DEPENDS_TEXT.match(line)
                 if match:
-                    for reference in _TASK_REFERENCE.finditer(match.group(1)):
-                        task.text_depends_on.append((self.task_key(reference), number))
+                    for word in _TEXT_WORD.findall(match.group(1)):
+                        task.text_depends_on.append((word.strip(".-"), number))
             return
         if self.subsection:
             return
@@ -812,16 +935,42 @@ class _Parser:
             ParsedDecision(decision, choice, rationale, line=number, position=len(self.decisions))
         )
 
+    def text_dependencies(self, word: str, shorts: set[str]) -> list[str]:
+        """The task keys a word of a "Depends on:" line names: a full task id, a task of
+        this workplan, or T<digits> (which must be one); other words are prose, except
+        that T<digits> joined by hyphens are each a task, as always ("T05-T06")."""
+        parts = split_task_id(word)
+        if parts is not None:
+            prefix, short = parts
+            if prefix is not None:
+                return [f"{prefix}-{short}"]
+            if short in shorts or _LEGACY_ID.fullmatch(short):
+                return [f"{self.key}-{short}"]
+        return [f"{self.key}-{part}" for part in word.split("-") if _LEGACY_ID.fullmatch(part)]
+
     def check_references(self) -> None:
+        """Fill in each task's dependencies (block first, then text, each once) and
+        refuse those on itself, on a task not here, or with keys the hub cannot keep."""
         known = self.task_lines
-        for task, dependency, line in self.dependency_lines:
-            if dependency == task.key:
-                raise self.error(line, f"task {task.short_id} depends on itself")
-            if dependency.startswith(self.key + "-") and dependency not in known:
-                raise self.error(
-                    line,
-                    f"task {task.short_id} depends on {dependency}, which is not in this workplan",
-                )
+        shorts = {task.short_id for task in self.tasks}
+        for task, block, words in self.dependencies:
+            found = list(block)
+            for word, line in words:
+                found.extend((key, line) for key in self.text_dependencies(word, shorts))
+            for dependency, line in found:
+                if dependency in task.depends_on:
+                    continue
+                if dependency == task.key:
+                    raise self.error(line, f"task {task.short_id} depends on itself")
+                if dependency.startswith(self.key + "-") and dependency not in known:
+                    raise self.error(
+                        line,
+                        f"task {task.short_id} depends on {dependency}, which is not in this "
+                        "workplan",
+                    )
+                if len(dependency) > MAX_KEY_LENGTH:
+                    raise self.error(line, _too_long("dependency", dependency))
+                task.depends_on.append(dependency)
         numbers = {phase.number for phase in self.phases}
         for phase in self.phases:
             for what, references in (
@@ -834,6 +983,14 @@ class _Parser:
                             line,
                             f"Phase {phase.number} {what} Phase {other}, which is not another phase here",
                         )
+
+
+def _too_long(what: str, value: str) -> str:
+    shown = value if len(value) <= 2 * MAX_KEY_LENGTH else value[: 2 * MAX_KEY_LENGTH] + "…"
+    return (
+        f"{what} {shown!r} is {len(value)} characters long; the dev hub keeps at most "
+        f"{MAX_KEY_LENGTH} (shorten it)"
+    )
 
 
 def _dedent(line: str, indent: int) -> str:

@@ -525,7 +525,7 @@ ERROR_CASES: dict[str, tuple[Callable[[str], tuple[str, int]], str]] = {
     ),
     "depends_on not task ids": (
         case(T05_STATUS, T05_STATUS + "depends_on: [T03, the big one]\n", "depends_on"),
-        "depends_on entries are task ids like T05 or CUST-WP-0025-T05, not 'the big one'",
+        "depends_on entries are task ids like T05, A1 or CUST-WP-0025-T05, not 'the big one'",
     ),
     "depends_on a missing task": (
         case(T05_STATUS, T05_STATUS + "depends_on: [T03, T99]\n", "depends_on"),
@@ -542,7 +542,7 @@ ERROR_CASES: dict[str, tuple[Callable[[str], tuple[str, int]], str]] = {
     "task heading without a block": (case(T05_BLOCK, "", "### T05"), "task heading T05 has no ```task block"),
     "task block outside a task": (
         case("### Extraction Boundary\n\n", "### Extraction Boundary\n\n```task\nid: CUST-WP-0025-T99\nstatus: todo\n```\n\n", "```task\nid: CUST-WP-0025-T99"),
-        "a ```task block outside a task: put it right under a '### Txx — Title' heading",
+        "a ```task block outside a task: put it right under a '### <id> — Title' heading",
     ),
     "task block directly under a phase": (
         case("**Runs in parallel with Phase 1.**\n", "**Runs in parallel with Phase 1.**\n\n```task\nid: X\nstatus: todo\n```\n", "```task\nid: X"),
