@@ -1,1 +1,4 @@
-"""The gateway: composition, query planning, execution, HTTP server, MCP (issues 3-5, 8)."""
+"""The gateway: composition, query planning, execution, HTTP server, MCP.
+
+It imports no hub and not the kit: it knows hubs by URL and SDL (docs/architecture.md §6).
+"""

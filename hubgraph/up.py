@@ -1,7 +1,7 @@
 """``hubgraph up``: the issuer, every hub, the gateway in front of them, and one Ctrl-C to
 stop it all.
 
-Secure by default (docs/architecture.md, "Identity and access"): unless ``HUBGRAPH_AUTH_ISSUER`` names an issuer of the
+Secure by default (docs/architecture.md §5): unless ``HUBGRAPH_AUTH_ISSUER`` names an issuer of the
 user's own (Keycloak, say), ``up`` runs the development OIDC issuer too, created under
 ``$HUBGRAPH_HOME/identity/`` on the first run (:mod:`identity.issuer.bootstrap`), points
 every hub and the gateway at it, each with its own service account, and prints an access

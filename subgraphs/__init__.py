@@ -1,4 +1,4 @@
-"""The hubs. Each sub-package is one independently deployable hub (DESIGN.md §1).
+"""The hubs. Each sub-package is one independently deployable hub (docs/architecture.md §1).
 
 ``KNOWN_HUBS`` is the order in which hubs are started and listed; a hub that is not
 installed in this checkout is simply skipped (see :func:`available_hubs`).

@@ -1,4 +1,4 @@
-"""A small, file-configured OIDC issuer for development, tests and sandboxes (issue 6).
+"""A small, file-configured OIDC issuer for development, tests and sandboxes.
 
 Production uses an external provider (Keycloak); this issuer mints tokens with the same
 claims so nothing downstream can tell the difference.

@@ -6,7 +6,7 @@ lists of domains with their parents, children and repos cost one query per level
 one per row. Federation: ``Domain @key(fields: "slug")`` and
 ``ManagedRepo @key(fields: "id")`` are the entities other hubs extend.
 
-Access (DESIGN.md §4) is declared here with ``@requiresScopes`` and enforced by the
+Access (docs/architecture.md §5) is declared here with ``@requiresScopes`` and enforced by the
 gateway and again by this hub (``kit.auth``). The directory of domains, repos and
 capabilities is public. What agents say to each other, what is asked of domains, which
 third parties get data, what the hubs record and track (events, risks, alerts) and how

@@ -4,7 +4,7 @@ Resolvers open a session (reads) or a transaction (mutations, one per mutation f
 and call one service function. Nested fields go through the request's DataLoaders, so a
 list costs one query per level, never one per row.
 
-Federation (DESIGN.md §2):
+Federation (docs/architecture.md §4):
 
 * ``Task @key(fields: "id")`` is owned here; its ``id`` is the human key
   (``CUST-WP-0025-T05``), what users type and what other hubs store. The row's UUID is
@@ -18,7 +18,7 @@ Federation (DESIGN.md §2):
   in the representation. The dev hub never returns a ``ManagedRepo`` itself — it could
   not give core its ``id`` — so workplans expose their repo's name as a string.
 
-Access (DESIGN.md §4): everything the dev hub knows is work in progress and needs
+Access (docs/architecture.md §5): everything the dev hub knows is work in progress and needs
 ``hub:read`` — on the types, on the root fields (a list's count alone tells), and on the
 fields added to core's public ``Domain`` and ``ManagedRepo``. Every mutation needs
 ``hub:write``.

@@ -1,4 +1,5 @@
-"""Who is calling, and what they may see: every hub checks both itself (DESIGN.md §4).
+"""Who is calling, and what they may see: every hub checks both itself
+(docs/architecture.md §5).
 
 Two halves, both hub-agnostic:
 

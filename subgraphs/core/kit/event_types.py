@@ -1,4 +1,4 @@
-"""The canonical event types (DESIGN.md §5): the one registry every hub checks against.
+"""The canonical event types: the one registry every hub checks against.
 
 An event type not listed here is rejected wherever events are recorded, so hubs cannot
 drift into private vocabularies. Risks and alerts (FOS §10) are event sequences whose
