@@ -31,15 +31,29 @@ A workplan is a markdown file people edit by hand::
     Description. Depends on: T01, T02.    also dependencies (only on a line that
                                           starts with "Depends on:")
 
+Task ids. A task's heading starts with its local id; its block's ``id`` is
+``<workplan id>-<local id>``. A local id is ASCII letters, digits, ".", "_" and "-",
+starting and ending with a letter or digit (``T05``, ``A1``, ``T1.3``, ``setup-dns``), and
+the full id is at most :data:`MAX_KEY_LENGTH` characters (the hub's key columns). A
+heading whose id is ``T<digits>`` is always a task (``### T05 Title`` too); any other id
+needs a separator (em dash, en dash, colon or hyphen: ``### A1 — Title``, ``### A1: Title``)
+or nothing after it, and makes a task only when a ```task block follows (a ``### Notes —
+misc`` without one stays a subsection). The heading may also start with the full id.
+Where a task is named (``depends_on`` entries, ``Depends on:`` lines) a full id is
+``<workplan id>-<local id>`` with the workplan id first; in a ``Depends on:`` line a word
+names a task when it is a full id, the local id of a task here, or ``T<digits>``
+(``T05-T06`` is both); other words are prose.
+
 :func:`parse_workplan` turns the text into a :class:`ParsedWorkplan` or raises
 :class:`WorkplanFormatError` for the first problem, at the 1-based line to fix:
 
 * front matter missing (line 1), unterminated (line 1), not YAML (the YAML error's line),
   not a mapping (line 1), a required key (``id``, ``title``, ``status``) missing or empty
   (line 1), a value of the wrong type or a bad date (that key's line), a key twice (the
-  second one);
-* a ``### Txx`` heading with no ```task block before the next heading (the heading:
-  every ``### T<digits>`` heading is a task; rename a heading that is not one);
+  second one), an ``id`` longer than :data:`MAX_KEY_LENGTH` (its line);
+* a ``### T<digits>`` heading with no ```task block before the next heading (the
+  heading: every such heading is a task; rename a heading that is not one);
+* a task heading that starts with another workplan's id (the heading);
 * a ```task block that is not under a task heading, or a second one under the same
   heading (the block's opening fence);
 * a task block that is not YAML (the YAML error's line), not a mapping or without
@@ -47,13 +61,16 @@ A workplan is a markdown file people edit by hand::
 * a task id that is not ``<workplan id>-<heading's Txx>`` exactly, e.g. ``...-T05``
   under ``### T06``, or another workplan's id (the ``id:`` line: the block is what the
   hub keys tasks by, so a mismatch is an error, never silently resolved);
-* a task id used twice (the second ``id:`` line);
+* a task id used twice (the second ``id:`` line), or longer than :data:`MAX_KEY_LENGTH`
+  characters (the ``id:`` line), as a ``state_hub_task_id`` is (its line);
 * a task status not in :data:`TASK_STATUSES` (the ``status:`` line; the message lists
   the allowed ones), or written other than as a ``status: value`` line of its own;
 * ``priority``/``state_hub_task_id`` that are not strings, ``depends_on`` entries that
   are not task ids (that key's line);
 * a dependency on a task of this workplan that does not exist, or on itself (the line
-  naming it); dependencies on other workplans' tasks are kept as written;
+  naming it); dependencies on other workplans' tasks are kept as written, unless longer
+  than :data:`MAX_KEY_LENGTH` (the line naming them), like a workplan id mentioned in a
+  task's title or description (its line);
 * two phases with one number (the second heading); a phase depending on, or running in
   parallel with, a phase that does not exist (that field's line);
 * a fence (```/~~~) that is never closed (the line where it opened);

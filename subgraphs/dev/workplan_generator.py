@@ -3,6 +3,8 @@
 :func:`generate_workplan` renders a realistic workplan (phases with dependencies, a
 decisions table, tasks with varied statuses, priorities and cross-references) that
 :func:`~subgraphs.dev.workplan_format.parse_workplan` reads back to exactly its spec.
+Task ids come in the styles of :data:`ID_STYLES`: ``T05`` (the default), ``A1`` (phase
+letter, number in the phase), ``T1.3`` (phase, number), ``setup-dns`` (slugs), or a mix.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from subgraphs.dev.workplan_format import TASK_STATUSES
+
+ID_STYLES = ("T", "letter", "dotted", "slug", "mixed")
+_HEADING_SEPARATORS = ("\u2014", "\u2013", "-", ":")  # em dash, en dash, hyphen, colon
 
 
 @dataclass(frozen=True)
@@ -26,10 +31,17 @@ class TaskSpec:
     block_depends_on: tuple[str, ...] = ()  # written as the block's depends_on
     text_depends_on: tuple[str, ...] = ()  # written as a "Depends on:" line
     cross_references: tuple[str, ...] = ()  # written as a "Cross-reference:" line
+    local_id: str = ""  # the heading's id; "" is T<number>, two digits
+    separator: str = "\u2014"  # between the id and the title in the heading
 
     @property
     def short_id(self) -> str:
-        return f"T{self.number:02d}"
+        return self.local_id or f"T{self.number:02d}"
+
+    @property
+    def heading(self) -> str:
+        gap = "" if self.separator == ":" else " "
+        return f"### {self.short_id}{gap}{self.separator} {self.title}"
 
     @property
     def description(self) -> str:
@@ -72,6 +84,7 @@ class WorkplanSpec:
     decisions: tuple[tuple[str, str, str], ...]
     phases: tuple[PhaseSpec, ...]
     quote_dates: bool = True
+    id_style: str = "T"  # one of ID_STYLES
 
     @property
     def tasks(self) -> list[TaskSpec]:
@@ -136,7 +149,7 @@ def render_workplan(spec: WorkplanSpec, *, newline: str = "\n") -> str:
         for task in phase.tasks:
             out += [
                 "",
-                f"### {task.short_id} — {task.title}",
+                task.heading,
                 "",
                 "```task",
                 f"id: {spec.key}-{task.short_id}",
@@ -186,9 +199,63 @@ _BULLETS = (
 )  # fmt: skip
 
 
-def make_workplan_spec(index: int, tasks: int = 25, phases: int = 4, seed: int = 0) -> WorkplanSpec:
+def _phase_letters(number: int) -> str:
+    """A, B, …, Z, AA, AB, … for phases 1, 2, …"""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _slug(rng: random.Random) -> str:
+    words = f"{rng.choice(_VERBS)} {rng.choice(_OBJECTS)}".lower().replace("-", " ").split()
+    return "-".join(words)
+
+
+def _local_id(style: str, phase: int, place: int, number: int, rng: random.Random) -> str:
+    """The id of task ``number``, the ``place``-th of ``phase``, in ``style``."""
+    if style == "letter":
+        return f"{_phase_letters(phase)}{place}"
+    if style == "dotted":
+        return f"T{phase}.{place}"
+    return _slug(rng) if style == "slug" else f"T{number:02d}"
+
+
+def _local_ids(style: str, bounds: list[int], rng: random.Random) -> dict[int, str]:
+    """Each task number's local id in ``style``, unique in the workplan (the phases'
+    tasks are numbers bounds[p-1]+1 .. bounds[p]). Drawn from their own ``rng``, so the
+    T style leaves the rest of a workplan as it always was."""
+    ids: dict[int, str] = {}
+    seen: set[str] = set()
+    for phase in range(1, len(bounds)):
+        for number in range(bounds[phase - 1] + 1, bounds[phase] + 1):
+            chosen = rng.choice(ID_STYLES[:-1]) if style == "mixed" else style
+            candidate = _local_id(chosen, phase, number - bounds[phase - 1], number, rng)
+            local, suffix = candidate, 2
+            while local in seen:  # two tasks drew one slug: number the second
+                local, suffix = f"{candidate}-{suffix}", suffix + 1
+            seen.add(local)
+            ids[number] = local
+    return ids
+
+
+def _external_id(style: str, number: int) -> str:
+    """A task id of another generated workplan, in this one's style: dependencies on
+    other workplans are kept as written, so it need not exist there."""
+    if style in ("letter", "slug"):
+        return f"A{number}" if style == "letter" else f"deploy-step-{number}"
+    return f"T1.{number}" if style == "dotted" else f"T{number:02d}"
+
+
+def make_workplan_spec(
+    index: int, tasks: int = 25, phases: int = 4, seed: int = 0, id_style: str = "T"
+) -> WorkplanSpec:
     """A synthetic but realistic workplan ``GEN-WP-<index>``, the same for the same
-    arguments. Cross-workplan dependencies point at lower-numbered GEN workplans."""
+    arguments, its task ids in ``id_style`` (one of :data:`ID_STYLES`). Cross-workplan
+    dependencies point at lower-numbered GEN workplans."""
+    if id_style not in ID_STYLES:
+        raise ValueError(f"unknown id style {id_style!r} (one of: {', '.join(ID_STYLES)})")
     rng = random.Random(seed * 1_000_003 + index)
     key = f"GEN-WP-{index:04d}"
 
@@ -217,6 +284,8 @@ def make_workplan_spec(index: int, tasks: int = 25, phases: int = 4, seed: int =
         else:
             depends[number] = ()
         previous_depends = depends[number]
+    id_rng = random.Random(f"{seed}/{index}/ids")
+    local_ids = _local_ids(id_style, bounds, id_rng)
     for number in range(1, phase_count + 1):
         task_specs = []
         for task_number in range(bounds[number - 1] + 1, bounds[number] + 1):
@@ -226,12 +295,11 @@ def make_workplan_spec(index: int, tasks: int = 25, phases: int = 4, seed: int =
             if earlier and rng.random() < 0.4:
                 for dependency in sorted(rng.sample(earlier, min(len(earlier), rng.randint(1, 2)))):
                     target = block_deps if rng.random() < 0.5 else text_deps
-                    target.append(f"T{dependency:02d}")
+                    target.append(local_ids[dependency])
             if index > 1 and rng.random() < 0.05:
                 other = rng.randint(1, index - 1)
-                block_deps.append(
-                    f"GEN-WP-{other:04d}-T{rng.randint(1, max(1, min(tasks, 5))):02d}"
-                )
+                their = _external_id(id_style, rng.randint(1, max(1, min(tasks, 5))))
+                block_deps.append(f"GEN-WP-{other:04d}-{their}")
             references: list[str] = []
             if rng.random() < 0.15:
                 references.append(rng.choice(_EXTERNAL_WORKPLANS))
@@ -265,6 +333,8 @@ def make_workplan_spec(index: int, tasks: int = 25, phases: int = 4, seed: int =
                     block_depends_on=tuple(block_deps),
                     text_depends_on=tuple(text_deps),
                     cross_references=tuple(references),
+                    local_id="" if id_style == "T" else local_ids[task_number],
+                    separator="\u2014" if id_style == "T" else id_rng.choice(_HEADING_SEPARATORS),
                 )
             )
         has_note = rng.random() < 0.25
@@ -311,9 +381,14 @@ def make_workplan_spec(index: int, tasks: int = 25, phases: int = 4, seed: int =
         ),
         phases=tuple(phase_specs),
         quote_dates=rng.random() < 0.8,
+        id_style=id_style,
     )
 
 
-def generate_workplan(index: int, tasks: int = 25, phases: int = 4, seed: int = 0) -> str:
+def generate_workplan(
+    index: int, tasks: int = 25, phases: int = 4, seed: int = 0, id_style: str = "T"
+) -> str:
     """The markdown of :func:`make_workplan_spec` (same arguments)."""
-    return render_workplan(make_workplan_spec(index, tasks=tasks, phases=phases, seed=seed))
+    return render_workplan(
+        make_workplan_spec(index, tasks=tasks, phases=phases, seed=seed, id_style=id_style)
+    )
