@@ -974,9 +974,11 @@ class _Parser:
             found = list(block)
             for word, line in words:
                 found.extend((key, line) for key in self.text_dependencies(word, shorts))
+            seen: set[str] = set()  # a set: a line may name a hundred thousand tasks
             for dependency, line in found:
-                if dependency in task.depends_on:
+                if dependency in seen:
                     continue
+                seen.add(dependency)
                 if dependency == task.key:
                     raise self.error(line, f"task {task.short_id} depends on itself")
                 if dependency.startswith(self.key + "-") and dependency not in known:
