@@ -3,16 +3,19 @@ back, graceful shutdown, `hubgraph gateway serve --workers 2` and its flags."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +30,7 @@ from gateway.reload import ReloadingGateway
 from gateway.server import create_gateway_app
 from tests.gateway.failing_subgraphs import SUPERGRAPH, apps, products, reviews, served
 from tests.gateway.test_http_protocol import QUERY, serving
-from tests.support import LiveServer, free_port, wait_until_up
+from tests.support import LiveServer, free_port
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
 
@@ -288,6 +291,41 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _serve_two_workers(
+    supergraph: Path, port: int, *flags: str, **output: Any
+) -> subprocess.Popen[str]:
+    """`hubgraph gateway serve --workers 2` in its own session, so that a test can stop
+    the whole group (workers included) whatever state it is in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUBGRAPH_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "hubgraph", "gateway", "serve", "--supergraph", str(supergraph)]
+        + ["--port", str(port), "--workers", "2", *flags],
+        env=env,
+        text=True,
+        start_new_session=True,
+        **output,
+    )
+
+
+def _ready(url: str, process: subprocess.Popen[str], deadline_s: float = 60) -> bool:
+    """Whether ``url`` answered 200 before ``process`` exited or the deadline passed."""
+    deadline = time.monotonic() + deadline_s
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    # Gone already is fine; the group id is the process's own (start_new_session).
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 def test_serve_with_two_workers(
     subgraph_servers: tuple[LiveServer, LiveServer], tmp_path: Path
 ) -> None:
@@ -295,19 +333,18 @@ def test_serve_with_two_workers(
     supergraph = tmp_path / "supergraph.graphql"
     supergraph.write_text(supergraph_for(product_server.url, review_server.url))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUBGRAPH_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hubgraph", "gateway", "serve", "--supergraph", str(supergraph)]
-        + ["--port", str(port), "--workers", "2", "--no-introspection"]
-        + ["--cors-origin", "https://notebook.example.org", "--log-format", "json"],
-        env=env,
+    process = _serve_two_workers(
+        supergraph,
+        port,
+        *["--no-introspection", "--cors-origin", "https://notebook.example.org"],
+        *["--log-format", "json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
     base = f"http://127.0.0.1:{port}"
+    workers: list[int] = []
     try:
-        wait_until_up(f"{base}/readyz", process)
+        assert _ready(f"{base}/readyz", process), "the workers did not get ready in 60 s"
         workers = _children(process.pid)
         assert len(workers) == 2, workers
         for _ in range(10):  # a new connection each: the kernel spreads them over workers
@@ -327,15 +364,72 @@ def test_serve_with_two_workers(
         assert "hubgraph_gateway_requests_total" in httpx.get(f"{base}/metrics").text
     finally:
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # Never hang the run: whatever is left of the group goes, then its output.
+            _kill_group(process)
+            _, stderr = process.communicate(timeout=10)
+        _kill_group(process)  # a worker the parent did not stop
     assert process.returncode == 0, stderr
     for pid in workers:
-        assert not Path(f"/proc/{pid}").exists(), f"worker {pid} left behind"
+        assert not _alive(pid), f"worker {pid} left behind"
     access = [
         json.loads(line) for line in stderr.splitlines() if '"hubgraph.gateway.access"' in line
     ]
     assert len(access) >= 11 and all(line["request_id"] for line in access)
     assert {line["operation"] for line in access if line["path"] == "/graphql"} >= {"Top"}
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: an exited worker whose parent is gone may stay a zombie until
+    whoever adopted it reaps it, which is no port held and nothing running."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _port_free(port: int) -> bool:
+    """Whether the next gateway could listen on ``port`` (SO_REUSEADDR, as uvicorn binds)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_workers_end_with_the_serve_process(
+    subgraph_servers: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    """SIGKILL leaves the parent no chance to stop its workers: they must go by themselves
+    (PR_SET_PDEATHSIG) and free the port, not keep it for the next start."""
+    product_server, review_server = subgraph_servers
+    supergraph = tmp_path / "supergraph.graphql"
+    supergraph.write_text(supergraph_for(product_server.url, review_server.url))
+    port = free_port()
+    process = _serve_two_workers(
+        supergraph, port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert _ready(f"http://127.0.0.1:{port}/readyz", process), "not ready in 60 s"
+        workers = _children(process.pid)
+        assert len(workers) == 2, workers
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (
+            any(_alive(pid) for pid in workers) or not _port_free(port)
+        ):
+            time.sleep(0.05)
+        assert [pid for pid in workers if _alive(pid)] == [], "workers outlived their parent"
+        assert _port_free(port), f"port {port} still held"
+    finally:
+        _kill_group(process)
 
 
 def test_serve_flags_are_checked(tmp_path: Path) -> None:
