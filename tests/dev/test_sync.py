@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from subgraphs.core.kit.database import Database
 from subgraphs.dev.models import Decision, Phase, Task, TaskReference, Workplan
 from subgraphs.dev.sync import check_paths, sync_paths
-from subgraphs.dev.workplan_generator import generate_workplan
+from subgraphs.dev.workplan_generator import ID_STYLES, generate_workplan
 from tests.support import LiveServer
 
 FIXTURE = (
@@ -301,6 +301,7 @@ BAD_FILES = {
     "an unknown status": lambda t: t.replace(
         "id: CUST-WP-0025-T02\nstatus: todo", "id: CUST-WP-0025-T02\nstatus: someday", 1
     ),
+    "a task id longer than the hub keeps": lambda t: t.replace("T03", "T03-" + "x" * 60, 2),
     "an unterminated fence": lambda t: (
         t[: t.index("```task", t.index("### T26"))]
         + "```task\nid: CUST-WP-0025-T26\nstatus: todo\n"
@@ -358,6 +359,65 @@ async def test_generated_workplans_round_trip(db: Database, tmp_path: Path) -> N
     written = await sync_paths(db, [tmp_path], write_back=True, today=TODAY)
     assert written.count("written") == len({k.rsplit("-T", 1)[0] for k in keys})
     assert (await check_paths(db, [tmp_path])).exit_code == 0
+
+
+async def test_generated_workplans_of_every_id_style_round_trip(
+    db: Database, tmp_path: Path
+) -> None:
+    """Workplans whose tasks are A1, T1.3, setup-dns (and a mix) import, check clean,
+    take status changes made through the API back into their files byte for byte, and
+    re-import unchanged."""
+    files = {}
+    for index, style in enumerate(ID_STYLES, start=1):
+        files[style] = tmp_path / f"{style}.md"
+        files[style].write_text(
+            generate_workplan(index, tasks=12, phases=3, seed=index, id_style=style)
+        )
+    report = await sync_paths(db, [tmp_path])
+    assert report.count("created") == len(ID_STYLES) and not report.failed
+    assert (await check_paths(db, [tmp_path])).exit_code == 0
+    async with db.session() as session:
+        stored = {k for (k,) in await session.execute(select(Task.key))}
+    assert {"GEN-WP-0002-A1", "GEN-WP-0003-T1.1"} <= stored
+    assert any(key.startswith("GEN-WP-0004-") and key[12:].islower() for key in stored)
+    before = {style: path.read_text() for style, path in files.items()}
+    async with db.session() as session:
+        todo = (
+            await session.execute(select(Task.key).where(Task.status == "todo").order_by(Task.key))
+        ).scalars()
+        chosen = {key[:11]: key for key in todo}  # one todo task per workplan
+    for key in chosen.values():
+        await set_status(db, key, "in_progress")
+    written = await sync_paths(db, [tmp_path], write_back=True, today=TODAY)
+    assert written.count("written") == len(chosen) == len(ID_STYLES) and not written.failed
+    for style, path in files.items():
+        old, new = before[style].split("\n"), path.read_text().split("\n")
+        changes = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+        assert [a.split(":")[0] for a, _ in changes] == ["updated", "status"], changes
+        assert changes[1] == ("status: todo", "status: in_progress")
+        assert TODAY.isoformat() in changes[0][1]
+    assert (await check_paths(db, [tmp_path])).exit_code == 0
+    again = await sync_paths(db, [tmp_path])
+    assert again.count("unchanged") == len(ID_STYLES)
+
+
+async def test_a_task_id_longer_than_the_column_is_a_format_error(
+    db: Database, tmp_path: Path
+) -> None:
+    """Not a DataError from PostgreSQL (or a silently longer key on SQLite): the file's
+    error, at the id: line, and nothing of it stored."""
+    long = "setup-" + "x" * 60
+    text = FIXTURE.read_text().replace("T03", long, 2)
+    (tmp_path / "long.md").write_text(text)
+    report = await sync_paths(db, [tmp_path])
+    [outcome] = report.files
+    line = text[: text.index(f"id: {WP}-{long}")].count("\n") + 1
+    assert outcome.outcome == "failed"
+    assert outcome.error == (
+        f"{tmp_path / 'long.md'}:{line}: task id '{WP}-{long}' is {len(WP) + 1 + len(long)} "
+        "characters long; the dev hub keeps at most 64 (shorten it)"
+    )
+    assert await count(db, Workplan) == 0 and await count(db, Task) == 0
 
 
 async def test_missing_paths_are_reported(db: Database, tmp_path: Path) -> None:

