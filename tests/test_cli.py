@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -10,7 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+import typer
+from typer.testing import CliRunner
 
+from hubgraph.cli import GROUPS, app
+from subgraphs import available_hubs
 from tests.auth_support import TestIssuer
 from tests.support import free_port
 
@@ -109,3 +114,23 @@ def test_serve_on_a_busy_port_says_what_to_do(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "HUBGRAPH_CORE_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_groups_are_listed_with_their_own_help() -> None:
+    """`hubgraph --help` lists the contributed groups without importing them, from
+    hubgraph.cli.GROUPS: each line must stay the group's own help."""
+    assert list(GROUPS) == [*available_hubs(), "gateway", "identity", "mcp"]
+    for name, (module, listed) in GROUPS.items():
+        group = typer.main.get_group(importlib.import_module(module).app)
+        assert group.help == listed, name
+
+
+def test_a_group_is_loaded_when_used() -> None:
+    runner = CliRunner()
+    listing = runner.invoke(app, ["--help"])
+    assert listing.exit_code == 0
+    assert "The federation gateway." in listing.output and "The core hub." in listing.output
+    gateway = runner.invoke(app, ["gateway", "--help"])
+    assert gateway.exit_code == 0 and "serve" in gateway.output and "plan" in gateway.output
+    typo = runner.invoke(app, ["gatway"])
+    assert typo.exit_code == 2 and "Did you mean 'gateway'?" in typo.output
