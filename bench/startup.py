@@ -82,7 +82,7 @@ def help_line(args: list[str], rounds: int) -> str:
     )
     modules = _imported(traced.stderr)
     command = " ".join(["hubgraph", *args])
-    return f"{command:<58} {median_s:6.2f} s  {len(modules):5d} modules"
+    return f"{command:<72} {median_s:6.2f} s  {len(modules):5d} modules"
 
 
 def _start_serve(extra: list[str], importtime: bool) -> tuple[float, str]:
@@ -130,7 +130,7 @@ def serve_line(extra: list[str], rounds: int) -> str:
     modules = _imported(_start_serve(extra, importtime=True)[1])
     command = " ".join(["hubgraph gateway serve --supergraph", SUPERGRAPH, *extra])
     return (
-        f"{command:<58} {median_s:6.2f} s  {len(modules):5d} modules "
+        f"{command:<72} {median_s:6.2f} s  {len(modules):5d} modules "
         f"(to the first {{ __typename }}; {_heavy(modules)})"
     )
 
