@@ -24,6 +24,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from gateway.engine import _PREPARING as PREPARING
 from gateway.engine import Gateway, GatewaySettings, RequestError
 from gateway.limits import OperationLimits
 from gateway.mcp.http import McpSettings
@@ -285,15 +286,22 @@ async def test_a_slow_preparation_is_answered_503_and_its_plan_kept() -> None:
     gateway = Gateway(
         SMALL_SUPERGRAPH.read_text(),
         subgraph_apps=switches,
-        settings=GatewaySettings(prepare_timeout_s=1e-9),
+        settings=GatewaySettings(prepare_timeout_s=0.2),
     )
     query = "{ topProducts { name reviews { body } } }"
+    # The preparing thread is busy (as with another caller's heavy document) until
+    # released: this request's preparation waits behind it past its deadline.
+    busy = threading.Event()
+    occupied = PREPARING.submit(busy.wait, 30)
     try:
+        started = time.perf_counter()
         with pytest.raises(RequestError) as slow:
             await gateway.execute(query)
+        assert time.perf_counter() - started < 2.0
         assert slow.value.status == 503
         assert slow.value.errors[0]["extensions"]["code"] == "PREPARE_TIMEOUT"
-        for _ in range(200):  # the worker finishes the plan after the request gave up
+        busy.set()
+        for _ in range(500):  # the worker prepares it after the request gave up
             if gateway.cached(query, None) is not None:
                 break
             await asyncio.sleep(0.01)
@@ -301,6 +309,8 @@ async def test_a_slow_preparation_is_answered_503_and_its_plan_kept() -> None:
         assert body["data"]["topProducts"][0]["reviews"] == [{"body": "good"}, {"body": "great"}]
         assert (gateway.cache_misses, gateway.cache_hits) == (1, 1)
     finally:
+        busy.set()
+        occupied.result(timeout=30)
         await gateway.close()
 
 
