@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from gateway import defaults
 from gateway.http.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -20,20 +21,9 @@ if TYPE_CHECKING:
 
 # The command's modules (the engine, the HTTP app, uvicorn) are imported when it runs:
 # `hubgraph gateway --help` must not wait a second for graphql-core, aiohttp and
-# Starlette. The defaults --help shows are therefore written out here;
-# tests/test_imports.py checks them against OperationLimits and GatewaySettings.
+# Starlette. The defaults --help shows come from gateway/defaults.py, which imports
+# nothing, as do the settings dataclasses themselves.
 app = typer.Typer(help="The federation gateway.", no_args_is_help=True)
-DEFAULT_MAX_DEPTH = 20
-DEFAULT_MAX_ALIASES = 50
-DEFAULT_MAX_ROOT_FIELDS = 50
-DEFAULT_MAX_TOKENS = 20_000
-DEFAULT_MAX_COST = 50_000
-DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024
-DEFAULT_MAX_SELECTIONS = 20_000
-DEFAULT_ASSUMED_LIST_SIZE = 10
-DEFAULT_PLAN_CACHE_MB = 256
-DEFAULT_PREPARE_TIMEOUT_S = 5.0
-DEFAULT_FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
 # Tells `--workers N` workers which process is their parent (see worker_app).
 PARENT_PID_ENV = "HUBGRAPH_GATEWAY_PARENT_PID"
 
@@ -110,9 +100,11 @@ def serve(
         min=0,
         help="On SIGTERM/SIGINT, seconds to let in-flight requests finish before closing.",
     ),
-    plan_cache_size: int = typer.Option(1000, help="Operations whose plans are kept."),
+    plan_cache_size: int = typer.Option(
+        defaults.PLAN_CACHE_SIZE, help="Operations whose plans are kept."
+    ),
     plan_cache_mb: int = typer.Option(
-        DEFAULT_PLAN_CACHE_MB,
+        defaults.PLAN_CACHE_BYTES >> 20,
         min=1,
         help="Memory the plan cache may hold, in MiB (estimated per plan from its document).",
     ),
@@ -124,40 +116,40 @@ def serve(
         True, help="Answer introspection queries (__schema, __type); GraphiQL needs them."
     ),
     max_depth: int = typer.Option(
-        DEFAULT_MAX_DEPTH, min=0, help="Deepest field nesting allowed; 0: no limit."
+        defaults.MAX_DEPTH, min=0, help="Deepest field nesting allowed; 0: no limit."
     ),
     max_aliases: int = typer.Option(
-        DEFAULT_MAX_ALIASES, min=0, help="Most aliased fields in a document; 0: no limit."
+        defaults.MAX_ALIASES, min=0, help="Most aliased fields in a document; 0: no limit."
     ),
     max_root_fields: int = typer.Option(
-        DEFAULT_MAX_ROOT_FIELDS, min=0, help="Most root fields of an operation; 0: no limit."
+        defaults.MAX_ROOT_FIELDS, min=0, help="Most root fields of an operation; 0: no limit."
     ),
     max_tokens: int = typer.Option(
-        DEFAULT_MAX_TOKENS, min=0, help="Most tokens in a document; 0: no limit."
+        defaults.MAX_TOKENS, min=0, help="Most tokens in a document; 0: no limit."
     ),
     max_cost: int = typer.Option(
-        DEFAULT_MAX_COST,
+        defaults.MAX_COST,
         min=0,
         help="Highest operation cost (fields weighted by the list sizes above them); 0: no limit.",
     ),
     max_document_size: int = typer.Option(
-        DEFAULT_MAX_DOCUMENT_BYTES,
+        defaults.MAX_DOCUMENT_BYTES,
         min=0,
         help="Largest GraphQL document, in bytes, refused before parsing; 0: no limit.",
     ),
     max_selections: int = typer.Option(
-        DEFAULT_MAX_SELECTIONS,
+        defaults.MAX_SELECTIONS,
         min=0,
         help="Most field selections an operation may expand to (fragments spread over and over); 0: no limit.",
     ),
     assumed_list_size: int = typer.Option(
-        DEFAULT_ASSUMED_LIST_SIZE,
+        defaults.ASSUMED_LIST_SIZE,
         min=1,
         help="List size the cost assumes when no first/last/limit argument gives one.",
     ),
     timeout: float = typer.Option(10.0, help="Per-subgraph request timeout in seconds."),
     prepare_timeout: float = typer.Option(
-        DEFAULT_PREPARE_TIMEOUT_S,
+        defaults.PREPARE_TIMEOUT_S,
         min=0.001,
         help="Seconds a new operation may take to parse, validate and plan; longer: 503.",
     ),
@@ -166,7 +158,7 @@ def serve(
         True, help="Identical queries in flight to one subgraph share one request."
     ),
     forward_header: list[str] = typer.Option(
-        list(DEFAULT_FORWARDED_HEADERS), help="Client request headers passed to subgraphs."
+        list(defaults.FORWARDED_HEADERS), help="Client request headers passed to subgraphs."
     ),
     propagate_header: list[str] = typer.Option(
         [], help="Subgraph response headers passed to the client (e.g. cache-control)."

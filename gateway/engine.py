@@ -32,7 +32,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from starlette.types import ASGIApp
 
-from gateway import tracing
+from gateway import defaults, tracing
 from gateway.api_schema import build_api_schema
 from gateway.authorization import MAX_VARIANTS, Guard, Requirements, cut, guards_of, refusals
 from gateway.bounded_cache import BoundedCache, digest
@@ -60,7 +60,7 @@ from gateway.planning.planner import Planner, PlanningError
 from gateway.supergraph import Supergraph, read_supergraph
 from identity.validation import Identity
 
-DEFAULT_FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
+DEFAULT_FORWARDED_HEADERS = defaults.FORWARDED_HEADERS
 
 
 # What a cached plan weighs, estimated from its document's length: measured with
@@ -76,8 +76,8 @@ PlanKey = tuple[bytes, bytes | None]
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    plan_cache_size: int = 1000
-    plan_cache_bytes: int = 256 * 1024 * 1024
+    plan_cache_size: int = defaults.PLAN_CACHE_SIZE
+    plan_cache_bytes: int = defaults.PLAN_CACHE_BYTES
     forwarded_headers: tuple[str, ...] = DEFAULT_FORWARDED_HEADERS
     propagated_headers: tuple[str, ...] = ()  # subgraph response headers passed to the client
     subgraph: SubgraphSettings = field(default_factory=SubgraphSettings)
@@ -86,7 +86,7 @@ class GatewaySettings:
     limits: OperationLimits = field(default_factory=OperationLimits)
     # seconds a request waits for its operation to be parsed, validated and planned
     # (on a plan cache miss) before it is answered 503 PREPARE_TIMEOUT
-    prepare_timeout_s: float = 5.0
+    prepare_timeout_s: float = defaults.PREPARE_TIMEOUT_S
 
 
 # Plan-cache misses are prepared here, off the event loop, so that a heavy document

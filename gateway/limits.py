@@ -49,6 +49,8 @@ from graphql import (
     get_named_type,
 )
 
+from gateway import defaults
+
 SIZE_ARGUMENTS = ("first", "last", "limit", "top", "pageSize")
 # Figures are capped here: past it they only say "far too much", and the numbers of a
 # 2^1000 fan-out would cost time just to multiply.
@@ -57,16 +59,16 @@ _CAP = 10**15
 
 @dataclass(frozen=True)
 class OperationLimits:
-    max_depth: int | None = 20
-    max_aliases: int | None = 50
-    max_root_fields: int | None = 50
-    max_tokens: int | None = 20_000
-    max_cost: int | None = 50_000
-    assumed_list_size: int = 10
+    max_depth: int | None = defaults.MAX_DEPTH
+    max_aliases: int | None = defaults.MAX_ALIASES
+    max_root_fields: int | None = defaults.MAX_ROOT_FIELDS
+    max_tokens: int | None = defaults.MAX_TOKENS
+    max_cost: int | None = defaults.MAX_COST
+    assumed_list_size: int = defaults.ASSUMED_LIST_SIZE
     # a document's size in UTF-8 bytes, refused before it is parsed
-    max_document_bytes: int | None = 256 * 1024
+    max_document_bytes: int | None = defaults.MAX_DOCUMENT_BYTES
     # fields the gateway's normalisation may produce (per concrete type, merged)
-    max_selections: int | None = 20_000
+    max_selections: int | None = defaults.MAX_SELECTIONS
 
 
 @dataclass(frozen=True)

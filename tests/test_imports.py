@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import typer
+import typer.main
 
 from gateway import cli as gateway_cli
 from gateway.engine import DEFAULT_FORWARDED_HEADERS, GatewaySettings
@@ -115,33 +117,36 @@ def _until_typename(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError(f"{url} did not answer in 60 s")
 
 
-def test_gateway_help_shows_the_engines_defaults() -> None:
-    """gateway/cli.py writes the defaults out (its --help must not import the engine):
-    they must stay those of OperationLimits and GatewaySettings."""
+def test_gateway_serve_defaults_are_the_engines() -> None:
+    """`gateway serve`'s options default (and --help shows) what the engine would use
+    with no option given: both read gateway/defaults.py, which imports nothing."""
+    serve = typer.main.get_command(gateway_cli.app).commands["serve"]  # type: ignore[attr-defined]
+    given = {param.name: param.default for param in serve.params}
     limits = OperationLimits()
-    shown = {
-        "max_depth": gateway_cli.DEFAULT_MAX_DEPTH,
-        "max_aliases": gateway_cli.DEFAULT_MAX_ALIASES,
-        "max_root_fields": gateway_cli.DEFAULT_MAX_ROOT_FIELDS,
-        "max_tokens": gateway_cli.DEFAULT_MAX_TOKENS,
-        "max_cost": gateway_cli.DEFAULT_MAX_COST,
-        "max_document_bytes": gateway_cli.DEFAULT_MAX_DOCUMENT_BYTES,
-        "max_selections": gateway_cli.DEFAULT_MAX_SELECTIONS,
-        "assumed_list_size": gateway_cli.DEFAULT_ASSUMED_LIST_SIZE,
-        "plan_cache_mb": gateway_cli.DEFAULT_PLAN_CACHE_MB,
-        "prepare_timeout_s": gateway_cli.DEFAULT_PREPARE_TIMEOUT_S,
-        "forwarded_headers": gateway_cli.DEFAULT_FORWARDED_HEADERS,
-    }
-    assert shown == {
+    assert {
+        "max_depth": given["max_depth"],
+        "max_aliases": given["max_aliases"],
+        "max_root_fields": given["max_root_fields"],
+        "max_tokens": given["max_tokens"],
+        "max_cost": given["max_cost"],
+        "max_document_size": given["max_document_size"],
+        "max_selections": given["max_selections"],
+        "assumed_list_size": given["assumed_list_size"],
+        "plan_cache_size": given["plan_cache_size"],
+        "plan_cache_mb": given["plan_cache_mb"],
+        "prepare_timeout": given["prepare_timeout"],
+        "forward_header": tuple(given["forward_header"]),
+    } == {
         "max_depth": limits.max_depth,
         "max_aliases": limits.max_aliases,
         "max_root_fields": limits.max_root_fields,
         "max_tokens": limits.max_tokens,
         "max_cost": limits.max_cost,
-        "max_document_bytes": limits.max_document_bytes,
+        "max_document_size": limits.max_document_bytes,
         "max_selections": limits.max_selections,
         "assumed_list_size": limits.assumed_list_size,
+        "plan_cache_size": GatewaySettings.plan_cache_size,
         "plan_cache_mb": GatewaySettings.plan_cache_bytes >> 20,
-        "prepare_timeout_s": GatewaySettings.prepare_timeout_s,
-        "forwarded_headers": tuple(DEFAULT_FORWARDED_HEADERS),
+        "prepare_timeout": GatewaySettings.prepare_timeout_s,
+        "forward_header": tuple(DEFAULT_FORWARDED_HEADERS),
     }

@@ -12,14 +12,7 @@ from rich.console import Console
 # The defaults --help shows, without the kit's settings (they import SQLAlchemy) nor
 # gateway.limits (graphql-core): the hub's modules are imported when a command runs,
 # so that `hubgraph <hub> --help` is immediate. They are the gateway's defaults.
-from gateway.cli import (
-    DEFAULT_ASSUMED_LIST_SIZE,
-    DEFAULT_MAX_ALIASES,
-    DEFAULT_MAX_COST,
-    DEFAULT_MAX_DEPTH,
-    DEFAULT_MAX_ROOT_FIELDS,
-    DEFAULT_MAX_TOKENS,
-)
+from gateway import defaults
 from gateway.http.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -106,34 +99,34 @@ def hub_cli(name: str) -> typer.Typer:
         host: str = typer.Option(None, help="Interface (default: from configuration)."),
         migrate: bool = typer.Option(True, help="Upgrade the database to the newest schema first."),
         max_depth: int = typer.Option(
-            None, min=0, help=_limit_help("Deepest field nesting allowed", DEFAULT_MAX_DEPTH)
+            None, min=0, help=_limit_help("Deepest field nesting allowed", defaults.MAX_DEPTH)
         ),
         max_aliases: int = typer.Option(
             None,
             min=0,
-            help=_limit_help("Most aliased fields in a document", DEFAULT_MAX_ALIASES),
+            help=_limit_help("Most aliased fields in a document", defaults.MAX_ALIASES),
         ),
         max_root_fields: int = typer.Option(
             None,
             min=0,
-            help=_limit_help("Most root fields of an operation", DEFAULT_MAX_ROOT_FIELDS),
+            help=_limit_help("Most root fields of an operation", defaults.MAX_ROOT_FIELDS),
         ),
         max_tokens: int = typer.Option(
-            None, min=0, help=_limit_help("Most tokens in a document", DEFAULT_MAX_TOKENS)
+            None, min=0, help=_limit_help("Most tokens in a document", defaults.MAX_TOKENS)
         ),
         max_cost: int = typer.Option(
             None,
             min=0,
             help=_limit_help(
                 "Highest operation cost (fields weighted by the list sizes above them)",
-                DEFAULT_MAX_COST,
+                defaults.MAX_COST,
             ),
         ),
         assumed_list_size: int = typer.Option(
             None,
             min=1,
             help="List size the cost assumes when no first/last/limit argument gives one "
-            f"(default: configuration, else {DEFAULT_ASSUMED_LIST_SIZE}).",
+            f"(default: configuration, else {defaults.ASSUMED_LIST_SIZE}).",
         ),
         max_body_size: int = typer.Option(
             None,
