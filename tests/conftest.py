@@ -28,6 +28,26 @@ from tests.support import (
 
 _postgres_reason: list[str | None] = []
 
+# Modules that start whole systems (hubgraph up, a foreign OIDC provider, peer
+# gateways) or run long concurrency storms: marked `slow`, so that `pytest -m "not
+# slow"` is the quick loop while changing code; CI runs everything.
+SLOW_MODULES = (
+    "tests/test_up.py",
+    "tests/test_up_secrets.py",
+    "tests/test_imports.py",
+    "tests/test_supervisor.py",
+    "tests/attacks/test_supervision.py",
+    "tests/attacks/test_lifecycles.py",
+    "tests/identity/test_oidc_provider.py",
+    "tests/gateway/test_peer_gateways.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.replace("\\", "/").split("::", 1)[0] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 def _postgres_skip_reason() -> str | None:
     if not _postgres_reason:
