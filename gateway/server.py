@@ -49,7 +49,7 @@ from gateway.execution.subgraphs import fetch_observer
 from gateway.http.accesslog import ObservabilityMiddleware, RequestInfo, request_info
 from gateway.http.bodies import read_limited
 from gateway.http.cors import CORSMiddleware
-from gateway.http.graphiql import graphiql_html
+from gateway.http.graphiql import GraphiQLAssets, asset_route, graphiql_html
 from gateway.http.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.http.metrics import CallbackMetric, GatewayMetrics
 from gateway.http.negotiation import (
@@ -142,7 +142,8 @@ class GraphQLEndpoint:
         self.settings = settings
         self.persisted = persisted
         self.metrics = metrics
-        self.page = graphiql_html()
+        self.graphiql_assets = GraphiQLAssets()
+        self.page = graphiql_html(assets=self.graphiql_assets)
 
     async def handle(self, request: Request) -> Response:
         info = request_info(request.scope)
@@ -514,6 +515,8 @@ def create_gateway_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    if settings.graphiql:  # the page's React and GraphiQL files, served here (no CDN)
+        routes.append(asset_route(graphql.graphiql_assets))
     if settings.metrics:
         routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     # Without a token the route does not exist (404): no unauthenticated way to reload.

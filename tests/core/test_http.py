@@ -202,6 +202,8 @@ def test_browser_get_without_query_serves_graphiql(core: LiveServer) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "<html" in response.text.lower()
     assert "GraphiQL" in response.text
+    # Our page (the gateway's), not Strawberry's: nothing loaded from a CDN.
+    assert "https://" not in response.text
 
 
 def test_api_get_without_query_is_400(core: LiveServer) -> None:

@@ -1,6 +1,7 @@
 """The Starlette app factory every hub is served by.
 
-Routes: ``/graphql`` (POST and GET; GraphiQL for browsers), ``/healthz`` (the process
+Routes: ``/graphql`` (POST and GET; GraphiQL for browsers, its files at
+``/graphiql/assets/``, see ``gateway.http.graphiql``), ``/healthz`` (the process
 is alive), ``/readyz`` (the database answers and its schema is at the newest migration).
 ``/graphql`` authenticates its caller first (``kit.auth``); the probes stay open, so an
 orchestrator needs no token to see whether a hub is up.
@@ -26,13 +27,14 @@ from typing import Any
 from cross_web import HTTPException, StarletteRequestAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 
+from gateway.http.graphiql import GraphiQLAssets, asset_route, graphiql_html
 from identity.authenticate import Authenticator
 from identity.validation import Identity
 from subgraphs.core.kit import migrations
@@ -88,7 +90,13 @@ class HubGraphQL(GraphQL):
     def __init__(
         self, hub: HubDefinition, db: Database, settings: HubSettings, peers: PeerHubs
     ) -> None:
+        # Strawberry decides when a browser gets the IDE; the page is ours (same as the
+        # gateway's, its assets served by this app rather than loaded from a CDN).
         super().__init__(hub.schema, graphql_ide="graphiql")
+        self.graphiql_assets = GraphiQLAssets()
+        self.graphiql_page = graphiql_html(
+            title=f"Hubgraph: {hub.name} hub", assets=self.graphiql_assets
+        )
         self.db = db
         self.settings = settings
         self.peers = peers
@@ -109,6 +117,9 @@ class HubGraphQL(GraphQL):
             code = STATUS_CODES.get(error.status_code, "BAD_REQUEST")
             response = error_response(error.reason, code, error.status_code)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.graphiql_page, headers={"vary": "accept"})
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         assert isinstance(request, _RequestAdapter)
@@ -252,6 +263,7 @@ def create_hub_app(
             Route("/graphql", AuthenticateRequests(graphql, auth), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            asset_route(graphql.graphiql_assets),
         ],
         lifespan=lifespan,
     )
