@@ -248,12 +248,14 @@ def live_gateway(browser_ready: None) -> Iterator[LiveServer]:
     server.stop()
 
 
+@pytest.mark.slow  # a real browser
 def test_graphiql_runs_a_query_in_a_browser_without_internet(live_gateway: LiveServer) -> None:
     report = run_browser(f"{live_gateway.url}/graphql", "{ topProducts { upc name } }", "Product 2")
     assert report["blocked"] == [], report
     assert report["ok"] is True
 
 
+@pytest.mark.slow  # a real browser
 def test_the_core_hubs_graphiql_runs_in_a_browser_too(
     browser_ready: None, core_server: LiveServer
 ) -> None:
