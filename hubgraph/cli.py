@@ -32,6 +32,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "hubgraph.mcp_cli",
         "MCP servers over the graph or one hub (stdio), and MCP client set-up.",
     ),
+    "repos": (
+        "subgraphs.core.repos_cli",
+        "Files kept in the managed repos' checkouts (agent rule files).",
+    ),
 }
 
 
