@@ -240,6 +240,19 @@ class _Attempt:
     def ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)
 
+    async def trace(self, event: str, info: dict[str, object]) -> None:
+        """httpcore's trace hook: where an HTTP request is, for the timeout's message."""
+        if phase := _HTTP_PHASES.get(event):
+            self.phase = phase
+
+
+_HTTP_PHASES = {
+    "connection.connect_tcp.started": "connecting",
+    "connection.start_tls.started": "in the TLS handshake",
+    "http11.send_request_headers.started": "sending the request",
+    "http11.receive_response_headers.started": "waiting for the response",
+}
+
 
 async def run_probe(
     spec: ProbeSpec,
@@ -288,13 +301,13 @@ async def _http(
     own = client is None
     http = new_client(ssl_context) if client is None else client
     try:
-        attempt.phase = "waiting for the response"
         async with http.stream(
             "GET",
             spec.target,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             timeout=httpx.Timeout(spec.timeout_s),
             follow_redirects=False,
+            extensions={"trace": attempt.trace},
         ) as response:
             latency = attempt.ms()
             status = response.status_code

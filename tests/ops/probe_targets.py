@@ -10,7 +10,9 @@ measures only the probes, and a server that sleeps or hangs never stalls the pro
   self-signed one and an expired one from the test CA, all answering HTTP too;
 * fake SSH servers: an ``SSH-2.0-OpenSSH_9.6`` banner, one after a preamble line, an
   ``SSH-1.5`` one, one that talks first but not SSH, one that sends junk and hangs up;
-* a listener that accepts and never answers (``hung_port``) and a closed port.
+* a listener that accepts and never answers (``hung_port``), one whose connects never
+  complete (``blackhole_port``: its accept queue is full, so Linux drops the SYNs), and
+  a closed port.
 
 Certificates are made at start-up with ``cryptography``; nothing is read from the disk
 except the files written here for ``ssl.SSLContext.load_cert_chain``.
@@ -234,6 +236,9 @@ class LoopbackTargets:
         self.expired_trusted_port = 0
         self.ssh_port = self.ssh_preamble_port = self.ssh_old_port = 0
         self.talks_port = self.junk_port = self.hung_port = 0
+        self._blackhole = socket.socket()
+        self._filler = socket.socket()
+        self.blackhole_port = 0
 
     @staticmethod
     def _server_context(issued: Issued, folder: Path, name: str) -> ssl.SSLContext:
@@ -251,6 +256,12 @@ class LoopbackTargets:
         return f"http://127.0.0.1:{self.http_port}{path}"
 
     def __enter__(self) -> LoopbackTargets:
+        # A backlog of 0 holds one connection, never accepted; once the filler takes it,
+        # the kernel drops every further SYN and a connect waits until its timeout.
+        self._blackhole.bind(("127.0.0.1", 0))
+        self._blackhole.listen(0)
+        self.blackhole_port = self._blackhole.getsockname()[1]
+        self._filler.connect(("127.0.0.1", self.blackhole_port))
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
         return self
@@ -265,6 +276,8 @@ class LoopbackTargets:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+        self._filler.close()
+        self._blackhole.close()
         self._folder.cleanup()
 
     async def _serve(self, handler: Handler, context: ssl.SSLContext | None = None) -> int:

@@ -190,6 +190,10 @@ async def test_http_timeouts_say_what_they_waited_for(targets: LoopbackTargets) 
         ProbeSpec("http", targets.url("/hang-body"), timeout_s=SHORT, body_match="x"), targets
     )
     assert body.detail == "timed out after 0.5 s reading the body"
+    handshake = await probe(
+        ProbeSpec("http", f"https://127.0.0.1:{targets.hung_port}/", timeout_s=SHORT), targets
+    )
+    assert handshake.detail == "timed out after 0.5 s in the TLS handshake"
 
 
 async def test_http_refused_and_unresolvable(targets: LoopbackTargets) -> None:
@@ -240,6 +244,16 @@ async def test_tcp(targets: LoopbackTargets) -> None:
     assert (await probe(ProbeSpec("tcp", f"127.0.0.1:{targets.hung_port}"), targets)).ok
     refused = await probe(ProbeSpec("tcp", f"127.0.0.1:{targets.closed_port}"), targets)
     assert (refused.ok, refused.detail) == (False, "connection refused")
+
+
+async def test_tcp_connect_timeout(targets: LoopbackTargets) -> None:
+    for kind, target in (
+        ("tcp", f"127.0.0.1:{targets.blackhole_port}"),
+        ("http", f"http://127.0.0.1:{targets.blackhole_port}/"),
+    ):
+        result = await probe(ProbeSpec(kind, target, timeout_s=SHORT), targets)  # type: ignore[arg-type]
+        assert (result.ok, result.latency_ms) == (False, None)
+        assert result.detail == "timed out after 0.5 s connecting"
 
 
 async def test_tcp_ipv6_form(targets: LoopbackTargets) -> None:
