@@ -127,7 +127,10 @@ def test_render_writes_each_checkout_and_reports_the_others(hub: Hub) -> None:
     docs = hub.rule_file(hub.docs).read_text()
     assert '`core-hub` `get_domain_summary(slug: "railiance-cluster")`' in cluster
     assert '`core-hub` `get_domain_summary(slug: "markitect")`' in docs
-    assert "# Session protocol: docs-site" in docs and "**Markitect** (`markitect`)" in docs
+    assert (
+        "# Session protocol: docs-site" in docs
+        and "Repo `docs-site`, domain `markitect` (Markitect)." in docs
+    )
     # The ops-hub orientation only where the checkout holds infrastructure code.
     assert "`ops-hub` orientation" in cluster
     assert '`list_services(domain: "railiance-cluster")`' in cluster
