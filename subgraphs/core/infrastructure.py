@@ -62,22 +62,38 @@ class Verdict:
     reason: str  # what decided it, for the command's report
 
 
-def options_verdict(repo: str, options: Mapping[str, Any]) -> Verdict | None:
-    """The configured answer for ``repo``, or None. Raises ValueError on a bad table."""
+def configured(options: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """The repos configured as infrastructure and as not. Raises ValueError on a bad
+    table, so that a typo fails the command instead of silently changing nothing."""
     table = options.get("session_protocol", {})
     if not isinstance(table, Mapping):
         raise ValueError("hubs.core.options.session_protocol must be a table")
-    lists = {}
+    unknown = sorted(set(table) - {"infrastructure", "not_infrastructure"})
+    if unknown:
+        raise ValueError(
+            f"hubs.core.options.session_protocol has unknown key(s) {', '.join(unknown)}; "
+            "expected infrastructure and not_infrastructure"
+        )
+    lists = []
     for key in ("infrastructure", "not_infrastructure"):
         names = table.get(key, [])
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise ValueError(f"hubs.core.options.session_protocol.{key} must be a list of names")
-        lists[key] = names
-    if repo in lists["infrastructure"] and repo in lists["not_infrastructure"]:
-        raise ValueError(f"{repo!r} is listed both as infrastructure and as not_infrastructure")
-    if repo in lists["infrastructure"]:
+        lists.append(frozenset(names))
+    both = sorted(lists[0] & lists[1])
+    if both:
+        raise ValueError(
+            f"{', '.join(both)}: listed both as infrastructure and as not_infrastructure"
+        )
+    return lists[0], lists[1]
+
+
+def options_verdict(repo: str, options: Mapping[str, Any]) -> Verdict | None:
+    """The configured answer for ``repo``, or None. Raises ValueError on a bad table."""
+    infrastructure, not_infrastructure = configured(options)
+    if repo in infrastructure:
         return Verdict(True, "configured as infrastructure")
-    if repo in lists["not_infrastructure"]:
+    if repo in not_infrastructure:
         return Verdict(False, "configured as not infrastructure")
     return None
 

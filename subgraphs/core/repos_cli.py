@@ -69,6 +69,7 @@ def render_rules(
         _say("no managed repos are registered in the core hub (register one with register_repo)")
         return
     try:
+        _warn_of_unknown_names(registered, settings)
         judged = _compare(chosen, settings)
     except ValueError as exc:
         _say(f"configuration error: {exc}")
@@ -153,6 +154,20 @@ async def _registrations(settings: HubSettings) -> list[RepoRules]:
     ]
 
 
+def _warn_of_unknown_names(registered: list[RepoRules], settings: HubSettings) -> None:
+    """A configured name that is no registered repo is most likely a typo. Raises
+    ValueError on a bad table."""
+    from subgraphs.core.infrastructure import configured
+
+    names = frozenset().union(*configured(settings.options))
+    unknown = sorted(names - {rules.repo for rules in registered})
+    if unknown:
+        _say(
+            f"warning: hubs.core.options.session_protocol names no registered repo: "
+            f"{', '.join(unknown)}"
+        )
+
+
 def _compare(registered: list[RepoRules], settings: HubSettings) -> list[Judged]:
     """Each repo's file against the template, its infrastructure flag decided (the
     options first, else its checkout: ``infrastructure``). Raises ValueError on bad
@@ -160,11 +175,9 @@ def _compare(registered: list[RepoRules], settings: HubSettings) -> list[Judged]
     from dataclasses import replace
     from pathlib import Path
 
-    from subgraphs.core.infrastructure import options_verdict, verdict
+    from subgraphs.core.infrastructure import verdict
     from subgraphs.core.session_protocol import compare, default_template
 
-    for rules in registered:
-        options_verdict(rules.repo, settings.options)
     template = default_template()
     judged = []
     for rules in registered:

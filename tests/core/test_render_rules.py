@@ -355,6 +355,10 @@ def test_configuration_decides_before_the_files(tmp_path: Path) -> None:
     assert verdict("net-kingdom", None, options).reason == "configured as infrastructure"
     assert verdict("other", tmp_path, options).reason == "Terraform: main.tf"
     assert verdict("other", None, options).reason == "no checkout to look at"
+    with pytest.raises(ValueError, match="unknown key"):
+        options_verdict("a", {"session_protocol": {"infra": ["a"]}})
+    with pytest.raises(ValueError, match="must be a table"):
+        options_verdict("a", {"session_protocol": ["a"]})
     with pytest.raises(ValueError, match="listed both"):
         options_verdict(
             "a", {"session_protocol": {"infrastructure": ["a"], "not_infrastructure": ["a"]}}
@@ -370,12 +374,16 @@ def test_configuration_through_the_command(
     config = tmp_path / "hubgraph.toml"
     config.write_text(
         '[hubs.core.options.session_protocol]\ninfrastructure = ["docs-site"]\n'
-        'not_infrastructure = ["railiance-cluster"]\n'
+        'not_infrastructure = ["railiance-cluster", "railiance-clustr"]\n'
     )
     monkeypatch.setenv("HUBGRAPH_CONFIG", str(config))
     status, out, err = run("--check")
     assert status == 1 and "2 of 2 rule file(s) not current" in err
     assert "docs-site (infrastructure: configured as infrastructure): stale" in err
+    assert (
+        "warning: hubs.core.options.session_protocol names no registered repo: railiance-clustr"
+        in err
+    )
     assert "+| `ops-hub` |" in out and "-| `ops-hub` |" in out
     assert run()[0] == 0
     assert "ops-hub" in hub.rule_file(hub.docs).read_text()
