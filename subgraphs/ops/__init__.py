@@ -1,0 +1,1 @@
+"""The ops hub: services and their health, incidents, runbooks, access paths, changes."""
