@@ -32,7 +32,12 @@ PASSWORD = "correct horse battery staple"
 CLI_CLIENT = "hubgraph-cli"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 # Service accounts of the hubs and the gateway (client credentials).
-SERVICE_SECRETS = {"core-hub": "core-secret", "dev-hub": "dev-secret", "gateway": "gw-secret"}
+SERVICE_SECRETS = {
+    "core-hub": "core-secret",
+    "dev-hub": "dev-secret",
+    "ops-hub": "ops-secret",
+    "gateway": "gw-secret",
+}
 ALL_SCOPES = [
     "openid",
     "profile",

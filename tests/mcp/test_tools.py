@@ -92,6 +92,22 @@ CORE_DEV_MUTATIONS = [
     "import_sbom",
 ]
 
+# The ops hub's root fields, after core's and dev's in the supergraph.
+OPS_QUERIES = [
+    "list_services",
+    "get_service",
+    "get_service_health",
+    "list_incidents",
+    "get_incident",
+]
+OPS_MUTATIONS = [
+    "register_service",
+    "add_probe",
+    "create_incident",
+    "update_incident",
+    "resolve_incident",
+]
+
 
 @functools.cache
 def api_schema(path: Path) -> GraphQLSchema:
@@ -100,7 +116,7 @@ def api_schema(path: Path) -> GraphQLSchema:
 
 @pytest.fixture(scope="module")
 def hubs() -> GraphQLSchema:
-    """The API schema of core + dev, as the gateway serves it."""
+    """The API schema of core + dev + ops, as the gateway serves it."""
     return api_schema(ROOT / "schema/supergraph.graphql")
 
 
@@ -123,7 +139,8 @@ def every_schema() -> list[Any]:
 
 def test_core_and_dev_tool_names(hubs: GraphQLSchema) -> None:
     names = [t.name for t in generate_tools(hubs)]
-    assert names == CORE_DEV_QUERIES + CORE_DEV_MUTATIONS + list(GENERIC_TOOLS)
+    queries = CORE_DEV_QUERIES + OPS_QUERIES
+    assert names == queries + CORE_DEV_MUTATIONS + OPS_MUTATIONS + list(GENERIC_TOOLS)
     for wanted in ("list_domains", "get_domain_summary", "send_message", "get_risks"):
         assert wanted in names
 
@@ -317,8 +334,8 @@ def test_mutation_exposure(hubs: GraphQLSchema) -> None:
     def mutations(config: ToolConfig) -> list[str]:
         return [t.name for t in generate_tools(hubs, config) if t.kind == "mutation"]
 
-    assert mutations(ToolConfig()) == CORE_DEV_MUTATIONS
-    assert mutations(ToolConfig.for_hub()) == CORE_DEV_MUTATIONS
+    assert mutations(ToolConfig()) == CORE_DEV_MUTATIONS + OPS_MUTATIONS
+    assert mutations(ToolConfig.for_hub()) == CORE_DEV_MUTATIONS + OPS_MUTATIONS
     assert mutations(ToolConfig(mutations="none")) == []
     assert mutations(ToolConfig.for_gateway()) == []
     allowed = ToolConfig.for_gateway(["sendMessage", "blockTask"])
@@ -442,7 +459,7 @@ def test_default_selection_of_a_connection(hubs: GraphQLSchema) -> None:
         "{ totalCount pageInfo { hasNextPage endCursor } nodes { id slug name description "
         "createdAt updatedAt openTaskCount parent { id slug name } children { id slug name } "
         "repos { id name } capabilities { id name } workplans { id title status } "
-        "tasks { id title status } } }"
+        "tasks { id title status } services { id name } openIncidents { id title status } } }"
     )
 
 

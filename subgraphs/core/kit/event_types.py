@@ -16,6 +16,8 @@ class EventType(StrEnum):
     INCIDENT_OPENED = "incident_opened"
     INCIDENT_UPDATED = "incident_updated"
     INCIDENT_RESOLVED = "incident_resolved"
+    # The ops hub's derived health of a service moved (GREEN/AMBER/RED/UNKNOWN).
+    SERVICE_HEALTH_CHANGED = "service_health_changed"
     TASK_BLOCKED = "task_blocked"
     TASK_UNBLOCKED = "task_unblocked"
     RISK_SURFACED = "risk_surfaced"
@@ -30,6 +32,16 @@ class EventType(StrEnum):
 
 CANONICAL_EVENT_TYPES: frozenset[str] = frozenset(e.value for e in EventType)
 
+# What the ops hub records: its incidents, its services' health, production changes.
+OPS_EVENTS = frozenset(
+    {
+        EventType.INCIDENT_OPENED,
+        EventType.INCIDENT_UPDATED,
+        EventType.INCIDENT_RESOLVED,
+        EventType.SERVICE_HEALTH_CHANGED,
+        EventType.CHANGE_RECORDED,
+    }
+)
 RISK_EVENTS = frozenset(
     {EventType.RISK_SURFACED, EventType.RISK_MITIGATED, EventType.RISK_ESCALATED}
 )

@@ -12,6 +12,8 @@ whatever is protected, which is the safe failure.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -21,6 +23,26 @@ from identity.settings import AuthSettings
 from subgraphs.core.kit.errors import Unavailable
 
 DEFAULT_TIMEOUT_S = 10.0
+# A server bound to every interface is reached on loopback.
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def hub_url(hub: str, env: Mapping[str, str] | None = None) -> str:
+    """Where another hub is served, as a base URL (its GraphQL is at ``/graphql``).
+
+    ``HUBGRAPH_<HUB>_URL`` when set (a hub behind a proxy, on another machine), else the
+    host and port that hub's own settings give it: what ``hubgraph up`` starts it on,
+    since every child sees the same configuration.
+    """
+    from subgraphs.core.kit.settings import load_settings
+
+    env = os.environ if env is None else env
+    explicit = env.get(f"HUBGRAPH_{hub.upper()}_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    settings = load_settings(hub, env)
+    host = _WILDCARDS.get(settings.host, settings.host)
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
 
 
 class PeerHubs:
