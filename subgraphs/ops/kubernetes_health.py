@@ -423,6 +423,12 @@ class _Session:
 # -- small helpers --------------------------------------------------------------------
 
 
+def _check_timeout(timeout_s: float) -> None:
+    # a programming error, not a cluster state: refused before anything is asked
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -657,9 +663,13 @@ async def cluster_health(
 ) -> ClusterHealth:
     """Nodes, pods not running and certificates close to expiry, read from the cluster.
 
-    Raises ``KubeconfigError`` only; an unreachable cluster is ``reachable=False``.
+    Raises ``KubeconfigError`` (and ``ValueError`` for a timeout or window out of
+    range); an unreachable cluster is ``reachable=False``.
     """
     checked_at = _now()
+    _check_timeout(timeout_s)
+    if cert_warning_days < 0:
+        raise ValueError(f"cert_warning_days must not be negative, not {cert_warning_days!r}")
     api = await asyncio.to_thread(_api_client, kubeconfig_path, context)
     try:
         session = _Session(api, timeout_s)
@@ -907,6 +917,7 @@ async def storage_health(
     Raises ``KubeconfigError`` only; an unreachable cluster is ``reachable=False``.
     """
     checked_at = _now()
+    _check_timeout(timeout_s)
     api = await asyncio.to_thread(_api_client, kubeconfig_path, context)
     try:
         session = _Session(api, timeout_s)
@@ -970,6 +981,7 @@ async def kube_api_reachable(
     Returns (reachable, a sentence for the access path's status). Raises
     ``KubeconfigError`` only.
     """
+    _check_timeout(timeout_s)
     api = await asyncio.to_thread(_api_client, kubeconfig_path, context)
     try:
         async with asyncio.timeout(timeout_s):

@@ -642,3 +642,14 @@ async def test_unusable_credentials_section(tls: TlsFiles, tmp_path: Path) -> No
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(KubeconfigError, match=r"context 'fake' cannot be used: .*missing\.crt"):
         await cluster_health(path)
+
+
+@pytest.mark.parametrize("check", [cluster_health, storage_health, kube_api_reachable])
+async def test_timeout_must_be_positive(check: Callable[..., Any], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^timeout_s must be positive, not 0$"):
+        await check(tmp_path / "config", timeout_s=0)
+
+
+async def test_warning_window_must_not_be_negative(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^cert_warning_days must not be negative, not -1$"):
+        await cluster_health(tmp_path / "config", cert_warning_days=-1)
