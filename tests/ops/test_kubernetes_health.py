@@ -392,7 +392,8 @@ async def test_no_global_client_configuration(
     kubeconfig: Callable[..., Path],
 ) -> None:
     before = k8s.Configuration.get_default_copy()
-    # two clusters at once, each call with its own client and credentials
+    # two clusters at once, each call with its own client and credentials: each fake
+    # answers 401 to the other's token, so a leak would turn one of them UNKNOWN
     healthy, degraded = await asyncio.gather(
         cluster_health(kubeconfig("healthy", token="token-of-healthy")),
         cluster_health(kubeconfig("degraded", token="token-of-degraded")),
