@@ -73,7 +73,7 @@ from identity.settings import AuthSettings
 from identity.validation import Identity, InvalidToken
 
 if TYPE_CHECKING:
-    from gateway.mcp.http import McpSettings
+    from gateway.mcp.settings import McpSettings
 
 log = logging.getLogger("hubgraph.gateway.server")
 
@@ -456,11 +456,12 @@ def create_gateway_app(
     admin_token = settings.admin_token
     mcp_endpoint = None
     if mcp is not None:
-        from gateway.mcp.http import McpEndpoint  # the MCP SDK is loaded only when used
+        # The endpoint loads the MCP SDK itself, once the app serves.
+        from gateway.mcp.http import McpEndpoint
 
         mcp_endpoint = McpEndpoint(reloading, authenticator, mcp, settings)
         if recording is not None:
-            mcp_endpoint.tools.observer = recording.observe_tool_call
+            mcp_endpoint.observer = recording.observe_tool_call
 
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})

@@ -448,8 +448,8 @@ def _embedded_servers(hubs: dict[str, HubSettings], ports: Ports, auth: Auth) ->
     """The hubs, the gateway over them (in-process) and our issuer, each on its port."""
     from gateway.composition import SubgraphSDL, compose_document
     from gateway.engine import Gateway
-    from gateway.mcp.http import McpSettings
-    from gateway.mcp.server import tool_config
+    from gateway.mcp.config import tool_config
+    from gateway.mcp.settings import McpSettings
     from gateway.server import create_gateway_app
     from identity.authenticate import Authenticator
     from identity.issuer.app import create_app as create_issuer_app

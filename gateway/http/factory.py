@@ -46,7 +46,7 @@ from identity.authenticate import Authenticator
 from identity.settings import AuthConfigError, load_auth_settings
 
 if TYPE_CHECKING:
-    from gateway.mcp.http import McpSettings
+    from gateway.mcp.settings import McpSettings
 
 ENV_VAR = "HUBGRAPH_GATEWAY_SERVE_OPTIONS"
 
@@ -133,8 +133,8 @@ class ServeOptions:
         # documents of their own (and take any `fields` selection).
         if not self.mcp or self.server.trusted_only:
             return None
-        from gateway.mcp.http import McpSettings
-        from gateway.mcp.server import tool_config
+        from gateway.mcp.config import tool_config
+        from gateway.mcp.settings import McpSettings
 
         try:
             return McpSettings(

@@ -15,20 +15,22 @@
 * CORS for browser-based MCP clients, with the gateway's origins; ``/mcp`` has its own
   because it needs more than ``/graphql`` (DELETE, the ``Mcp-*`` headers, and
   ``Mcp-Session-Id`` readable by the page).
+* The MCP SDK (:mod:`gateway.mcp.sessions`) is loaded once the app serves, in a worker
+  thread, not before: ``/graphql`` answers as soon as the gateway is up, and a request to
+  ``/mcp`` in the first half second waits for the SDK rather than fail. This module,
+  what ``gateway serve`` imports, needs no SDK.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -39,15 +41,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.http.accesslog import request_info
 from gateway.http.cors import CORSMiddleware
 from gateway.http.settings import ServerSettings
-from gateway.mcp.server import Caller, Context, GraphTools
-from gateway.mcp.tools import ToolConfig
+from gateway.mcp.settings import McpSettings as McpSettings  # where callers import it
 from gateway.reload import ReloadingGateway
 from identity.access import ROLE_KEY, SCOPES
 from identity.authenticate import Authenticator, www_authenticate
-from identity.validation import Identity, InvalidToken, bearer_token
+from identity.validation import InvalidToken, bearer_token
+
+if TYPE_CHECKING:
+    from gateway.mcp.sessions import McpSessions
 
 log = logging.getLogger(__name__)
-CALLER_KEY = "hubgraph.mcp.caller"  # the ASGI scope key of the request's Caller
+# How long an MCP request made while the SDK loads waits for it (it takes ~0.5 s).
+LOAD_TIMEOUT_S = 30.0
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 MCP_CORS_METHODS = ("GET", "POST", "DELETE")
 MCP_CORS_HEADERS = (
@@ -64,55 +69,10 @@ MCP_CORS_HEADERS = (
 MCP_EXPOSED_HEADERS = ("mcp-session-id", "www-authenticate", "x-request-id")
 
 
-@dataclass(frozen=True)
-class McpSettings:
-    """The MCP endpoint of ``create_gateway_app``."""
-
-    path: str = "/mcp"
-    name: str = "hubgraph"  # what the server announces itself as
-    tools: ToolConfig = field(default_factory=lambda: ToolConfig(mutations="none"))
-    # The endpoint's public URL when the gateway is behind a proxy that changes it;
-    # default: the scheme and host of each request.
-    resource_url: str | None = None
-    require_auth: bool = False  # anonymous callers get 401 (and the metadata) too
-    session_idle_timeout_s: float = 30 * 60
-    # Open sessions at most (each holds a server task and its streams, ~32 KB): past it
-    # a new session is refused with 503 until one ends or idles out, so anonymous
-    # `initialize` calls cannot grow memory without bound.
-    max_sessions: int = 1000
-    # No MCP sessions: each request stands alone. For several worker processes, whose
-    # sessions another worker would not know; handshake-era clients then hear of no
-    # tool changes (2026-era clients still do, on their subscriptions/listen streams).
-    stateless: bool = False
-
-
 def quiet_sdk_logs() -> None:
     """The SDK logs every MCP session it opens and closes, with its id, at INFO: the
     access log already has the requests, and a session id is not for logs."""
     logging.getLogger("mcp").setLevel(logging.WARNING)
-
-
-async def caller_of_request(ctx: Context) -> Caller:
-    """The Caller the endpoint stored in the scope of the HTTP request carrying the call."""
-    request = getattr(ctx, "request", None)
-    scope = getattr(request, "scope", None) or {}
-    caller = scope.get(CALLER_KEY)
-    return caller if isinstance(caller, Caller) else Caller()
-
-
-def _user(identity: Identity, token: str) -> AuthenticatedUser:
-    """The principal the SDK binds a session to (client, issuer, subject)."""
-    claims = identity.claims
-    client = claims.get("azp") or claims.get("client_id") or identity.subject
-    return AuthenticatedUser(
-        AccessToken(
-            token=token,
-            client_id=str(client),
-            scopes=sorted(identity.scopes),
-            subject=identity.subject,
-            claims={"iss": claims.get("iss")},
-        )
-    )
 
 
 class McpEndpoint:
@@ -131,18 +91,21 @@ class McpEndpoint:
         self.authenticator = authenticator
         self.origins = server.cors_origins
         self._warned_resources: set[str] = set()
-        self.tools = GraphTools(
-            reloading, settings.tools, settings.name, caller=caller_of_request, version=version
-        )
-        # No Host/Origin checks of the SDK's: the origin is checked here, against the
-        # gateway's CORS origins, and the Host may be anything a proxy forwards.
-        self.sessions = StreamableHTTPSessionManager(
-            app=self.tools.server,
-            stateless=settings.stateless,
-            session_idle_timeout=settings.session_idle_timeout_s,
-            max_sessions=settings.max_sessions,
-            max_request_body_size=server.max_body_bytes,
-        )
+        self._reloading = reloading
+        self._server = server
+        self._version = version
+        # Told of every tool call: (tool name, outcome, seconds); set before it serves.
+        self.observer: Callable[[str, str, float], None] | None = None
+        self._sessions: McpSessions | None = None
+        self._loaded = asyncio.Event()
+        self._load_error: BaseException | None = None
+
+    @property
+    def sessions(self) -> McpSessions:
+        """The SDK's side, once loaded (raises RuntimeError before)."""
+        if self._sessions is None:
+            raise RuntimeError("the MCP SDK is not loaded yet: the app is not serving")
+        return self._sessions
 
     def routes(self) -> list[Route]:
         path = self.settings.path
@@ -154,9 +117,36 @@ class McpEndpoint:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """For the app's lifespan: the SDK's session manager (its sessions' tasks)."""
-        async with self.sessions.run():
+        """For the app's lifespan: loads the SDK in the background and runs its session
+        manager until the app stops (MCP requests wait for it meanwhile)."""
+        stopping = asyncio.Event()
+        task = asyncio.create_task(self._serve(stopping), name="hubgraph-mcp-sessions")
+        try:
             yield
+        finally:
+            stopping.set()
+            await task
+
+    async def _serve(self, stopping: asyncio.Event) -> None:
+        try:
+            # A worker thread: the event loop keeps answering while the SDK is imported.
+            module = await asyncio.to_thread(importlib.import_module, "gateway.mcp.sessions")
+            self._sessions = module.McpSessions(
+                self._reloading,
+                self.settings,
+                self._server,
+                observer=self.observer,
+                version=self._version,
+            )
+        except Exception as error:  # reported on /mcp and in the log
+            log.exception("the MCP endpoint cannot start")
+            self._load_error = error
+            self._loaded.set()
+            await stopping.wait()
+            return
+        async with self._sessions.running():
+            self._loaded.set()
+            await stopping.wait()
 
     def cors(self, settings: ServerSettings) -> Middleware:
         return Middleware(
@@ -252,10 +242,27 @@ class McpEndpoint:
             await _json(401, body, challenge)(scope, receive, send)
             return
         token = bearer_token(request.headers) if identity is not None else None
-        scope[CALLER_KEY] = Caller(identity, token, request_info(scope).request_id)
-        if identity is not None and token is not None:
-            scope["user"] = _user(identity, token)
-        await self.sessions.handle_request(scope, receive, send)
+        if not self._loaded.is_set():
+            try:
+                await asyncio.wait_for(self._loaded.wait(), LOAD_TIMEOUT_S)
+            except TimeoutError:
+                await _plain(503, "the MCP endpoint is still starting; try again")(
+                    scope, receive, send
+                )
+                return
+        if self._sessions is None:
+            await _plain(503, f"the MCP endpoint could not start: {self._load_error}")(
+                scope, receive, send
+            )
+            return
+        await self._sessions.handle(
+            scope,
+            receive,
+            send,
+            identity=identity,
+            token=token,
+            request_id=request_info(scope).request_id,
+        )
 
 
 def _json(status: int, body: dict[str, Any], challenge: str) -> Response:

@@ -434,7 +434,7 @@ async def _until(check: Any, what: str, within: float = 20) -> None:
 def _standalone_streams(graph: Graph) -> int:
     """Sessions whose client has its standalone GET stream open (where the server's own
     notifications go): peeked at in the SDK's session manager."""
-    manager = graph.server.app.state.mcp.sessions
+    manager = graph.server.app.state.mcp.sessions.manager
     return sum(
         GET_STREAM_KEY in transport._request_streams
         for transport in manager._server_instances.values()
