@@ -18,7 +18,8 @@ from typer.core import TyperGroup
 
 from subgraphs import available_hubs, load_hub
 
-console = Console(stderr=True)
+# soft_wrap: a long path or URL stays one piece (rich would break it at the width).
+console = Console(stderr=True, soft_wrap=True)
 
 # The groups other packages contribute, by name: the module of their Typer app and the
 # line `hubgraph --help` shows for them (tests/test_cli.py checks it is their own help).
@@ -230,7 +231,8 @@ def schema_check(
             stale.append(str(path))
     if stale:
         console.print(
-            f"[red]stale:[/] {', '.join(stale)}; run `hubgraph schema export` and commit the result"
+            f"[red]stale:[/] {escape(', '.join(stale))}; "
+            "run `hubgraph schema export` and commit the result"
         )
         raise typer.Exit(1)
     console.print("schema files are current")

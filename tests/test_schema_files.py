@@ -34,6 +34,9 @@ def test_checked_in_supergraph_is_current() -> None:
 def test_schema_check_command_detects_a_stale_file(tmp_path: Path) -> None:
     from hubgraph.cli import app
 
+    # A path longer than a terminal line: it must come out whole, not broken at the width.
+    tmp_path = tmp_path / ("a-directory-with-a-long-name-" * 4)
+    tmp_path.mkdir()
     runner = CliRunner()
     assert runner.invoke(app, ["schema", "export", "--directory", str(tmp_path)]).exit_code == 0
     composed = runner.invoke(
@@ -45,4 +48,4 @@ def test_schema_check_command_detects_a_stale_file(tmp_path: Path) -> None:
     stale.write_text(stale.read_text().replace("slug: String!", "slug: String", 1))
     result = runner.invoke(app, ["schema", "check", "--directory", str(tmp_path)])
     assert result.exit_code == 1
-    assert "core.graphql" in result.output and "hubgraph schema export" in result.output
+    assert str(stale) in result.output and "hubgraph schema export" in result.output

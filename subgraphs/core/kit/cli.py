@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from subgraphs.core.kit.hub import HubDefinition
     from subgraphs.core.kit.settings import HubSettings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and URLs stay unbroken
 
 
 async def load_demo(
