@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.core.kit.errors import BadUserInput, Conflict, NotFound
+from subgraphs.core.kit.errors import BadUserInput, Conflict, NotConfigured, NotFound
 from subgraphs.core.kit.orm import utcnow
 from subgraphs.core.kit.pagination import Page, paginate
 from subgraphs.ops import models
@@ -336,8 +336,18 @@ async def get_access_path(session: AsyncSession, path_id: str) -> models.AccessP
     return row
 
 
-async def check_spec(path: models.AccessPath) -> ProbeResult:
-    """Check an access path now (a real network call; no database)."""
+async def check_path(path: models.AccessPath, kubeconfig: str | None) -> ProbeResult:
+    """Check an access path now (a real network call; no database). A Kubernetes path,
+    when the hub has a kubeconfig, is checked with its credentials (GET /version)."""
+    if path.kind == "k8s" and kubeconfig:
+        from subgraphs.ops.kubernetes_health import KubeconfigError, kube_api_reachable
+
+        checked_at = utcnow()
+        try:
+            ok, detail = await kube_api_reachable(kubeconfig)
+        except KubeconfigError as exc:
+            raise NotConfigured(str(exc), setting="kubeconfig") from None
+        return ProbeResult(ok, None, detail, checked_at)
     return await run_probe(access_spec(path.kind, path.target))
 
 

@@ -32,7 +32,18 @@ from identity.access import HUB_READ, HUB_WRITE, OPS_OPERATE
 from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
-from subgraphs.ops import dev_tasks, models, service
+from subgraphs.ops import dev_tasks, models, probe_records, service
+from subgraphs.ops.probes import run_probes
+from subgraphs.ops.schema_cluster import ClusterQuery
+from subgraphs.ops.schema_enums import HealthStatus
+from subgraphs.ops.schema_operations import (
+    AccessPath,
+    ChangeRecord,
+    OperationalDebt,
+    OperationsMutation,
+    OperationsQuery,
+    Runbook,
+)
 
 Info = strawberry.Info[HubContext, None]
 
@@ -53,14 +64,6 @@ def _caller(info: Info) -> str:
 
 
 # --- enums -------------------------------------------------------------------------
-
-
-@strawberry.enum(description="How a service is doing, as its probes say.")
-class HealthStatus(Enum):
-    GREEN = strawberry.enum_value("GREEN", description="Its probes succeed.")
-    AMBER = strawberry.enum_value("AMBER", description="A probe failed; not yet RED.")
-    RED = strawberry.enum_value("RED", description="Its probes failed several times in a row.")
-    UNKNOWN = strawberry.enum_value("UNKNOWN", description="Not probed yet.")
 
 
 @strawberry.enum(description="How bad an incident is: SEV1 (worst) to SEV4.")
@@ -110,6 +113,10 @@ def _batched(
 
 def _services_by_id(info: Info) -> DataLoader[Any, Any]:
     return _ctx(info).loaders.rows_by(models.Service, models.Service.id)
+
+
+def _by_service(info: Info, model: Any, order_by: list[Any]) -> DataLoader[Any, Any]:
+    return _ctx(info).loaders.rows_grouped_by(model, model.service_id, order_by=order_by)
 
 
 def _incidents(rows: list[models.Incident]) -> list[Incident]:
@@ -308,6 +315,30 @@ class Service:
         loader = _batched(info, ("open_by_service",), service.open_incidents_of_services, [])
         return _incidents(await loader.load(self.row_id))
 
+    @strawberry.field(description="Its runbooks, by title.")
+    async def runbooks(self, info: Info) -> list[Runbook]:
+        rows = await _by_service(info, models.Runbook, [models.Runbook.title]).load(self.row_id)
+        return [Runbook.from_row(r) for r in rows]
+
+    @strawberry.field(description="The access paths leading to it, by name.")
+    async def access_paths(self, info: Info) -> list[AccessPath]:
+        rows = await _by_service(info, models.AccessPath, [models.AccessPath.name]).load(
+            self.row_id
+        )
+        return [AccessPath.from_row(r) for r in rows]
+
+    @strawberry.field(description="Changes made to it, most recent first.")
+    async def changes(self, info: Info) -> list[ChangeRecord]:
+        order = [models.ChangeRecord.changed_at.desc()]
+        rows = await _by_service(info, models.ChangeRecord, order).load(self.row_id)
+        return [ChangeRecord.from_row(r) for r in rows]
+
+    @strawberry.field(description="Its operational debt, newest first.")
+    async def operational_debts(self, info: Info) -> list[OperationalDebt]:
+        order = [models.OperationalDebt.created_at.desc()]
+        rows = await _by_service(info, models.OperationalDebt, order).load(self.row_id)
+        return [OperationalDebt.from_row(r) for r in rows]
+
 
 # --- incidents -------------------------------------------------------------------------
 
@@ -394,6 +425,15 @@ class ServiceHealthReport:
     health: HealthStatus
     last_seen: datetime | None
     health_changed_at: datetime | None
+
+    @classmethod
+    def of(cls, found: Service) -> ServiceHealthReport:
+        return cls(
+            service=found,
+            health=found.health,
+            last_seen=found.last_seen,
+            health_changed_at=found.health_changed_at,
+        )
 
     @strawberry.field(description=f"Its newest probe results (at most {RECENT_RESULTS}).")
     async def recent_results(self, info: Info) -> list[ProbeResult]:
@@ -496,7 +536,7 @@ After = Annotated[
 
 
 @strawberry.type
-class Query:
+class Query(OperationsQuery, ClusterQuery):
     @strawberry.federation.field(
         requires_scopes=READ, description="Services, by namespace and name."
     )
@@ -534,13 +574,7 @@ class Query:
     async def service_health(self, info: Info, id: strawberry.ID) -> ServiceHealthReport:
         async with _ctx(info).db.session() as s:
             row = await service.get_service(s, str(id))
-        found = Service.from_row(row)
-        return ServiceHealthReport(
-            service=found,
-            health=found.health,
-            last_seen=found.last_seen,
-            health_changed_at=found.health_changed_at,
-        )
+        return ServiceHealthReport.of(Service.from_row(row))
 
     @strawberry.federation.field(requires_scopes=READ, description="Incidents, newest first.")
     async def incidents(
@@ -571,7 +605,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(OperationsMutation):
     @strawberry.federation.mutation(
         requires_scopes=WRITE,
         description="Add a service to the registry (UNKNOWN until probed). CONFLICT when "
@@ -648,6 +682,26 @@ class Mutation:
         async with _ctx(info).db.transaction() as s:
             row = await service.resolve_incident(s, str(id), _caller(info), resolution)
         return Incident.from_row(row)
+
+    @strawberry.federation.mutation(
+        requires_scopes=OPERATE,
+        description="Run a service's probes now (real network calls, at most their timeouts) "
+        "and record the results as the scheduler would: health, incidents, recovery.",
+    )
+    async def probe_service(self, info: Info, id: strawberry.ID) -> ServiceHealthReport:
+        ctx = _ctx(info)
+        async with ctx.db.session() as s:
+            row = await service.get_service(s, str(id))
+            probes = await probe_records.probes_of(s, row.id)
+        results = await run_probes([p.spec for p in probes])
+        keep = int(ctx.extra.get("probe_history") or probe_records.DEFAULT_KEEP)
+        for probe, result in zip(probes, results, strict=True):
+            # One transaction per result, as the scheduler records them.
+            async with ctx.db.transaction(immediate=True) as s:
+                await probe_records.record_result(s, probe.probe_id, result, keep=keep)
+        async with ctx.db.session() as s:
+            row = await service.get_service(s, str(id))
+        return ServiceHealthReport.of(Service.from_row(row))
 
 
 schema = hub_schema(Query, Mutation, types=[Domain, Task, Service])

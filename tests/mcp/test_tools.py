@@ -94,6 +94,12 @@ CORE_DEV_MUTATIONS = [
 
 # The ops hub's root fields, after core's and dev's in the supergraph.
 OPS_QUERIES = [
+    "get_runbook",
+    "get_access_paths",
+    "list_operational_debts",
+    "list_changes",
+    "get_cluster_health",
+    "get_storage_health",
     "list_services",
     "get_service",
     "get_service_health",
@@ -101,11 +107,18 @@ OPS_QUERIES = [
     "get_incident",
 ]
 OPS_MUTATIONS = [
+    "create_runbook",
+    "execute_runbook_step",
+    "register_access_path",
+    "check_access_path",
+    "record_operational_debt",
+    "record_change",
     "register_service",
     "add_probe",
     "create_incident",
     "update_incident",
     "resolve_incident",
+    "probe_service",
 ]
 
 

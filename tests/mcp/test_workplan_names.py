@@ -12,8 +12,8 @@ Backticked words without parentheses (T07's ``risk_surfaced`` event types) are n
 Not built: a workplan name a hub does not offer passes only when the hub's name map
 lists it under ``[planned]`` with the root field awaited, and that field does not exist;
 once it exists the name must move to ``[names]``, so the test fails. A hub not installed
-in this checkout (ops, until T13-T15) has all its names not built. The not-built names
-are listed in a warning, not hidden.
+in this checkout has all its names not built. The not-built names are listed in a
+warning, not hidden.
 """
 
 from __future__ import annotations
@@ -206,6 +206,41 @@ async def test_the_core_hub_over_stdio_answers_to_the_workplan_s_names(
     assert not messages.is_error, messages.content
     assert isinstance(messages.structured_content, dict)
     assert messages.structured_content["data"]["messages"]["totalCount"] >= 0
+
+
+async def test_the_ops_hub_over_stdio_is_ops_hub_with_the_workplan_s_names(
+    tmp_path: Path, issuer: TestIssuer
+) -> None:
+    """``hubgraph mcp --hub ops`` serves ``ops-hub``: T15's thirteen names, answering."""
+    await load_demo(load_hub("ops"), load_settings("ops", env={"HUBGRAPH_HOME": str(tmp_path)}))
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "hubgraph", "mcp", "--hub", "ops", "--embedded"],
+        env={
+            "HUBGRAPH_HOME": str(tmp_path),
+            "HUBGRAPH_LOG_LEVEL": "warning",
+            **issuer.env(),
+            "HUBGRAPH_TOKEN": issuer.token("reader"),
+        },
+        cwd=str(tmp_path),
+    )
+    with (tmp_path / "server.log").open("a") as errlog:
+        async with (
+            stdio_client(parameters, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            started = await session.initialize()
+            listed = await session.list_tools()
+            services = await session.call_tool(
+                "list_services", {"health": "RED", "fields": "{ nodes { name health } }"}
+            )
+    assert started.server_info.name == "ops-hub"
+    assert set(workplan_names()["ops"]) <= {tool.name for tool in listed.tools}
+    assert not services.is_error, services.content
+    assert isinstance(services.structured_content, dict)
+    assert services.structured_content["data"]["services"]["nodes"] == [
+        {"name": "keycloak", "health": "RED"}
+    ]
 
 
 def test_only_a_planned_name_of_a_missing_field_passes() -> None:

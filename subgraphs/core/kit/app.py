@@ -248,7 +248,11 @@ def create_hub_app(
         if migrate_on_start:
             await migrations.upgrade(hub, database)
         try:
-            yield
+            if hub.background is None:
+                yield
+            else:
+                async with hub.background(settings, database):
+                    yield
         finally:
             await peers.aclose()
             if owns_authenticator:

@@ -52,6 +52,12 @@ class Unavailable(HubError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class NotConfigured(HubError):
+    """The hub is not set up for this (a setting it needs is missing or unusable)."""
+
+    code = "NOT_CONFIGURED"
+
+
 class Unauthorized(HubError):
     """A protected field asked of an anonymous caller: authenticate first."""
 

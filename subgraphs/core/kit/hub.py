@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.federation import Schema
 
+from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.settings import HubSettings
 
 DemoLoader = Callable[[AsyncSession], Awaitable[dict[str, int]]]
@@ -32,3 +34,6 @@ class HubDefinition:
     demo: DemoLoader | None = None
     # Hub-specific values put on every request context (e.g. core's integration rules).
     context_factory: Callable[[HubSettings], dict[str, Any]] | None = None
+    # Work the hub does in the background while it serves (e.g. ops's probe scheduler):
+    # entered once the database is migrated, left when the app stops.
+    background: Callable[[HubSettings, Database], AbstractAsyncContextManager[None]] | None = None
