@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,7 @@ from subgraphs.ops import models, operations, service
 NOW = datetime(2026, 3, 24, 9, 0, tzinfo=UTC)
 WORKPLAN = "CUST-WP-0025"
 
-SERVICES = [
+SERVICES: list[tuple[str, ...]] = [
     # namespace, name, domain, owner, endpoint, probe kind, probe target, health
     ("railiance", "keycloak", "net-kingdom", "net-kingdom", "https://sso.railiance.example",
      "http", "https://sso.railiance.example/realms/custodian/.well-known/openid-configuration", "RED"),
@@ -57,7 +58,7 @@ SERVICES = [
 ]  # fmt: skip
 
 # (service, ok, minutes before NOW, detail, status code): the results behind the health.
-RESULTS = {
+RESULTS: dict[str, list[tuple[bool, int, str, int | None]]] = {
     "keycloak": [
         (True, 95, "200 OK", 200),
         (False, 30, "503 Service Unavailable", 503),
@@ -69,7 +70,7 @@ RESULTS = {
 
 OPEN_INCIDENT = "Keycloak down: realm endpoints answer 503"
 RESOLVED_INCIDENT = "Wildcard certificate expired on the ingress"
-INCIDENTS = [
+INCIDENTS: list[tuple[Any, ...]] = [
     # title, severity, services, blocked task suffixes, minutes before NOW, summary, resolution
     (
         OPEN_INCIDENT,
@@ -96,7 +97,7 @@ OPEN_TIMELINE = [
     ("operator", 22, "Longhorn shows volume pvc-keycloak degraded (1 of 3 replicas)"),
 ]
 
-RUNBOOKS = [
+RUNBOOKS: list[tuple[Any, ...]] = [
     # service, title, triggers, steps (title, kind, instructions, action)
     (
         "keycloak",

@@ -367,7 +367,7 @@ async def record_check(
 async def list_access_paths(
     session: AsyncSession, *, kind: str | None = None, service_id: str | None = None
 ) -> list[models.AccessPath]:
-    stmt: Select[tuple[models.AccessPath]] = select(models.AccessPath)
+    stmt: Select[Any] = select(models.AccessPath)
     if kind:
         stmt = stmt.where(models.AccessPath.kind == one_of(kind, models.ACCESS_KINDS, "kind"))
     if service_id:

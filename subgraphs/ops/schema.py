@@ -462,7 +462,7 @@ class ProbeInput:
 
     def definition(self) -> service.ProbeDefinition:
         return service.ProbeDefinition(
-            kind=self.kind.value,
+            kind=str(self.kind.value),
             target=self.target,
             timeout_s=self.timeout_s,
             expected_status=self.expected_status,
@@ -554,7 +554,7 @@ class Query(OperationsQuery, ClusterQuery):
                 s,
                 namespace=namespace,
                 domain_slug=domain,
-                health=health.value if health else None,
+                health=str(health.value) if health else None,
                 first=first,
                 after=after,
             )

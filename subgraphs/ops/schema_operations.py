@@ -118,7 +118,7 @@ class RunbookStep:
             title=row.title,
             kind=StepKind(row.kind),
             instructions=row.instructions,
-            action=dict(row.action),
+            action=dict(row.action),  # type: ignore[arg-type]  # JSON is any JSON value
         )
 
 
@@ -202,7 +202,7 @@ class Runbook:
 
     @strawberry.field
     async def service(self, info: Info) -> LazyService:
-        return await _service(info, self.service_id)  # type: ignore[no-any-return]
+        return await _service(info, self.service_id)  # type: ignore[no-any-return,unused-ignore]
 
     @strawberry.field(description="In order.")
     async def steps(self, info: Info) -> list[RunbookStep]:
@@ -384,6 +384,11 @@ After = Annotated[
 ]
 
 
+def _mapping(value: Any) -> dict[str, Any] | None:
+    # An action is a JSON object; anything else is refused by operations' checks.
+    return value if isinstance(value, dict) or value is None else {"": value}
+
+
 def _id(value: strawberry.ID | None) -> str | None:
     return str(value) if value is not None else None
 
@@ -452,7 +457,9 @@ class OperationsMutation:
     )
     async def create_runbook(self, info: Info, input: CreateRunbookInput) -> Runbook:
         steps = [
-            operations.StepDefinition(s.title, s.kind.value, s.instructions, s.action)
+            operations.StepDefinition(
+                s.title, str(s.kind.value), s.instructions, _mapping(s.action)
+            )
             for s in input.steps
         ]
         async with _ctx(info).db.transaction() as s:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.core.kit.errors import BadUserInput, Conflict, NotFound
@@ -544,7 +544,7 @@ async def list_incidents(
 # --- batched lookups for the graph (one statement each, whatever the number of keys) ---
 
 
-def _open() -> object:
+def _open() -> ColumnElement[bool]:
     return models.Incident.status.in_(models.OPEN_INCIDENT_STATUSES)
 
 
@@ -555,7 +555,7 @@ async def blocking_incidents(
     stmt = (
         select(models.IncidentTask.task_key, models.Incident)
         .join(models.Incident, models.Incident.id == models.IncidentTask.incident_id)
-        .where(models.IncidentTask.task_key.in_(keys), _open())  # type: ignore[arg-type]
+        .where(models.IncidentTask.task_key.in_(keys), _open())
         .order_by(models.Incident.severity, models.Incident.opened_at)
     )
     grouped: dict[str, list[models.Incident]] = defaultdict(list)
@@ -586,7 +586,7 @@ async def open_incidents_of_services(
     stmt = (
         select(models.IncidentService.service_id, models.Incident)
         .join(models.Incident, models.Incident.id == models.IncidentService.incident_id)
-        .where(models.IncidentService.service_id.in_(service_ids), _open())  # type: ignore[arg-type]
+        .where(models.IncidentService.service_id.in_(service_ids), _open())
         .order_by(models.Incident.severity, models.Incident.opened_at)
     )
     grouped: dict[uuid.UUID, list[models.Incident]] = defaultdict(list)
@@ -603,7 +603,7 @@ async def open_incidents_by_domain(
         select(models.Service.domain_slug, models.Incident)
         .join(models.IncidentService, models.IncidentService.incident_id == models.Incident.id)
         .join(models.Service, models.Service.id == models.IncidentService.service_id)
-        .where(models.Service.domain_slug.in_(slugs), _open())  # type: ignore[arg-type]
+        .where(models.Service.domain_slug.in_(slugs), _open())
         .distinct()
         .order_by(models.Service.domain_slug, models.Incident.severity, models.Incident.opened_at)
     )
