@@ -27,6 +27,9 @@ from subgraphs.core.kit.settings import load_settings
 from tests.auth_support import SERVICE_SECRETS, TestIssuer
 from tests.support import free_port, postgres_database, wait_until_up
 
+# Starts every hub and a gateway as processes: the slow loop, as tests/conftest.py says.
+pytestmark = pytest.mark.slow
+
 HUBS = ("core", "dev", "ops")
 BLOCKED = """
 query Blocked($workplan: ID!) {
