@@ -211,3 +211,28 @@ def test_without_the_dev_hub_an_incident_blocking_tasks_is_refused(
     finally:
         server.stop()
     assert count_rows(ops_database_url, "incidents") == 1
+
+
+def test_of_concurrent_resolutions_exactly_one_wins(ops: LiveServer, ops_database_url: str) -> None:
+    """Eight operators resolve the same incident at once: one resolution, one timeline
+    entry; the others are told why not (kit.transitions' compare-and-set)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    incident = create(ops)
+
+    def resolve(n: int) -> dict[str, Any]:
+        return ops.result(RESOLVE, {"id": incident["id"], "resolution": f"operator {n}"})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(resolve, range(8)))
+    won = [a for a in answers if not a.get("errors")]
+    lost = {a["errors"][0]["extensions"]["code"] for a in answers if a.get("errors")}
+    assert len(won) == 1
+    assert lost <= {"CONFLICT", "INVALID_TRANSITION", "SERVICE_UNAVAILABLE"}
+    timeline = ops.gql(
+        "query($id: ID!) { incident(id: $id) { status timeline { text } } }", {"id": incident["id"]}
+    )["incident"]
+    assert timeline["status"] == "RESOLVED"
+    assert [e["text"] for e in timeline["timeline"] if e["text"].startswith("resolved")] == [
+        won[0]["data"]["resolveIncident"]["timeline"][-1]["text"]
+    ]
