@@ -31,6 +31,7 @@ not answer (refused, timed out, unresolvable).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import math
@@ -42,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import httpx
 
@@ -231,11 +232,13 @@ def new_client(
 
 
 class _Attempt:
-    """The phase a probe is in, so a timeout can say what it was waiting for."""
+    """The phase a probe is in, so a timeout can say what it was waiting for; and the
+    connections httpx opened for it, so a timeout can close them."""
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.phase = "connecting"
+        self.connections: list[Any] = []
 
     def ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)
@@ -244,6 +247,18 @@ class _Attempt:
         """httpcore's trace hook: where an HTTP request is, for the timeout's message."""
         if phase := _HTTP_PHASES.get(event):
             self.phase = phase
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            self.connections.append(info["return_value"])
+
+    async def abandon(self) -> None:
+        """Close the connections of a request the timeout cut short. httpcore closes its
+        socket when a TLS handshake fails, but not when it is cancelled (it catches
+        ``Exception`` only), which would leave a hung HTTPS target's socket open until
+        the garbage collector finds it. Closing twice is harmless."""
+        for connection in self.connections:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(0.5):  # closing is immediate; never hang on it
+                    await connection.aclose()
 
 
 _HTTP_PHASES = {
@@ -283,6 +298,7 @@ async def run_probe(
             return await _ssh(host, port, attempt, checked_at)
     except TimeoutError:
         detail = f"timed out after {spec.timeout_s:g} s {attempt.phase}"
+        await attempt.abandon()
     except (OSError, httpx.HTTPError) as exc:
         detail = describe_error(exc, spec.target)
     except Exception as exc:  # a bug here must not stop a scheduler's other probes

@@ -7,7 +7,10 @@ twice its timeout), never tightly: the point is "bounded", not "fast on this mac
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -194,6 +197,20 @@ async def test_http_timeouts_say_what_they_waited_for(targets: LoopbackTargets) 
         ProbeSpec("http", f"https://127.0.0.1:{targets.hung_port}/", timeout_s=SHORT), targets
     )
     assert handshake.detail == "timed out after 0.5 s in the TLS handshake"
+
+
+async def test_a_timed_out_https_probe_leaves_no_socket_open(targets: LoopbackTargets) -> None:
+    # Cancelled mid-handshake, httpcore does not close its socket; the probe does.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for port in (targets.hung_port, targets.blackhole_port, targets.http_port):
+            spec = ProbeSpec("http", f"https://127.0.0.1:{port}/", timeout_s=0.3)
+            assert (await probe(spec, targets)).detail.startswith("timed out after 0.3 s")
+        spec = ProbeSpec("tls", f"127.0.0.1:{targets.hung_port}", timeout_s=0.3)
+        assert not (await probe(spec, targets)).ok
+        await asyncio.sleep(0.05)
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
 
 async def test_http_refused_and_unresolvable(targets: LoopbackTargets) -> None:
