@@ -488,6 +488,17 @@ class RegisterServiceInput:
     probes: list[ProbeInput] = strawberry.field(default_factory=list)
 
 
+@strawberry.input(description="What to change of a service; fields left out stay.")
+class UpdateServiceInput:
+    owner: str | None = None
+    description: str | None = None
+    endpoints: list[str] | None = strawberry.field(
+        default=None, description="The whole new list: http(s) URLs or host:port."
+    )
+    red_after: int | None = strawberry.field(default=None, description=">= 1")
+    green_after: int | None = strawberry.field(default=None, description=">= 1")
+
+
 @strawberry.input
 class CreateIncidentInput:
     title: str
@@ -625,6 +636,33 @@ class Mutation(OperationsMutation):
                 green_after=input.green_after,
                 probes=[p.definition() for p in input.probes],
             )
+        return Service.from_row(row)
+
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
+        description="Change a service's owner, description, endpoints or thresholds; "
+        "BAD_USER_INPUT (nothing changed) for a bad endpoint or threshold.",
+    )
+    async def update_service(
+        self, info: Info, id: strawberry.ID, input: UpdateServiceInput
+    ) -> Service:
+        change = service.ServiceChange(
+            owner=input.owner,
+            description=input.description,
+            endpoints=input.endpoints,
+            red_after=input.red_after,
+            green_after=input.green_after,
+        )
+        async with _ctx(info).db.transaction() as s:
+            row = await service.update_service(s, str(id), change)
+        return Service.from_row(row)
+
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Remove a probe (and its results) from its service."
+    )
+    async def remove_probe(self, info: Info, id: strawberry.ID) -> Service:
+        async with _ctx(info).db.transaction() as s:
+            row = await service.remove_probe(s, str(id))
         return Service.from_row(row)
 
     @strawberry.federation.mutation(requires_scopes=WRITE, description="Add a probe to a service.")

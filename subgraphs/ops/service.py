@@ -90,6 +90,10 @@ def endpoint(value: str, argument: str = "endpoints") -> str:
         )
     if parts.scheme == "tcp" and port is None:
         raise BadUserInput(f"{argument}: {text!r} has no port", argument=argument)
+    if port is not None and not 1 <= port <= 65535:
+        raise BadUserInput(
+            f"{argument}: {text!r}: port {port} is not in 1-65535", argument=argument
+        )
     return text
 
 
@@ -238,6 +242,60 @@ async def add_probe(
     session.add(probe)
     await session.flush()
     return probe
+
+
+@dataclass(frozen=True)
+class ServiceChange:
+    """What ``update_service`` may change; None: leave as it is."""
+
+    owner: str | None = None
+    description: str | None = None
+    endpoints: Sequence[str] | None = None
+    red_after: int | None = None
+    green_after: int | None = None
+
+
+async def update_service(
+    session: AsyncSession, service_id: str, change: ServiceChange
+) -> models.Service:
+    """Change a service's registry entry; its name, namespace and health stay (health
+    is the probes' to say; new thresholds apply from the next result)."""
+    service = await get_service(session, service_id)
+    if change.endpoints is not None and len(change.endpoints) > MAX_ENDPOINTS:
+        raise BadUserInput(f"at most {MAX_ENDPOINTS} endpoints", argument="endpoints")
+    values = {
+        "owner": optional(change.owner, "owner", models.NAME_LENGTH)
+        if change.owner is not None
+        else service.owner,
+        "description": change.description.strip()
+        if change.description is not None
+        else service.description,
+        "endpoints": [endpoint(e) for e in change.endpoints]
+        if change.endpoints is not None
+        else service.endpoints,
+        "red_after": threshold(change.red_after, "redAfter")
+        if change.red_after is not None
+        else service.red_after,
+        "green_after": threshold(change.green_after, "greenAfter")
+        if change.green_after is not None
+        else service.green_after,
+    }
+    for name, value in values.items():
+        setattr(service, name, value)
+    await session.flush()
+    return service
+
+
+async def remove_probe(session: AsyncSession, probe_id: str) -> models.Service:
+    """Delete a probe and its results; the service it probed is returned."""
+    probe = await session.get(models.Probe, row_id(probe_id, "probe"))
+    if probe is None:
+        raise NotFound(f"no probe {probe_id!r}", argument="id")
+    service = await session.get(models.Service, probe.service_id)
+    assert service is not None
+    await session.delete(probe)
+    await session.flush()
+    return service
 
 
 async def list_services(

@@ -114,6 +114,8 @@ OPS_MUTATIONS = [
     "record_operational_debt",
     "record_change",
     "register_service",
+    "update_service",
+    "remove_probe",
     "add_probe",
     "create_incident",
     "update_incident",

@@ -92,6 +92,7 @@ def test_a_duplicate_name_in_a_namespace_is_a_conflict_and_writes_nothing(
         ({"endpoints": ["ftp://sso.example.org"]}, "endpoints", "http(s) URL"),
         ({"endpoints": ["sso.example.org:70000"]}, "endpoints", "70000"),
         ({"endpoints": ["sso.example.org"]}, "endpoints", "no port"),
+        ({"endpoints": ["https://sso.example.org:0/"]}, "endpoints", "port 0"),
         ({"redAfter": -1}, "redAfter", "at least 1"),
         ({"greenAfter": 0}, "greenAfter", "at least 1"),
         ({"name": "  "}, "name", "empty"),
@@ -161,3 +162,49 @@ def test_reading_needs_hub_read_and_registering_hub_write(
     assert count_rows(ops_database_url, "services") == 0
     made = ops.gql(REGISTER, {"input": service_input()}, headers=issuer.headers("writer"))
     assert made["registerService"]["name"] == "keycloak"
+
+
+UPDATE = """
+mutation($id: ID!, $input: UpdateServiceInput!) {
+  updateService(id: $id, input: $input) { name owner endpoints redAfter greenAfter health }
+}
+"""
+
+
+def test_a_service_s_entry_changes_and_bad_changes_change_nothing(
+    ops: LiveServer, ops_database_url: str, issuer: TestIssuer
+) -> None:
+    service = register(ops)
+    updated = ops.gql(
+        UPDATE,
+        {"id": service["id"], "input": {"owner": "identity-team", "redAfter": 5,
+                                        "endpoints": ["https://sso2.example.org"]}},
+    )["updateService"]  # fmt: skip
+    assert updated == {
+        "name": "keycloak",
+        "owner": "identity-team",
+        "endpoints": ["https://sso2.example.org"],
+        "redAfter": 5,
+        "greenAfter": 2,
+        "health": "UNKNOWN",
+    }
+    for bad in ({"greenAfter": -2}, {"endpoints": ["nope:0"]}):
+        error = ops.error(UPDATE, {"id": service["id"], "input": {"owner": "x", **bad}})
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    unchanged = ops.gql(
+        "query($id: ID!) { service(id: $id) { owner greenAfter probes { id } } }",
+        {"id": service["id"]},
+    )["service"]
+    assert unchanged["owner"] == "identity-team" and unchanged["greenAfter"] == 2
+    refused = ops.error(
+        UPDATE, {"id": service["id"], "input": {"owner": "y"}}, headers=issuer.headers("reader")
+    )
+    assert refused["extensions"]["code"] == "FORBIDDEN"
+    removed = ops.gql(
+        "mutation($id: ID!) { removeProbe(id: $id) { probes { kind } } }",
+        {"id": unchanged["probes"][0]["id"]},
+    )["removeProbe"]
+    assert len(removed["probes"]) == 1
+    assert count_rows(ops_database_url, "probes") == 1
+    missing = ops.error('mutation { removeProbe(id: "x") { id } }')
+    assert missing["extensions"]["code"] == "NOT_FOUND"
