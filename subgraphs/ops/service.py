@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -474,8 +474,8 @@ class IncidentChange:
     severity: str | None = None
     note: str | None = None
     add_services: Sequence[str] = ()
-    add_tasks: Sequence[str] = field(default=())
-    remove_tasks: Sequence[str] = field(default=())
+    add_tasks: Sequence[str] = ()
+    remove_tasks: Sequence[str] = ()
 
 
 async def update_incident(
