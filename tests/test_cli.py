@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -134,3 +135,19 @@ def test_a_group_is_loaded_when_used() -> None:
     assert gateway.exit_code == 0 and "serve" in gateway.output and "plan" in gateway.output
     typo = runner.invoke(app, ["gatway"])
     assert typo.exit_code == 2 and "Did you mean 'gateway'?" in typo.output
+
+
+def test_a_hub_without_its_app_module_is_not_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub being built (some modules, no ``app.py`` yet) is neither started, composed
+    nor listed; once its app module exists it is."""
+    import subgraphs
+
+    extra = tmp_path / "more_hubs"
+    (extra / "fin").mkdir(parents=True)
+    (extra / "fin" / "money.py").write_text("")
+    monkeypatch.setattr(subgraphs, "__path__", [*subgraphs.__path__, str(extra)])
+    assert "fin" not in available_hubs()
+    (extra / "fin" / "app.py").write_text("")
+    assert available_hubs()[-1] == "fin"
