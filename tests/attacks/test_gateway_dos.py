@@ -29,6 +29,7 @@ from gateway.engine import Gateway, GatewaySettings, RequestError
 from gateway.limits import OperationLimits
 from gateway.mcp.http import McpSettings
 from gateway.server import create_gateway_app
+from tests.attacks.bounds import ceiling
 from tests.gateway.failing_subgraphs import SUPERGRAPH as SMALL_SUPERGRAPH
 from tests.gateway.failing_subgraphs import apps
 from tests.support import LiveServer, free_port, wait_until_up
@@ -172,7 +173,7 @@ def test_healthz_answers_while_the_fan_out_is_sent_over_and_over(
         for thread in attackers:
             thread.join(timeout=60)
     assert probe.latencies, "the probe never got an answer"
-    assert max(probe.latencies) < 0.2, sorted(probe.latencies)[-5:]
+    assert max(probe.latencies) < ceiling(0.2), sorted(probe.latencies)[-5:]
 
 
 def test_the_fan_out_through_the_mcp_tool_is_refused_too(
@@ -192,7 +193,7 @@ def test_the_fan_out_through_the_mcp_tool_is_refused_too(
 
     started = time.perf_counter()
     result = asyncio.run(call())
-    assert time.perf_counter() - started < 5.0  # the MCP handshake included
+    assert time.perf_counter() - started < ceiling(5.0)  # the MCP handshake included
     assert result.is_error
     assert result.structured_content is not None
     [error] = result.structured_content["errors"]
@@ -271,7 +272,7 @@ async def test_a_fan_out_under_varying_conditions_stops_at_the_selection_budget(
             started = time.perf_counter()
             with pytest.raises(RequestError) as refused:
                 await gateway.prepare_async(varied_fan_out(n), None)
-            assert time.perf_counter() - started < 1.0
+            assert time.perf_counter() - started < ceiling(1.0)
             assert refused.value.errors[0]["extensions"]["code"] == "MAX_SELECTIONS_EXCEEDED"
         # a fragment spread twice under the same conditions is merged once: 2^40 fields
         # of text collapse to the two they name, and plan at once
@@ -297,7 +298,7 @@ async def test_a_slow_preparation_is_answered_503_and_its_plan_kept() -> None:
         started = time.perf_counter()
         with pytest.raises(RequestError) as slow:
             await gateway.execute(query)
-        assert time.perf_counter() - started < 2.0
+        assert time.perf_counter() - started < ceiling(2.0)
         assert slow.value.status == 503
         assert slow.value.errors[0]["extensions"]["code"] == "PREPARE_TIMEOUT"
         busy.set()

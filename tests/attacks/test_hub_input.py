@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subgraphs.core.kit.settings import load_settings
+from tests.attacks.bounds import ceiling
 from tests.auth_support import TestIssuer
 from tests.support import LiveServer
 
@@ -80,7 +81,7 @@ def test_5000_aliases_are_refused_at_once(http: httpx.Client) -> None:
     assert response.json()["errors"][0]["message"] == (
         "the operation uses 5000 aliases; at most 50 are allowed"
     )
-    assert elapsed < 1.0
+    assert elapsed < ceiling(1.0)
     assert_kept_alive(http, response)
 
 
@@ -89,7 +90,7 @@ def test_30000_aliases_are_refused_at_once(http: httpx.Client) -> None:
     query = "{ " + " ".join(f"a{i}: domains {{ totalCount }}" for i in range(30_000)) + " }"
     started = time.perf_counter()
     response = http.post("/graphql", json={"query": query})
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < ceiling(1.0)
     assert response.status_code == 400
     assert code_of(response) == "MAX_DOCUMENT_SIZE_EXCEEDED"
 
@@ -98,7 +99,7 @@ def test_many_tokens_are_refused_before_parsing(http: httpx.Client) -> None:
     # Under the size limit, but 40,000 tokens: refused by the scan, not by parsing.
     started = time.perf_counter()
     response = http.post("/graphql", json={"query": "{ " + "a " * 40_000 + "}"})
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < ceiling(1.0)
     assert response.status_code == 400
     assert code_of(response) == "MAX_TOKENS_EXCEEDED"
 
@@ -149,7 +150,7 @@ def test_healthz_answers_while_hostile_documents_are_refused(
         stop.set()
         for thread in attackers:
             thread.join()
-    assert slowest < 0.2
+    assert slowest < ceiling(0.2)
 
 
 # --- bodies --------------------------------------------------------------------------------
@@ -255,7 +256,7 @@ def test_a_body_over_the_limit_is_refused_by_its_declared_length(core_server: Li
         head = sock.recv(65536)
     assert head.startswith(b"HTTP/1.1 413 "), head[:200]
     assert b"REQUEST_TOO_LARGE" in head or b"\r\n\r\n" in head
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < ceiling(1.0)
 
 
 def test_a_chunked_body_over_the_limit_is_refused_once_past_it(core_server: LiveServer) -> None:
@@ -271,7 +272,7 @@ def test_a_chunked_body_over_the_limit_is_refused_once_past_it(core_server: Live
         started = time.perf_counter()
         head = sock.recv(65536)
     assert head.startswith(b"HTTP/1.1 413 "), head[:200]
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < ceiling(1.0)
 
 
 def test_a_20mb_body_is_refused_quickly(http: httpx.Client) -> None:
@@ -279,7 +280,7 @@ def test_a_20mb_body_is_refused_quickly(http: httpx.Client) -> None:
     response = http.post("/graphql", content=b" " * 20_000_000, headers=JSON_TYPE)
     assert response.status_code == 413
     assert code_of(response) == "REQUEST_TOO_LARGE"
-    assert time.perf_counter() - started < 3.0
+    assert time.perf_counter() - started < ceiling(3.0)
 
 
 @pytest.fixture(scope="module")
