@@ -6,8 +6,8 @@ The rules every part of the fin hub follows:
   float that went through JSON has already lost its cents). Amounts come in as strings,
   ints or Decimals.
 * **Amounts are stored with at most** :data:`AMOUNT_SCALE` **decimal places** and
-  :data:`AMOUNT_INTEGER_DIGITS` integer digits (``NUMERIC(AMOUNT_PRECISION, AMOUNT_SCALE)``):
-  token prices are fractions of a cent, so two places are not enough.
+  :data:`AMOUNT_INTEGER_DIGITS` integer digits (``NUMERIC(18, 6)``): token prices are
+  fractions of a cent, so two places are not enough.
 * **Currencies are never mixed silently.** ``Money + Money`` in different currencies raises
   :class:`CurrencyMismatch`; sums over several currencies are :class:`Totals` (one sum per
   currency) unless a configured :class:`RateTable` converts them, and the
@@ -56,13 +56,15 @@ __all__ = [
     "quantize",
 ]
 
-# Storage: NUMERIC(24, 6). Six places hold per-token prices (USD 0.000003 per token);
-# eighteen integer digits hold any organisation's budget many times over.
+# Storage: NUMERIC(18, 6) (models.Amount; on SQLite a 64-bit count of millionths, which
+# holds 12 integer digits). Six places hold per-token prices (USD 0.000003 per token);
+# twelve integer digits (under a trillion) hold a small organisation's figures in any
+# currency, KRW and JPY included. parse_amount refuses what storage could not hold.
 AMOUNT_SCALE: Final = 6
-AMOUNT_INTEGER_DIGITS: Final = 18
+AMOUNT_INTEGER_DIGITS: Final = 12
 AMOUNT_PRECISION: Final = AMOUNT_SCALE + AMOUNT_INTEGER_DIGITS
 
-# Arithmetic on money: more digits than any stored amount has (24), so sums are exact and
+# Arithmetic on money: more digits than any stored amount has (18), so sums are exact and
 # divisions (a yearly amount / 12) keep 34 significant digits; errors trap instead of
 # producing NaN or Infinity. Used explicitly, so nobody's thread-local context changes it.
 MONEY_CONTEXT: Final = Context(
@@ -165,7 +167,11 @@ def _bounded(value: Decimal, shown: str) -> Decimal:
     # Compare against the value rounded to the scale: trailing zeros do not count.
     if value != value.quantize(Decimal(1).scaleb(-AMOUNT_SCALE), context=MONEY_CONTEXT):
         raise ValueError(f"amount {shown} has more than {AMOUNT_SCALE} decimal places")
-    return value + 0 if value == 0 else value  # -0 -> 0
+    if value == 0:
+        return Decimal(0)  # -0 and 0E+3 alike
+    # Decimal("1E+3") is 1000 written with an exponent; stored and shown as 1000.
+    exponent = value.as_tuple().exponent
+    return value.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else value
 
 
 def _shown(text: object) -> str:

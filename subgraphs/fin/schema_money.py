@@ -103,7 +103,8 @@ else:
 @strawberry.type(description="An amount of money: a decimal string and its ISO 4217 currency.")
 class Money:
     amount: Decimal = strawberry.field(
-        description="The amount, a decimal string (at most 6 decimal places)."
+        description="The amount, a decimal string with the currency's minor units at least "
+        "and 6 decimal places at most."
     )
     currency: str = strawberry.field(description="The ISO 4217 currency code, e.g. EUR.")
 
@@ -111,24 +112,36 @@ class Money:
     def from_money(cls, value: money.Money, *, rounded: bool = False) -> Money:
         """The GraphQL value of ``value``.
 
-        Exact up to the storage scale (6 places; a derived figure such as a monthly share
-        is rounded there, half even); ``rounded=True`` rounds to the currency's minor units
-        (half up) for figures meant to be read, such as a projection.
+        Exact, written with the currency's minor units at least (``"1234.50"`` EUR,
+        ``"1235"`` JPY) and the storage scale at most (6 places: ``"0.000123"`` USD; a
+        derived figure such as a monthly share, 83.333..., is rounded there, half even),
+        trailing zeros beyond the minor units dropped. ``rounded=True`` rounds to the
+        minor units (half up) for figures meant to be read, such as a projection.
         """
         if rounded:
             amount = money.quantize(value.amount, value.currency)
         else:
-            amount = _to_scale(value.amount)
+            amount = _exact(value.amount, money.minor_units(value.currency))
         return cls(amount=amount, currency=value.currency)
 
 
-def _to_scale(amount: decimal.Decimal) -> decimal.Decimal:
-    """At most the storage scale; amounts already within it are returned unchanged."""
+def _exact(amount: decimal.Decimal, minor_units: int) -> decimal.Decimal:
+    """``amount`` with at least ``minor_units`` and at most the storage scale's places."""
+    amount = _at_most(amount, money.AMOUNT_SCALE)
+    stripped = amount.normalize(context=money.MONEY_CONTEXT)
+    exponent = stripped.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -minor_units:
+        # Fewer places than the currency has: padded (exact, nothing is rounded).
+        return amount.quantize(decimal.Decimal(1).scaleb(-minor_units))
+    return stripped
+
+
+def _at_most(amount: decimal.Decimal, places: int) -> decimal.Decimal:
+    """``amount`` rounded (half even) to ``places`` if it has more; unchanged otherwise."""
     exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= -money.AMOUNT_SCALE:
+    if isinstance(exponent, int) and exponent >= -places:
         return amount
-    scale = decimal.Decimal(1).scaleb(-money.AMOUNT_SCALE)
-    return amount.quantize(scale, context=money.MONEY_CONTEXT)
+    return amount.quantize(decimal.Decimal(1).scaleb(-places), context=money.MONEY_CONTEXT)
 
 
 @strawberry.type(
@@ -175,7 +188,7 @@ class ConvertedTotal:
         return cls(
             total=Money.from_money(converted.total, rounded=rounded),
             rates=[
-                RateUsed(currency=code, rate=_to_rate_scale(rate))
+                RateUsed(currency=code, rate=_at_most(rate, _RATE_SCALE))
                 for code, rate in sorted(converted.rates_used.items())
             ],
             base=converted.base,
@@ -185,10 +198,3 @@ class ConvertedTotal:
 
 # A cross rate (USD -> GBP through EUR) has 34 digits; 10 places are plenty to check one.
 _RATE_SCALE = 10
-
-
-def _to_rate_scale(rate: decimal.Decimal) -> decimal.Decimal:
-    exponent = rate.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= -_RATE_SCALE:
-        return rate
-    return rate.quantize(decimal.Decimal(1).scaleb(-_RATE_SCALE), context=money.MONEY_CONTEXT)
