@@ -165,6 +165,10 @@ class Period:
         """The first days of its months, in order."""
         return list(iter_months(self.start, self.last_month))
 
+    def shift(self, count: int) -> Period:
+        """The period of the same kind ``count`` periods later (negative: earlier)."""
+        return Period(add_months(self.start, count * _KIND_MONTHS[self.kind]), self.kind)
+
     def contains(self, day: date) -> bool:
         return self.start <= day < self.end
 

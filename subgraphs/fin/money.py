@@ -171,7 +171,9 @@ def _bounded(value: Decimal, shown: str) -> Decimal:
         return Decimal(0)  # -0 and 0E+3 alike
     # Decimal("1E+3") is 1000 written with an exponent; stored and shown as 1000.
     exponent = value.as_tuple().exponent
-    return value.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else value
+    if isinstance(exponent, int) and exponent > 0:
+        return value.quantize(Decimal(1), context=MONEY_CONTEXT)
+    return value
 
 
 def _shown(text: object) -> str:
@@ -187,7 +189,9 @@ def minor_units(currency: str) -> int:
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """``amount`` rounded (half up) to the currency's minor units, for display only."""
     places = minor_units(currency)
-    rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    rounded = amount.quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=MONEY_CONTEXT
+    )
     return rounded + 0 if rounded == 0 else rounded  # never "-0.00"
 
 
@@ -422,7 +426,7 @@ def _parse_rate(raw: object) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         raise ValueError(f'expected a decimal string such as "0.92", not {raw!r}')
     text = raw.strip() if isinstance(raw, str) else raw
-    if isinstance(text, str) and not _AMOUNT.fullmatch(text):
+    if isinstance(text, str) and (len(text) > _MAX_AMOUNT_TEXT or not _AMOUNT.fullmatch(text)):
         raise ValueError(f"not a decimal number: {raw!r}")
     value = Decimal(text) if not isinstance(text, Decimal) else text
     if not value.is_finite() or value <= 0:

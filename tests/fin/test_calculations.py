@@ -107,6 +107,10 @@ def test_quarter_boundaries() -> None:
     assert str(Period.containing(date(2026, 3, 31), "year")) == "2026"
     assert str(Period.containing(date(2026, 3, 31), "month")) == "2026-03"
     assert len(parse_period("2026").months()) == 12
+    assert str(q3.shift(1)) == "2026-Q4" and str(q3.shift(2)) == "2027-Q1"
+    assert str(q3.shift(-3)) == "2025-Q4"
+    assert str(parse_period("2026-01").shift(-1)) == "2025-12"
+    assert str(parse_period("2026").shift(1)) == "2027"
     with pytest.raises(ValueError, match="does not begin a quarter"):
         Period(date(2026, 2, 1), "quarter")
     with pytest.raises(ValueError, match="not a month: '2026-Q3'"):

@@ -12,6 +12,7 @@ import strawberry
 from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ScalarAlreadyRegisteredError
 
 from gateway.composition import SubgraphSDL, compose
 from gateway.engine import Gateway
@@ -486,6 +487,23 @@ def test_money_is_shown_exactly_between_minor_units_and_the_storage_scale(
 ) -> None:
     value = schema_money.Money.from_money(Money(Decimal(amount), currency))
     assert schema_money.serialize_decimal(value.amount) == shown
+
+
+def test_strawberrys_own_decimal_cannot_sit_beside_ours() -> None:
+    # decimal.Decimal as an annotation is Strawberry's built-in scalar (it takes floats);
+    # the schema refuses to build with both, so the mistake cannot ship.
+    @strawberry.type
+    class Mixed:
+        @strawberry.field
+        def ours(self) -> schema_money.Money:
+            return schema_money.Money(amount=Decimal(1), currency="EUR")
+
+        @strawberry.field
+        def theirs(self) -> Decimal:
+            return Decimal(1)
+
+    with pytest.raises(ScalarAlreadyRegisteredError, match="Decimal"):
+        hub_schema(Mixed)
 
 
 def test_serialising_keeps_plain_notation() -> None:
