@@ -3,7 +3,8 @@ by hand in the comments beside it (exact Decimals, no tolerance)."""
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -27,7 +28,7 @@ from subgraphs.fin.calculations import (
     parse_period,
     runway,
 )
-from subgraphs.fin.money import CurrencyMismatch, quantize
+from subgraphs.fin.money import MONEY_CONTEXT, CurrencyMismatch, quantize
 
 D = Decimal
 
@@ -434,3 +435,43 @@ def test_bad_budget_input_is_refused() -> None:
         budget_alerts(D(100), D(0), D(0), [D(0)])
     with pytest.raises(ValueError, match="finite Decimal"):
         budget_alerts(D(100), D(0), 5.0)  # type: ignore[arg-type]
+
+
+def test_runway_invariants_on_generated_cases() -> None:
+    """Whatever the figures: each closing is the opening less the spend and the next
+    opening; exhaustion is the first negative closing; the months remaining lie within
+    that month; the threshold flag follows the months remaining."""
+    rng = random.Random(15)
+    for _ in range(300):
+        start = date(2026, rng.randint(1, 12), 1)
+        commitments = []
+        for _ in range(rng.randint(0, 4)):
+            begins = add_months(start, rng.randint(-12, 12))
+            ends = rng.choice([None, add_months(begins, rng.randint(1, 30)) - timedelta(days=1)])
+            cadence = rng.choice(["monthly", "quarterly", "yearly"])
+            amount = D(rng.randint(0, 500_00)) / 100
+            commitments.append(CommitmentTerms(amount, "EUR", cadence, begins, ends))  # type: ignore[arg-type]
+        balance = D(rng.randint(-1000_00, 50_000_00)) / 100
+        burn = D(rng.randint(0, 5000_00)) / 100
+        threshold = D(rng.randint(0, 24))
+        result = runway(balance, "EUR", start, burn, commitments, threshold_months=threshold)
+        opening = balance
+        for index, month in enumerate(result.projection):
+            assert month.month == add_months(start, index) and month.opening == opening
+            # Compared in the money context (34 digits), as computed: the default one has 28.
+            assert month.closing == MONEY_CONTEXT.subtract(month.opening, month.spend)
+            assert month.spend >= 0
+            assert month.spend == MONEY_CONTEXT.add(
+                result.uncommitted_monthly, committed_monthly(commitments, month.month)
+            )
+            opening = month.closing
+        negative = [i for i, m in enumerate(result.projection) if m.closing < 0]
+        if not negative:
+            assert result.months_remaining is None and result.exhausted_in is None
+            assert result.below_threshold is False
+            continue
+        first = negative[0]
+        assert result.exhausted_in == result.projection[first].month
+        assert result.months_remaining is not None
+        assert first <= result.months_remaining < first + 1
+        assert result.below_threshold == (result.months_remaining < threshold)
