@@ -137,8 +137,10 @@ def parse_amount(text: str | int | Decimal) -> Decimal:
     Refused with a ValueError saying why: floats and bools (a TypeError's worth of mistake,
     but one error type is simpler for callers reporting bad rows), NaN and Infinity,
     exponents and thousands separators in text, more than :data:`AMOUNT_SCALE` decimal
-    places (trailing zeros do not count), and :data:`AMOUNT_INTEGER_DIGITS` or more integer
-    digits. Surrounding whitespace is ignored; ``-0`` is ``0``.
+    places (trailing zeros do not count, and are dropped down to 6), and more than
+    :data:`AMOUNT_INTEGER_DIGITS` integer digits. Surrounding whitespace is ignored; ``-0``
+    is ``0``; the result has at most 6 places and no exponent (``1E+3`` is ``1000``), as
+    given otherwise (``"12.30"`` stays ``12.30``).
     """
     if isinstance(text, bool | float):
         raise ValueError(
@@ -163,15 +165,21 @@ def parse_amount(text: str | int | Decimal) -> Decimal:
 def _bounded(value: Decimal, shown: str) -> Decimal:
     """``value`` if it fits the storage scale and precision, ValueError otherwise."""
     if abs(value) >= _LIMIT:
-        raise ValueError(f"amount {shown} is too large (at most {AMOUNT_INTEGER_DIGITS} digits)")
-    # Compare against the value rounded to the scale: trailing zeros do not count.
-    if value != value.quantize(Decimal(1).scaleb(-AMOUNT_SCALE), context=MONEY_CONTEXT):
+        raise ValueError(
+            f"amount {shown} is too large (at most {AMOUNT_INTEGER_DIGITS} integer digits)"
+        )
+    # Compared with the value at the storage scale: trailing zeros do not count, and a
+    # value with more of them ("1.500000000") comes back at the scale ("1.500000").
+    at_scale = value.quantize(Decimal(1).scaleb(-AMOUNT_SCALE), context=MONEY_CONTEXT)
+    if value != at_scale:
         raise ValueError(f"amount {shown} has more than {AMOUNT_SCALE} decimal places")
     if value == 0:
         return Decimal(0)  # -0 and 0E+3 alike
-    # Decimal("1E+3") is 1000 written with an exponent; stored and shown as 1000.
     exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -AMOUNT_SCALE:
+        return at_scale
     if isinstance(exponent, int) and exponent > 0:
+        # Decimal("1E+3") is 1000 written with an exponent; stored and shown as 1000.
         return value.quantize(Decimal(1), context=MONEY_CONTEXT)
     return value
 
@@ -192,7 +200,7 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     rounded = amount.quantize(
         Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=MONEY_CONTEXT
     )
-    return rounded + 0 if rounded == 0 else rounded  # never "-0.00"
+    return rounded.copy_abs() if rounded == 0 else rounded  # never "-0.00"
 
 
 def format_amount(amount: Decimal) -> str:

@@ -80,12 +80,15 @@ def test_minor_units() -> None:
         ("999999999999.999999", Decimal("999999999999.999999")),  # the largest storable
         (7, Decimal(7)),
         (Decimal("12.30"), Decimal("12.30")),
+        ("12.30", Decimal("12.30")),
         (Decimal("1E+3"), Decimal("1000")),
     ],
 )
 def test_parse_amount_accepts(given: str | int | Decimal, expected: Decimal) -> None:
     parsed = parse_amount(given)
     assert parsed == expected and isinstance(parsed, Decimal)
+    exponent = parsed.as_tuple().exponent
+    assert isinstance(exponent, int) and -6 <= exponent <= 0
     assert "E" not in str(parsed)  # plain notation, never an exponent
     assert not str(parsed).startswith("-0")
 
@@ -122,6 +125,13 @@ def test_parse_amount_accepts(given: str | int | Decimal, expected: Decimal) -> 
 def test_parse_amount_refuses(given: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_amount(given)
+
+
+def test_parse_amount_keeps_the_given_places_up_to_six() -> None:
+    assert str(parse_amount("12.30")) == "12.30"
+    assert str(parse_amount("1.500000000")) == "1.500000"
+    assert str(parse_amount(Decimal("2.50000000"))) == "2.500000"
+    assert str(parse_amount("-0.00")) == "0"
 
 
 def test_quantize_rounds_half_up_to_minor_units_and_never_shows_minus_zero() -> None:
