@@ -3,19 +3,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLScalarType
 from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ScalarAlreadyRegisteredError
 
+from gateway.api_schema import build_api_schema
 from gateway.composition import SubgraphSDL, compose
 from gateway.engine import Gateway
+from gateway.mcp.json_schema import scalar_schema
+from gateway.supergraph import read_supergraph
 from subgraphs.core.kit.federation import hub_schema, sdl
 from subgraphs.fin import money, schema_money
 from subgraphs.fin.money import (
@@ -547,6 +552,14 @@ async def test_the_scalar_composes_and_passes_through_the_gateway() -> None:
     )
     assert "scalar Decimal @join__type(graph: FIN)" in supergraph
     assert "A decimal number written as a JSON string" in supergraph
+    # Clients see it, and the MCP tools describe it as a decimal string.
+    api = build_api_schema(read_supergraph(supergraph))
+    decimal_type = api.get_type("Decimal")
+    assert isinstance(decimal_type, GraphQLScalarType)
+    tool_schema = scalar_schema(decimal_type)
+    assert tool_schema["type"] == "string"
+    assert re.fullmatch(tool_schema["pattern"], "-1234.50")
+    assert not re.fullmatch(tool_schema["pattern"], "1e3")
 
     apps = {
         name: Starlette(routes=[Route("/graphql", GraphQL(schema))])  # type: ignore[arg-type]
