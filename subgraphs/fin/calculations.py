@@ -13,7 +13,8 @@ Rules chosen here, and why:
   means one thing (:func:`parse_period`).
 * **Precision**: monthly equivalents (a yearly 1000.00 / 12) and averages keep
   ``MONEY_CONTEXT``'s 34 significant digits; rounding to cents happens only for display
-  (``money.quantize``), so twelve monthly shares add back up to the yearly amount.
+  (``money.quantize``), so twelve monthly shares, summed and then shown, give back the
+  yearly amount (shares rounded first would not: 12 x 83.33 = 999.96).
 * **Commitments count in whole months**: one is *active in* a month when it is in force on
   any day of it (start on or before the month's last day, end — the last day in force,
   inclusive — on or after its first day). No proration: subscriptions and contracts bill
