@@ -46,7 +46,7 @@ class _Cells:
         self.record = record
 
     def get(self, column: str | None, default: str | None = None) -> str | None:
-        if column is None:
+        if column is None or column not in self.where:
             return default
         return self.record[self.where[column]].strip() or default
 

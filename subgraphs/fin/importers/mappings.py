@@ -63,8 +63,10 @@ class ColumnMapping:
                 raise MappingError(f"mapping {self.name}: {what} needs a column or a default")
 
     def missing_columns(self, header: list[str]) -> list[str]:
+        # The service and resource columns may be absent: a CUR without the tag
+        # activated, a generic file naming no services.
         named = [self.date, self.amount, self.currency, self.vendor, self.category]
-        named += [self.service, self.resource, *self.identity]
+        named += self.identity
         present = set(header)
         return [column for column in named if column is not None and column not in present]
 

@@ -1,0 +1,538 @@
+"""hubgraph fin import-costs: every cost format on the sample files shipped beside this
+module (tests/fin/samples/), stored exactly (Decimal), idempotent, all-or-nothing, with
+services checked with a real ops hub over loopback as the fin hub's service account.
+
+The fixtures here are shared with test_import_tokens.py (imported from it): a fin
+database on each backend built from the models, an issuer that knows the ``fin-hub``
+client, and an ops hub serving two services with fixed ids (the samples name them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import pool, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
+
+from identity.issuer.app import create_app as create_issuer_app
+from identity.issuer.config import config_from_dict, hash_password
+from identity.settings import AuthSettings
+from subgraphs.core.kit.database import Database
+from subgraphs.core.kit.peers import PeerHubs
+from subgraphs.core.kit.settings import load_settings
+from subgraphs.fin import ingest
+from subgraphs.fin.importers.attribution import Rule
+from subgraphs.fin.importers.csv_costs import read_cost_csv
+from subgraphs.fin.importers.mappings import PRESETS
+from subgraphs.fin.importers.opencost import read_opencost
+from subgraphs.fin.importers.ops_services import known_services
+from subgraphs.fin.models import Base, CostEntry, TokenSpend
+from tests.auth_support import TestIssuer
+from tests.conftest import _database_url
+from tests.support import LiveServer, free_port
+
+SAMPLES = Path(__file__).parent / "samples"
+PAYMENTS_API = "3b1f6c2e-8d4a-4f5b-9c6e-2a7d1e0f4b91"  # ops service, domain payments
+STOREFRONT = "a9c4e7d2-1f3b-4e8a-b5c6-7d2e9f1a3c54"  # ops service, domain shop
+UNKNOWN = "00000000-0000-4000-8000-000000000404"
+FIN_CLIENT, FIN_SECRET = "fin-hub", "fin-secret"
+HETZNER_RULES = [
+    Rule(vendor="Hetzner", resource="web-*", service=STOREFRONT, domain=None),
+    Rule(vendor="hetzner", resource="db-01", service=PAYMENTS_API, domain=None),
+]
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fin_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestIssuer]:
+    """The suite's issuer cast, plus the fin hub's service account (hub:read)."""
+    issuer = TestIssuer(tmp_path_factory.mktemp("fin-import-issuer"))
+    issuer.raw["clients"][FIN_CLIENT] = {
+        "secret_hash": hash_password(FIN_SECRET, method="pbkdf2_sha256"),
+        "scopes": ["hub:read"],
+        "roles": ["hub:read"],
+    }
+    issuer.config = config_from_dict(issuer.raw)
+    issuer.server = LiveServer(create_issuer_app(issuer.config), port=issuer.port)
+    issuer.start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture(scope="session")
+def ops_hub(fin_issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ops hub (SQLite) with the two services the samples name; its base URL."""
+    from subgraphs.ops.app import create_app
+    from subgraphs.ops.models import Service
+
+    home = tmp_path_factory.mktemp("fin-import-ops")
+    url = f"sqlite+aiosqlite:///{home / 'ops.db'}"
+    settings = load_settings(
+        "ops",
+        env={"HUBGRAPH_HOME": str(home), "HUBGRAPH_OPS_DATABASE_URL": url, **fin_issuer.env()},
+    )
+    from dataclasses import replace
+
+    settings = replace(settings, options={"dev_url": "http://127.0.0.1:9"})
+    server = LiveServer(create_app(settings, migrate_on_start=True)).start()
+
+    async def seed() -> None:
+        db = Database(url)
+        try:
+            async with db.transaction() as session:
+                session.add_all(
+                    [
+                        Service(
+                            id=uuid.UUID(PAYMENTS_API),
+                            name="payments-api",
+                            namespace="payments",
+                            domain_slug="payments",
+                        ),
+                        Service(
+                            id=uuid.UUID(STOREFRONT),
+                            name="storefront",
+                            namespace="shop",
+                            domain_slug="shop",
+                        ),
+                    ]
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(seed())
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fin_url_session(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    for url in _database_url(backend, tmp_path_factory.mktemp(f"fin-import-{backend}"), "fin"):
+        asyncio.run(_create_tables(url))
+        yield url
+
+
+async def _create_tables(url: str) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+
+
+@pytest.fixture
+def fin_url(fin_url_session: str) -> str:
+    """The fin database (from the models), its two import tables emptied."""
+
+    async def empty() -> None:
+        engine = create_async_engine(fin_url_session, poolclass=pool.NullPool)
+        async with engine.begin() as conn:
+            for table in (CostEntry.__table__, TokenSpend.__table__):
+                await conn.execute(table.delete())
+        await engine.dispose()
+
+    asyncio.run(empty())
+    return fin_url_session
+
+
+def fin_auth(issuer: TestIssuer) -> AuthSettings:
+    return issuer.auth_settings(client_id=FIN_CLIENT, client_secret=FIN_SECRET)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def run_import(
+    url: str,
+    path: Path,
+    reader: Any,
+    *,
+    ops: str,
+    auth: AuthSettings,
+    kind: str = "costs",
+    **extra: Any,
+) -> ingest.ImportReport:
+    async def run() -> ingest.ImportReport:
+        db = Database(url)
+        peers = PeerHubs(auth)
+
+        async def lookup(ids: Any) -> Any:
+            return await known_services(peers, f"{ops}/graphql", ids)
+
+        try:
+            call = ingest.import_costs if kind == "costs" else ingest.import_tokens
+            return await call(db, path, reader, services=lookup, **extra)
+        finally:
+            await peers.aclose()
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def rows_of(url: str, table: str, order: str = "source_row") -> list[dict[str, Any]]:
+    model = {"cost_entries": CostEntry, "token_spend": TokenSpend}[table]
+
+    async def run() -> list[dict[str, Any]]:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                found = (await session.execute(select(model).order_by(text(order)))).scalars()
+                return [
+                    {c.key: getattr(row, c.key) for c in model.__table__.columns} for row in found
+                ]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def csv_reader(preset: str) -> Any:
+    return lambda handle: read_cost_csv(handle, PRESETS[preset])
+
+
+def problems(report: ingest.ImportReport) -> list[tuple[int, str]]:
+    return [(p.row, p.message) for p in report.problems]
+
+
+# --- formats ------------------------------------------------------------------------------
+
+
+def test_hetzner_invoice_stored_exactly_with_rules_and_unattributed(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    path = SAMPLES / "hetzner_invoice_2026-03.csv"
+    report = run_import(
+        fin_url,
+        path,
+        csv_reader("hetzner"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=HETZNER_RULES,
+    )
+    assert not report.rejected, report
+    assert (report.rows_read, report.added, report.already_present) == (8, 8, 0)
+    assert report.attribution == {"rule": 5, "unattributed": 3}
+    stored = rows_of(fin_url, "cost_entries")
+    assert [
+        (
+            r["source_row"],
+            r["amount"],
+            r["category"],
+            r["resource"],
+            r["service_id"],
+            r["domain_slug"],
+            r["attribution"],
+        )
+        for r in stored
+    ] == [
+        (2, Decimal("6.80"), "Server", "web-01", STOREFRONT, "shop", "rule"),
+        (3, Decimal("6.80"), "Server", "web-02", STOREFRONT, "shop", "rule"),
+        (4, Decimal("26.49"), "Server", "db-01", PAYMENTS_API, "payments", "rule"),
+        (5, Decimal("4.40"), "Volume", "pgdata", None, None, "unattributed"),
+        (6, Decimal("0.50"), "Primary IP", "web-01", STOREFRONT, "shop", "rule"),
+        (7, Decimal("5.39"), "Load Balancer", "lb-shop", None, None, "unattributed"),
+        (8, Decimal("0.35"), "Traffic", "lb-shop", None, None, "unattributed"),
+        (9, Decimal("5.30"), "Backup", "db-01", PAYMENTS_API, "payments", "rule"),
+    ]
+    assert {(r["vendor"], r["currency"], str(r["date"])) for r in stored} == {
+        ("Hetzner", "EUR", "2026-03-01")
+    }
+    assert sum(r["amount"] for r in stored) == Decimal("56.03")
+    assert all(r["source_file"] == str(path.resolve()) for r in stored)
+
+
+def test_reimport_adds_nothing_and_an_overlapping_file_only_its_new_rows(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    auth = fin_auth(fin_issuer)
+    first = SAMPLES / "hetzner_invoice_2026-03.csv"
+    run_import(fin_url, first, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=HETZNER_RULES)
+    again = run_import(
+        fin_url, first, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=HETZNER_RULES
+    )
+    assert (again.rows_read, again.added, again.already_present) == (8, 0, 8)
+    overlap = SAMPLES / "hetzner_invoices_2026-03_to_04.csv"
+    report = run_import(
+        fin_url, overlap, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=HETZNER_RULES
+    )
+    assert (report.rows_read, report.added, report.already_present) == (11, 3, 8)
+    stored = rows_of(fin_url, "cost_entries", order="date, source_row")
+    assert len(stored) == 11
+    april = [(r["resource"], r["amount"]) for r in stored if str(r["date"]) == "2026-04-01"]
+    assert april == [
+        ("web-01", Decimal("6.80")),
+        ("db-01", Decimal("26.49")),
+        ("pgdata", Decimal("4.40")),
+    ]
+
+
+def test_aws_cost_and_usage_report_with_service_tags(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    report = run_import(
+        fin_url,
+        SAMPLES / "aws_cur_2026-03.csv",
+        csv_reader("aws-cur"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert not report.rejected, report
+    assert report.attribution == {"service": 3, "unattributed": 2}
+    stored = rows_of(fin_url, "cost_entries")
+    assert [(r["amount"], r["category"], r["service_id"], r["domain_slug"]) for r in stored] == [
+        (Decimal("2.76"), "Amazon Elastic Compute Cloud", PAYMENTS_API, "payments"),
+        (Decimal("1.728"), "Amazon Relational Database Service", PAYMENTS_API, "payments"),
+        (Decimal("0.031613"), "Amazon Simple Storage Service", STOREFRONT, "shop"),
+        (Decimal("0.0351"), "AWS Data Transfer", None, None),
+        (Decimal("0.5244"), "Amazon Elastic Compute Cloud", None, None),
+    ]
+    assert {(r["vendor"], r["currency"]) for r in stored} == {("AWS", "USD")}
+    assert stored[0]["resource"] == "i-0a1b2c3d4e5f67890"
+
+
+def test_opencost_allocations_by_namespace(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    rules = [Rule(vendor=None, resource="storefront", service=STOREFRONT, domain=None)]
+    report = run_import(
+        fin_url,
+        SAMPLES / "opencost_allocation_namespace.json",
+        lambda handle: read_opencost(handle, "EUR"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=rules,
+    )
+    assert not report.rejected, report
+    assert (report.rows_read, report.added) == (6, 6)
+    assert report.attribution == {"service": 2, "rule": 2, "unattributed": 2}
+    stored = rows_of(fin_url, "cost_entries")
+    assert [
+        (
+            r["source_row"],
+            str(r["date"]),
+            r["resource"],
+            r["amount"],
+            r["service_id"],
+            r["attribution"],
+        )
+        for r in stored
+    ] == [
+        # totalCost 3.1380000000000003 (float noise) is stored to six places
+        (1, "2026-03-01", "payments", Decimal("3.138"), PAYMENTS_API, "service"),
+        (2, "2026-03-01", "storefront", Decimal("1.51"), STOREFRONT, "rule"),
+        (3, "2026-03-01", "__idle__", Decimal("1.1891"), None, "unattributed"),
+        (4, "2026-03-02", "payments", Decimal("3.138"), PAYMENTS_API, "service"),
+        (5, "2026-03-02", "storefront", Decimal("1.51"), STOREFRONT, "rule"),
+        (6, "2026-03-02", "__idle__", Decimal("1.1891"), None, "unattributed"),
+    ]
+    assert {(r["vendor"], r["category"], r["currency"]) for r in stored} == {
+        ("prod-eu-1", "kubernetes", "EUR")
+    }
+
+
+# --- rejection ----------------------------------------------------------------------------
+
+
+def test_bad_rows_are_reported_with_their_numbers_and_nothing_is_written(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    report = run_import(
+        fin_url,
+        SAMPLES / "generic_costs_with_bad_rows.csv",
+        csv_reader("generic"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert report.rejected and report.problem_count == 5
+    assert [row for row, _ in problems(report)] == [3, 4, 5, 6, 7]
+    messages = dict(problems(report))
+    assert messages[3].startswith("date: ")
+    assert messages[4].startswith("amount: ")
+    assert "unknown currency 'EUX'" in messages[5]
+    assert messages[6] == "service 'payments-api' is not an ops service id"
+    assert "more than 6 decimal places" in messages[7]
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_unknown_service_refused_with_every_row_naming_it(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    report = run_import(
+        fin_url,
+        SAMPLES / "generic_costs_unknown_service.csv",
+        csv_reader("generic"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert problems(report) == [
+        (3, f"service {UNKNOWN} does not exist in ops"),
+        (5, f"service {UNKNOWN} does not exist in ops"),
+    ]
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_a_rule_naming_an_unknown_service_refuses_the_file(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    rules = [Rule(vendor="Hetzner", resource=None, service=UNKNOWN, domain=None)]
+    report = run_import(
+        fin_url,
+        SAMPLES / "hetzner_invoice_2026-03.csv",
+        csv_reader("hetzner"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=rules,
+    )
+    assert report.rejected and report.failure and UNKNOWN in report.failure
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_ops_unreachable_fails_clearly_and_writes_nothing(
+    fin_url: str, fin_issuer: TestIssuer
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    report = run_import(
+        fin_url,
+        SAMPLES / "aws_cur_2026-03.csv",
+        csv_reader("aws-cur"),
+        ops=closed,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert report.failure and report.failure.startswith("SERVICE_UNAVAILABLE: ")
+    assert closed in report.failure
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_the_report_keeps_the_first_hundred_bad_rows_and_counts_all(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    path = tmp_path / "many.csv"
+    lines = ["date,amount,currency,vendor,category"]
+    lines += [f"2026-03-{(i % 28) + 1:02d},{i}.00,EUR,Hetzner,server" for i in range(300)]
+    lines += ["not a date,1.00,EUR,Hetzner,server"] * 250
+    path.write_text("\n".join(lines) + "\n")
+    report = run_import(
+        fin_url, path, csv_reader("generic"), ops=ops_hub, auth=fin_auth(fin_issuer), rules=[]
+    )
+    assert report.problem_count == 250 and report.rows_read == 550
+    assert [row for row, _ in problems(report)] == list(range(302, 402))
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def cli_env(
+    fin_url: str, ops: str, issuer: TestIssuer, tmp_path: Path, options: str = ""
+) -> dict[str, str]:
+    config = tmp_path / "hubgraph.toml"
+    config.write_text(f'[hubs.fin.options]\nops_url = "{ops}"\n{options}')
+    return {
+        "HUBGRAPH_CONFIG": str(config),
+        "HUBGRAPH_HOME": str(tmp_path),
+        "HUBGRAPH_FIN_DATABASE_URL": fin_url,
+        **issuer.env(),
+        "HUBGRAPH_AUTH_CLIENT_ID": FIN_CLIENT,
+        "HUBGRAPH_AUTH_CLIENT_SECRET": FIN_SECRET,
+    }
+
+
+def invoke(args: Sequence[str], env: dict[str, str]) -> Any:
+    from subgraphs.fin.cli import app
+
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+HETZNER_RULES_TOML = f"""
+[[hubs.fin.options.attribution]]
+vendor = "Hetzner"
+resource = "web-*"
+service = "{STOREFRONT}"
+"""
+
+
+def test_command_imports_reimports_and_shows_no_progress_bar_off_a_terminal(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    env = cli_env(fin_url, ops_hub, fin_issuer, tmp_path, HETZNER_RULES_TOML)
+    args = ["import-costs", str(SAMPLES / "hetzner_invoice_2026-03.csv"), "--mapping", "hetzner"]
+    first = invoke(args, env)
+    assert first.exit_code == 0, first.output
+    assert "8 rows read, 8 cost entries added, 0 already present" in first.output
+    assert "attribution: 3 by rule, 5 unattributed" in first.output
+    assert "checking" not in first.output and "importing" not in first.output  # no bar
+    again = invoke(args, env)
+    assert again.exit_code == 0 and "0 cost entries added, 8 already present" in again.output
+
+
+def test_command_rejects_bad_rows_with_exit_code_1(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    env = cli_env(fin_url, ops_hub, fin_issuer, tmp_path)
+    done = invoke(["import-costs", str(SAMPLES / "generic_costs_with_bad_rows.csv")], env)
+    assert done.exit_code == 1, done.output
+    assert "nothing was written" in done.output and "row 3: date:" in done.output
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--format", "xlsx"], "--format must be one of csv, opencost"),
+        (["--mapping", "quickbooks"], "neither a preset"),
+        (["--mapping", "aws-cur"], "the file has no column"),
+    ],
+)
+def test_command_usage_errors_exit_2(
+    args: list[str], says: str, fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    env = cli_env(fin_url, ops_hub, fin_issuer, tmp_path)
+    done = invoke(["import-costs", str(SAMPLES / "hetzner_invoice_2026-03.csv"), *args], env)
+    assert done.exit_code == 2, done.output
+    assert says in done.output
+
+
+def test_command_says_when_the_database_is_not_migrated(
+    ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    env = cli_env(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", ops_hub, fin_issuer, tmp_path)
+    done = invoke(
+        ["import-costs", str(SAMPLES / "hetzner_invoice_2026-03.csv"), "--mapping", "hetzner"], env
+    )
+    assert done.exit_code == 2
+    assert "hubgraph migrate --hub fin" in done.output
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    """Off a terminal no bar is made (the command above shows none); on one it is."""
+    from subgraphs.fin import cli
+
+    with cli._progress() as progress:
+        assert progress is None  # pytest's captured streams are not terminals
+    if os.name != "posix":
+        return
+    import pty
+
+    leader, follower = pty.openpty()
+    with open(follower, "w") as terminal:
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = terminal
+        try:
+            with cli._progress() as progress:
+                assert progress is not None
+        finally:
+            sys.stdout, sys.stderr = saved
+    os.close(leader)
