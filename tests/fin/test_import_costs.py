@@ -536,3 +536,71 @@ def test_progress_bar_only_on_a_terminal() -> None:
         finally:
             sys.stdout, sys.stderr = saved
     os.close(leader)
+
+
+# --- readers on their own -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 4096])
+def test_json_is_walked_in_chunks_of_any_size(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON readers hold one entry at a time, whatever the read size splits."""
+    import io
+
+    from subgraphs.fin.importers import jsonstream
+
+    monkeypatch.setattr(jsonstream, "_CHUNK", chunk)
+    text = (SAMPLES / "opencost_allocation_namespace.json").read_text()
+    rows = list(read_opencost(io.StringIO(text), "EUR"))
+    assert [(r.row, r.resource, r.amount) for r in rows if not isinstance(r, ingest.Problem)] == [
+        (1, "payments", Decimal("3.138")),
+        (2, "storefront", Decimal("1.51")),
+        (3, "__idle__", Decimal("1.1891")),
+        (4, "payments", Decimal("3.138")),
+        (5, "storefront", Decimal("1.51")),
+        (6, "__idle__", Decimal("1.1891")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('{"code": 500, "message": "Error parsing window", "data": []}', "code 500"),
+        ('{"code": 200, "data": [{"a": {"window": ', "invalid JSON"),
+        ('{"code": 200, "data": {"a": 1}}', "must be a list of windows"),
+    ],
+)
+def test_opencost_error_answers_and_broken_json_are_usage_errors(
+    content: str, says: str, fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    path = tmp_path / "allocation.json"
+    path.write_text(content)
+    done = invoke(
+        ["import-costs", str(path), "--format", "opencost"],
+        cli_env(fin_url, ops_hub, fin_issuer, tmp_path),
+    )
+    assert done.exit_code == 2, done.output
+    assert says in done.output
+
+
+def test_a_mapping_file_with_constants_and_a_delimiter(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "bank.toml"
+    mapping.write_text(
+        'delimiter = ";"\n[columns]\ndate = "Buchungstag"\namount = "Betrag"\n'
+        'category = "Konto"\nidentity = ["Beleg"]\n[defaults]\nvendor = "GitHub"\ncurrency = "EUR"\n'
+    )
+    path = tmp_path / "bank.csv"
+    path.write_text(
+        "Buchungstag;Beleg;Konto;Betrag\n01.03.2026;B-101;software;19.00\n01.03.2026;B-102;software;19.00\n"
+    )
+    done = invoke(
+        ["import-costs", str(path), "--mapping", str(mapping)],
+        cli_env(fin_url, ops_hub, fin_issuer, tmp_path),
+    )
+    assert done.exit_code == 0, done.output
+    stored = rows_of(fin_url, "cost_entries")
+    # Equal charges told apart by their voucher (the identity column): both kept.
+    assert [(str(r["date"]), r["vendor"], r["amount"], r["currency"]) for r in stored] == [
+        ("2026-03-01", "GitHub", Decimal("19.00"), "EUR")
+    ] * 2

@@ -22,9 +22,9 @@ class JsonFormatError(ValueError):
 
 
 class JsonStream:
-    def __init__(self, handle: TextIO, chunk: int = _CHUNK) -> None:
+    def __init__(self, handle: TextIO, chunk: int | None = None) -> None:
         self.handle = handle
-        self.chunk = chunk
+        self.chunk = chunk or _CHUNK  # read at each call: tests walk in tiny chunks
         self.buffer = ""
         self.pos = 0
         self.offset = 0  # characters dropped from the buffer's front so far
