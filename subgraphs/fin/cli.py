@@ -182,25 +182,38 @@ def _ops_lookup(settings: HubSettings) -> tuple[ServiceLookup, Any]:
     return lookup, peers.aclose
 
 
+def fin_migrations() -> Any:
+    """What kit.migrations needs of the fin hub (name, migrations, metadata), without
+    importing its app and schema: the importers need neither."""
+    from types import SimpleNamespace
+
+    from subgraphs.core.kit.migrations import migrations_dir
+    from subgraphs.fin import models
+
+    return SimpleNamespace(
+        name="fin", migrations=migrations_dir(models.__file__), metadata=models.Base.metadata
+    )
+
+
 async def _require_migrated(db: Database, settings: HubSettings) -> None:
-    from sqlalchemy import inspect
+    """The database must be at the fin hub's newest schema; the importers never migrate
+    (that is `hubgraph migrate`'s decision, made once for every hub)."""
+    from subgraphs.core.kit.migrations import current_revisions, head_revisions
 
-    from subgraphs.fin.models import CostEntry, TokenSpend
-
-    def missing(connection: Any) -> list[str]:
-        inspector = inspect(connection)
-        tables = (CostEntry.__tablename__, TokenSpend.__tablename__)
-        return [t for t in tables if not inspector.has_table(t)]
-
+    hub = fin_migrations()
     try:
-        async with db.engine.connect() as conn:
-            absent = await conn.run_sync(missing)
+        current = await current_revisions(hub, db)
     except Exception as exc:  # no server, bad credentials: say which database
         raise UsageProblem(f"the fin database cannot be reached: {exc}") from None
-    if absent:
+    heads = head_revisions(hub)
+    if not current:
         raise UsageProblem(
-            f"the fin database is not migrated (no {', '.join(absent)}): "
-            "run `hubgraph migrate --hub fin` first"
+            "the fin database is not migrated: run `hubgraph migrate --hub fin` first"
+        )
+    if current != heads:
+        raise UsageProblem(
+            f"the fin database is at revision {', '.join(sorted(current))}, not the newest "
+            f"({', '.join(sorted(heads))}): run `hubgraph migrate --hub fin` first"
         )
 
 

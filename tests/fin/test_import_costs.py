@@ -35,7 +35,7 @@ from subgraphs.fin.importers.csv_costs import read_cost_csv
 from subgraphs.fin.importers.mappings import PRESETS
 from subgraphs.fin.importers.opencost import read_opencost
 from subgraphs.fin.importers.ops_services import known_services
-from subgraphs.fin.models import Base, CostEntry, TokenSpend
+from subgraphs.fin.models import CostEntry, TokenSpend
 from tests.auth_support import TestIssuer
 from tests.conftest import _database_url
 from tests.support import LiveServer, free_port
@@ -123,15 +123,20 @@ def fin_url_session(backend: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 async def _create_tables(url: str) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    await engine.dispose()
+    """Migrated as `hubgraph migrate --hub fin` does (the command checks the revision)."""
+    from subgraphs.core.kit.migrations import upgrade
+    from subgraphs.fin.cli import fin_migrations
+
+    db = Database(url)
+    try:
+        await upgrade(fin_migrations(), db)
+    finally:
+        await db.dispose()
 
 
 @pytest.fixture
 def fin_url(fin_url_session: str) -> str:
-    """The fin database (from the models), its two import tables emptied."""
+    """The fin database (migrated), its two import tables emptied."""
 
     async def empty() -> None:
         engine = create_async_engine(fin_url_session, poolclass=pool.NullPool)
