@@ -609,3 +609,40 @@ def test_a_mapping_file_with_constants_and_a_delimiter(
     assert [(str(r["date"]), r["vendor"], r["amount"], r["currency"]) for r in stored] == [
         ("2026-03-01", "GitHub", Decimal("19.00"), "EUR")
     ] * 2
+
+
+def test_the_digest_is_of_the_content_not_the_row_number(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    """The same lines in another order (another export of the same invoice) add nothing;
+    a rule naming only a domain attributes without a service."""
+    auth = fin_auth(fin_issuer)
+    rules = [*HETZNER_RULES, Rule(vendor="Hetzner", resource="lb-*", service=None, domain="shop")]
+    original = SAMPLES / "hetzner_invoice_2026-03.csv"
+    first = run_import(
+        fin_url, original, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=rules
+    )
+    assert first.attribution == {"rule": 7, "unattributed": 1}
+    header, *lines = original.read_text().splitlines()
+    shuffled = tmp_path / "reordered.csv"
+    shuffled.write_text("\n".join([header, *reversed(lines)]) + "\n")
+    again = run_import(
+        fin_url, shuffled, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=rules
+    )
+    assert (again.rows_read, again.added, again.already_present) == (8, 0, 8)
+    balancer = [r for r in rows_of(fin_url, "cost_entries") if r["resource"] == "lb-shop"]
+    assert [(r["service_id"], r["domain_slug"], r["attribution"]) for r in balancer] == [
+        (None, "shop", "rule")
+    ] * 2
+
+
+def test_anthropic_pages_saved_one_after_the_other(tmp_path: Path) -> None:
+    import io
+    import json
+
+    from subgraphs.fin.importers.tokens import read_tokens
+
+    page = json.loads((SAMPLES / "anthropic_usage_report.json").read_text())
+    rows = list(read_tokens(io.StringIO(json.dumps([page, page])), "anthropic"))
+    assert [r.row for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r.tokens_in for r in rows[3:]] == [834340, 95000, 921515]  # type: ignore[union-attr]
