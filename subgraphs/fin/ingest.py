@@ -199,25 +199,32 @@ async def _import(
         progress.start(f"importing {path.name}", plan.valid)
     source = _source_name(path)
     now = datetime.now(UTC)
-    async with db.transaction() as session:
-        insert = _insert_statement(session, table)
-        with _rows(path, reader) as rows:
-            batch: list[dict[str, Any]] = []
-            for item in rows:
-                if isinstance(item, Problem):
-                    raise FileChanged(f"{path} changed while it was imported (row {item.row})")
-                batch.append(kind_rules.values(item, plan, report, source, now))
-                if len(batch) == BATCH_ROWS:
+    try:
+        async with db.transaction() as session:
+            insert = _insert_statement(session, table)
+            with _rows(path, reader) as rows:
+                batch: list[dict[str, Any]] = []
+                for item in rows:
+                    if isinstance(item, Problem):
+                        raise FileChanged(f"{path} changed while it was imported (row {item.row})")
+                    batch.append(kind_rules.values(item, plan, report, source, now))
+                    if len(batch) == BATCH_ROWS:
+                        report.added += await _store(session, insert, batch)
+                        if progress:
+                            progress.advance(len(batch))
+                        batch = []
+                if batch:
                     report.added += await _store(session, insert, batch)
                     if progress:
                         progress.advance(len(batch))
-                    batch = []
-            if batch:
-                report.added += await _store(session, insert, batch)
-                if progress:
-                    progress.advance(len(batch))
-        if _stamp(path) != before:
-            raise FileChanged(f"{path} changed while it was imported; nothing was written")
+            if _stamp(path) != before:
+                raise FileChanged(f"{path} changed while it was imported")
+    except FileChanged as exc:  # rolled back: the report says so, like any refusal
+        report.failure, report.added = str(exc), 0
+        report.attribution.clear()
+        report.cost_sources.clear()
+        report.seconds = time.perf_counter() - started
+        return report
     report.already_present = plan.valid - report.added
     report.seconds = time.perf_counter() - started
     return report
@@ -232,7 +239,7 @@ async def _ask_ops(
     try:
         plan.domains = await services(ids)
     except Unavailable as exc:
-        report.failure = f"SERVICE_UNAVAILABLE: {exc.message}; nothing was written"
+        report.failure = f"SERVICE_UNAVAILABLE: {exc.message}"
         return
     for service_id, named in plan.named.items():
         if service_id in plan.domains:
@@ -244,7 +251,7 @@ async def _ask_ops(
     if unknown:
         report.failure = (
             f"attribution rules name services ops does not have: {', '.join(unknown)} "
-            "([[hubs.fin.options.attribution]]); nothing was written"
+            "([[hubs.fin.options.attribution]])"
         )
 
 

@@ -646,3 +646,23 @@ def test_anthropic_pages_saved_one_after_the_other(tmp_path: Path) -> None:
     rows = list(read_tokens(io.StringIO(json.dumps([page, page])), "anthropic"))
     assert [r.row for r in rows] == [1, 2, 3, 4, 5, 6]
     assert [r.tokens_in for r in rows[3:]] == [834340, 95000, 921515]  # type: ignore[union-attr]
+
+
+def test_a_file_changed_between_check_and_store_is_rolled_back(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    path = tmp_path / "growing.csv"
+    path.write_text("date,amount,currency,vendor,category\n2026-03-01,1.00,EUR,Hetzner,server\n")
+    passes: list[int] = []
+
+    def reader(handle: Any) -> Any:
+        passes.append(1)
+        if len(passes) == 2:  # someone appends to the export while it is being stored
+            with path.open("a") as more:
+                more.write("2026-03-02,2.00,EUR,Hetzner,server\n")
+        return read_cost_csv(handle, PRESETS["generic"])
+
+    report = run_import(fin_url, path, reader, ops=ops_hub, auth=fin_auth(fin_issuer), rules=[])
+    assert report.rejected and report.failure and "changed while it was imported" in report.failure
+    assert report.added == 0
+    assert rows_of(fin_url, "cost_entries") == []
