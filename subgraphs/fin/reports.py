@@ -48,6 +48,7 @@ from subgraphs.fin.calculations import (
 from subgraphs.fin.money import MONEY_CONTEXT, Converted, MissingRate, Money, RateTable, Totals
 
 RUNWAY_MONTHS = 24
+MAX_RUNWAY_MONTHS = 60
 TRAILING_MONTHS = 3
 
 
@@ -283,7 +284,11 @@ class RunwayReport:
 
 
 async def runways(
-    session: AsyncSession, slugs: Sequence[str], config: FinConfig
+    session: AsyncSession,
+    slugs: Sequence[str],
+    config: FinConfig,
+    *,
+    months: int = RUNWAY_MONTHS,
 ) -> dict[str, RunwayReport]:
     """Each domain's runway from its newest balance (domains without one have none):
     four statements for any number of domains."""
@@ -300,7 +305,7 @@ async def runways(
     found = {}
     for slug, balance in balances.items():
         found[slug] = _runway(
-            slug, balance, monthly[slug], _terms(commitments.get(slug, [])), config
+            slug, balance, monthly[slug], _terms(commitments.get(slug, [])), config, months
         )
     return found
 
@@ -311,6 +316,7 @@ def _runway(
     monthly: Mapping[str, Totals],
     terms: list[CommitmentTerms],
     config: FinConfig,
+    months: int,
 ) -> RunwayReport:
     start = month_start(balance.as_of)
     code = balance.currency
@@ -329,14 +335,15 @@ def _runway(
     burn = calculations.burn_rate(
         actual, kept, add_months(start, -1), TRAILING_MONTHS, currency=code
     )
-    threshold = Decimal(min(balance.alert_below_months, RUNWAY_MONTHS))
+    # A threshold beyond the horizon cannot be decided; it is judged at the horizon.
+    threshold = Decimal(min(balance.alert_below_months, months))
     projection = calculations.runway(
         balance.amount,
         code,
         start,
         burn.actual_monthly,
         kept,
-        months=RUNWAY_MONTHS,
+        months=months,
         threshold_months=threshold,
     )
     notes = _notes(left_out, "spending", code) + _notes(terms_left_out, "commitments", code)

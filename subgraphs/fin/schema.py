@@ -27,6 +27,7 @@ from strawberry.dataloader import DataLoader
 
 from identity.access import FIN_READ, FIN_WRITE
 from subgraphs.core.kit.app import HubContext
+from subgraphs.core.kit.errors import BadUserInput
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
 from subgraphs.fin import reports, service
@@ -58,6 +59,16 @@ PeriodArg = Annotated[
     str | None,
     strawberry.argument(description="2026-Q3, 2026-07 or 2026; default: the current quarter."),
 ]
+RequiredPeriod = Annotated[
+    str, strawberry.argument(description="2026-Q3 (a quarter), 2026-07 (a month) or 2026.")
+]
+Horizon = Annotated[
+    int,
+    strawberry.argument(
+        description=f"Months to project, 1..{reports.MAX_RUNWAY_MONTHS} "
+        f"(the usual: {reports.RUNWAY_MONTHS})."
+    ),
+]
 AsOf = Annotated[
     date | None, strawberry.argument(description="The day to judge on; default: today (UTC).")
 ]
@@ -88,11 +99,30 @@ def _period(text: str | None, default_kind: str = "quarter") -> Period:
     return Period.containing(today(), default_kind)  # type: ignore[arg-type]
 
 
+def _horizon(months: int | None) -> int:
+    if months is None:
+        return reports.RUNWAY_MONTHS
+    if not 1 <= months <= reports.MAX_RUNWAY_MONTHS:
+        raise BadUserInput(
+            f"months must be between 1 and {reports.MAX_RUNWAY_MONTHS}", argument="months"
+        )
+    return months
+
+
 def _loader(info: Info, name: tuple[Any, ...], batch: Any) -> DataLoader[Any, Any]:
     return _ctx(info).loaders.get(("fin", *name), batch)
 
 
 # --- other hubs' entities, extended --------------------------------------------------
+
+
+def _service_key(value: str) -> str:
+    """An ops service id as stored; one that is no UUID matches nothing (never an error:
+    the rest of the batch still answers)."""
+    try:
+        return service.service_id(value) or ""
+    except BadUserInput:
+        return ""
 
 
 @strawberry.federation.type(keys=["id"])
@@ -104,16 +134,20 @@ class Service:
         # Nothing to read: cost entries name services by id.
         return cls(id=id)
 
+    # Every field added to another hub's entity is nullable (a caller without fin:read
+    # gets null and FORBIDDEN there, and still the entity from its owner) and takes a
+    # required argument, so generated default selections (MCP tools over the whole
+    # graph) never ask money of callers who may only read the entity.
     @strawberry.federation.field(
         requires_scopes=READ,
-        description="What it cost in the period (default: this quarter), per currency.",
+        description="What it cost in the period, per currency; null without fin:read.",
     )
-    async def cost(self, info: Info, period: PeriodArg = None) -> CurrencyTotals:
+    async def cost(self, info: Info, period: RequiredPeriod) -> CurrencyTotals | None:
         when = _period(period)
         ctx = _ctx(info)
 
         async def batch(ids: list[str]) -> list[Totals]:
-            keys = [service.service_id(i) or "" for i in ids]
+            keys = [_service_key(i) for i in ids]
             async with ctx.db.session() as s:
                 found = await service.cost_of_services(s, keys, when)
             return [found.get(k, Totals()) for k in keys]
@@ -123,20 +157,14 @@ class Service:
 
     @strawberry.federation.field(
         requires_scopes=READ,
-        description="What it cost in each month of the period (default: this year).",
+        description="What it cost in each month of the period; null without fin:read.",
     )
-    async def monthly_cost(
-        self,
-        info: Info,
-        period: Annotated[
-            str | None, strawberry.argument(description="Default: the current year.")
-        ] = None,
-    ) -> list[MonthCost]:
-        when = _period(period, "year")
+    async def monthly_cost(self, info: Info, period: RequiredPeriod) -> list[MonthCost] | None:
+        when = _period(period)
         ctx = _ctx(info)
 
         async def batch(ids: list[str]) -> list[dict[str, Totals]]:
-            keys = [service.service_id(i) or "" for i in ids]
+            keys = [_service_key(i) for i in ids]
             async with ctx.db.session() as s:
                 found = await service.monthly_cost_of_services(s, keys, when)
             return [found.get(k, {}) for k in keys]
@@ -159,10 +187,10 @@ class Domain:
 
     @strawberry.federation.field(
         requires_scopes=READ,
-        description="Its budget for the period (default: this quarter), with spent and "
-        "committed; null when it has none.",
+        description="Its budget for the period, with spent and committed; null when it "
+        "has none (or without fin:read).",
     )
-    async def budget(self, info: Info, period: PeriodArg = None) -> Budget | None:
+    async def budget(self, info: Info, period: RequiredPeriod) -> Budget | None:
         when = _period(period)
         ctx, config, as_of = _ctx(info), _config(info), today()
 
@@ -178,18 +206,18 @@ class Domain:
 
     @strawberry.federation.field(
         requires_scopes=READ,
-        description="How long its newest balance lasts (24 months projected); null "
-        "without a balance.",
+        description="How long its newest balance lasts, projected month by month; null "
+        "without a balance (or without fin:read).",
     )
-    async def runway(self, info: Info) -> Runway | None:
-        ctx, config = _ctx(info), _config(info)
+    async def runway(self, info: Info, months: Horizon) -> Runway | None:
+        ctx, config, horizon = _ctx(info), _config(info), _horizon(months)
 
         async def batch(slugs: list[str]) -> list[Runway | None]:
             async with ctx.db.session() as s:
-                found = await reports.runways(s, slugs, config)
+                found = await reports.runways(s, slugs, config, months=horizon)
             return [Runway.of(found[slug]) if slug in found else None for slug in slugs]
 
-        runway: Runway | None = await _loader(info, ("runway",), batch).load(self.slug)
+        runway: Runway | None = await _loader(info, ("runway", horizon), batch).load(self.slug)
         return runway
 
 
@@ -413,13 +441,24 @@ class Query:
 
     @strawberry.federation.field(
         requires_scopes=READ,
-        description="How long a domain's newest balance lasts, month by month for 24 "
-        "months; null without a balance.",
+        description="How long a domain's newest balance lasts, month by month; null "
+        "without a balance.",
     )
-    async def runway(self, info: Info, domain: str) -> Runway | None:
+    async def runway(
+        self,
+        info: Info,
+        domain: str,
+        months: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"Months to project (default {reports.RUNWAY_MONTHS}, at most "
+                f"{reports.MAX_RUNWAY_MONTHS})."
+            ),
+        ] = None,
+    ) -> Runway | None:
         slug = service.domain(domain)
         async with _ctx(info).db.session() as s:
-            found = await reports.runways(s, [slug], _config(info))
+            found = await reports.runways(s, [slug], _config(info), months=_horizon(months))
         return Runway.of(found[slug]) if slug in found else None
 
     @strawberry.federation.field(

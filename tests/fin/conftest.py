@@ -21,9 +21,7 @@ from tests.support import LiveServer, empty_tables
 
 # What kit.migrations needs of a hub, without importing the app (and its schema).
 FIN_MIGRATIONS: Any = SimpleNamespace(
-    name="fin",
-    migrations=migrations_dir(models.__file__),
-    metadata=models.Base.metadata,
+    name="fin", migrations=migrations_dir(models.__file__), metadata=models.Base.metadata
 )
 
 
@@ -76,24 +74,9 @@ def fin_settings(database_url: str, issuer: TestIssuer, home: Any, **options: An
 
 
 def fin_app(settings: Any, **options: Any) -> Any:
-    # TEMPORARY until subgraphs/fin/app.py is committed (its presence starts the hub
-    # everywhere): the same definition, built here.
-    from subgraphs.core.kit.app import create_hub_app
-    from subgraphs.core.kit.hub import HubDefinition
-    from subgraphs.fin import demo
-    from subgraphs.fin.reports import FinConfig
-    from subgraphs.fin.schema import schema
+    from subgraphs.fin.app import create_app
 
-    hub = HubDefinition(
-        name="fin",
-        description="",
-        schema=schema,
-        metadata=models.Base.metadata,
-        migrations=migrations_dir(models.__file__),
-        demo=demo.load,
-        context_factory=lambda s: {"fin_config": FinConfig.from_options(s.options)},
-    )
-    return create_hub_app(hub, settings, **options)
+    return create_app(settings, **options)
 
 
 @pytest.fixture(scope="session")

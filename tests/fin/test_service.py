@@ -201,7 +201,7 @@ async def test_cost_sums_per_currency_and_pages_newest_first(fin_db: Database) -
             date(2026, 7, 20),
             date(2026, 7, 3),
         ]
-        unattributed = await service.cost_totals(s, service.CostFilter(unattributed=True))
+        unattributed = await service.cost_totals(s, service.CostFilter(attribution="unattributed"))
         assert unattributed.by_currency == {"EUR": D("7.77")}
 
 
