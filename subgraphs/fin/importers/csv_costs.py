@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TextIO
 
 from subgraphs.fin.importers.mappings import ColumnMapping, MappingError
 from subgraphs.fin.importers.rows import CostRow, Problem
 from subgraphs.fin.importers.values import amount_of, check_currency, parse_day
+
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_SIX_PLACES = Decimal("0.000001")
 
 
 def read_cost_csv(handle: TextIO, mapping: ColumnMapping) -> Iterator[CostRow | Problem]:
@@ -60,7 +65,8 @@ def _row(number: int, mapping: ColumnMapping, cells: _Cells) -> CostRow | Proble
     except ValueError as exc:
         problems.append(f"date: {exc}")
     try:
-        amount = amount_of(get(mapping.amount) or "")
+        text = get(mapping.amount) or ""
+        amount = amount_of(_to_six_places(text) if mapping.round_amounts else text)
     except ValueError as exc:
         problems.append(f"amount: {exc}")
     try:
@@ -86,3 +92,12 @@ def _row(number: int, mapping: ColumnMapping, cells: _Cells) -> CostRow | Proble
         resource=get(mapping.resource),
         identity=tuple(get(column) or "" for column in mapping.identity),
     )
+
+
+def _to_six_places(text: str) -> str:
+    """A plain decimal rounded half-even to six places; anything else unchanged, for the
+    amount parser to refuse with its own message."""
+    value = text.strip()
+    if not _PLAIN_DECIMAL.fullmatch(value) or len(value) > 64:
+        return text
+    return format(Decimal(value).quantize(_SIX_PLACES, rounding=ROUND_HALF_EVEN), "f")

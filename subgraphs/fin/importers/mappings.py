@@ -6,7 +6,8 @@ constants instead (an invoice from one provider names no vendor on its lines). P
 * ``hetzner``: a Hetzner Cloud invoice's line export (one line per resource and billing
   period; net amounts, as VAT is recovered and is not spend).
 * ``aws-cur``: AWS Cost and Usage Report (legacy CUR, CSV), line-item columns; the
-  service is read from the cost-allocation tag ``user:hubgraph-service``.
+  service is read from the cost-allocation tag ``user:hubgraph-service``; costs (ten
+  decimal places) rounded half-even to the six stored.
 * ``generic``: ``date, amount, currency, vendor, category, service, resource``.
 
 A mapping file is TOML::
@@ -21,6 +22,7 @@ A mapping file is TOML::
     resource = "Cost centre"
     service = "Service id"
     identity = ["Voucher"]    # columns that tell equal charges apart (digest only)
+    round_amounts = false     # true: more than six decimal places rounded, not refused
     [defaults]                # constants for fields without a column
     vendor = "Hetzner"
 """
@@ -52,6 +54,10 @@ class ColumnMapping:
     default_vendor: str | None = None
     default_category: str | None = None
     delimiter: str = ","
+    # Round amounts with more than six decimal places (half-even) instead of refusing
+    # the row: for exports that compute to more places than anyone is billed (a CUR
+    # line's cost has ten), where the sixth place is a millionth of the currency.
+    round_amounts: bool = False
 
     def check(self) -> None:
         for what, column, default in (
@@ -102,6 +108,7 @@ PRESETS: dict[str, ColumnMapping] = {
         resource="lineItem/ResourceId",
         identity=("identity/LineItemId",),
         default_vendor="AWS",
+        round_amounts=True,
     ),
 }
 
@@ -146,6 +153,7 @@ def mapping_from_dict(data: dict[str, Any], name: str) -> ColumnMapping:
         amount=columns["amount"],
         identity=tuple(identity),
         delimiter=str(data.get("delimiter", ",")),
+        round_amounts=data.get("round_amounts", False) is True,
     )
     texts: dict[str, Any] = {k: str(columns[k]) for k in _COLUMN_KEYS[2:] if k in columns}
     texts.update({f"default_{k}": str(v) for k, v in defaults.items()})
