@@ -666,3 +666,30 @@ def test_a_file_changed_between_check_and_store_is_rolled_back(
     assert report.rejected and report.failure and "changed while it was imported" in report.failure
     assert report.added == 0
     assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_fin_help_loads_no_database_stack() -> None:
+    """`hubgraph fin --help` (and so the import commands' help) stays immediate: the
+    importers, SQLAlchemy and the peers client load only when a command runs."""
+    import subprocess
+
+    from subgraphs import available_hubs
+
+    if "fin" not in available_hubs():
+        pytest.skip("the fin hub's app module is not in this checkout yet")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hubgraph", "fin", "import-costs", "--help"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={k: v for k, v in os.environ.items() if not k.startswith("HUBGRAPH_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = {
+        line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()[1:] if "|" in line
+    }
+    assert "--mapping" in done.stdout  # the fin hub's commands were loaded
+    assert "subgraphs.core.kit.cli" in modules  # (which they import) the parse found them
+    assert not [m for m in modules if m.split(".")[0] in ("sqlalchemy", "alembic", "strawberry")]
+    assert not [m for m in modules if m.startswith("subgraphs.fin.") and m != "subgraphs.fin.cli"]
