@@ -693,3 +693,20 @@ def test_fin_help_loads_no_database_stack() -> None:
     assert "subgraphs.core.kit.cli" in modules  # (which they import) the parse found them
     assert not [m for m in modules if m.split(".")[0] in ("sqlalchemy", "alembic", "strawberry")]
     assert not [m for m in modules if m.startswith("subgraphs.fin.") and m != "subgraphs.fin.cli"]
+
+
+def test_a_line_repeated_within_a_file_is_stored_once(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    """Equal content is one charge (the digest): the repeat counts as already present,
+    in the same batch as its first occurrence, on both backends."""
+    path = tmp_path / "repeated.csv"
+    line = "2026-03-01,9.99,EUR,GitHub,software"
+    path.write_text(
+        f"date,amount,currency,vendor,category\n{line}\n{line}\n2026-03-02,9.99,EUR,GitHub,software\n"
+    )
+    report = run_import(
+        fin_url, path, csv_reader("generic"), ops=ops_hub, auth=fin_auth(fin_issuer), rules=[]
+    )
+    assert (report.rows_read, report.added, report.already_present) == (3, 2, 1)
+    assert [r["source_row"] for r in rows_of(fin_url, "cost_entries")] == [2, 4]
