@@ -42,3 +42,17 @@ async def test_the_demo_loads_once_and_raises_its_two_alerts(fin_db: Database, t
     assert runway.months_remaining.quantize(Decimal("0.01")) == Decimal("3.36")
     # Traffic no service owns stays visible: 6.43 a month for twelve months.
     assert spend.by_currency == {"EUR": Decimal("77.16")}
+
+
+def test_the_demo_books_costs_to_the_ops_demo_s_services() -> None:
+    """Each hub derives the demo services' ids itself (no hub imports another); both must
+    give the same id to every service fin bills."""
+    from subgraphs.ops import demo as ops_demo
+
+    ops_services = {(s[0], s[1]): s[2] for s in ops_demo.SERVICES}
+    for namespace, name, domain, *_ in demo.SERVICE_COSTS:
+        assert ops_services[(namespace, name)] == domain  # the same owning domain
+        assert demo.demo_service_id(namespace, name) == str(
+            ops_demo.demo_service_id(namespace, name)
+        )
+    assert {(n, s) for n, s, *_ in demo.SERVICE_COSTS} == set(ops_services)
