@@ -25,7 +25,7 @@ from tests.auth_support import TestIssuer
 
 SUPERGRAPH = Path(__file__).resolve().parent.parent / "schema" / "supergraph.graphql"
 
-Query = Callable[[str], Awaitable[dict[str, Any]]]
+Query = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @asynccontextmanager
@@ -33,9 +33,10 @@ async def hubs_behind_a_gateway(
     tmp_path: Path,
     issuer: TestIssuer,
     seeds: dict[str, Callable[[AsyncSession], Awaitable[Any]]] | None = None,
+    user: str = "reader",
 ) -> AsyncIterator[Query]:
     """Every hub with its demo data (plus ``seeds[hub]``, run in one transaction), behind
-    a gateway; yields a function sending a query as the reader."""
+    a gateway; yields a function sending a query as ``user`` (the reader: ``hub:read``)."""
     apps = {}
     databases = []
     for name in available_hubs():
@@ -49,11 +50,14 @@ async def hubs_behind_a_gateway(
                 await seeds[name](session)
     gateway = Gateway(SUPERGRAPH.read_text(), subgraph_apps=apps)
     authenticator = Authenticator(issuer.auth_settings())
-    headers = issuer.headers("reader")
+    headers = issuer.headers(user)
 
-    async def query(document: str) -> dict[str, Any]:
+    async def query(document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body, _ = await gateway.execute(
-            document, headers=headers, identity=await authenticator.authenticate(headers)
+            document,
+            variables,
+            headers=headers,
+            identity=await authenticator.authenticate(headers),
         )
         return body
 

@@ -16,6 +16,7 @@ nothing and returns zero counts. Rows go through ``service.py`` where it has a f
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -158,6 +159,12 @@ CHANGES = [
 ]  # fmt: skip
 
 
+def demo_service_id(namespace: str, name: str) -> uuid.UUID:
+    """A demo service's fixed id: the fin hub's demo books costs to these ids (it derives
+    them the same way, without importing this hub)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"hubgraph-demo:service:{namespace}/{name}")
+
+
 async def _services(session: AsyncSession, created: Counter[str]) -> dict[str, models.Service]:
     found: dict[str, models.Service] = {}
     for namespace, name, domain, owner, url, kind, target, health in SERVICES:
@@ -165,6 +172,7 @@ async def _services(session: AsyncSession, created: Counter[str]) -> dict[str, m
         if row is None:
             row = await service.register_service(
                 session,
+                service_id=demo_service_id(namespace, name),
                 name=name,
                 namespace=namespace,
                 domain_slug=domain,

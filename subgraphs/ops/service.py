@@ -191,13 +191,17 @@ async def register_service(
     red_after: int = 3,
     green_after: int = 2,
     probes: Sequence[ProbeDefinition] = (),
+    service_id: uuid.UUID | None = None,
 ) -> models.Service:
-    """A new service, UNKNOWN until probed; CONFLICT when its namespace has the name."""
+    """A new service, UNKNOWN until probed; CONFLICT when its namespace has the name.
+
+    ``service_id`` is for demo data, whose ids other hubs' demos know (fin's costs)."""
     name = required(name, "name", models.NAME_LENGTH)
     namespace = required(namespace, "namespace", 100)
     if len(endpoints) > MAX_ENDPOINTS:
         raise BadUserInput(f"at most {MAX_ENDPOINTS} endpoints", argument="endpoints")
     service = models.Service(
+        id=service_id or uuid.uuid4(),
         name=name,
         namespace=namespace,
         domain_slug=required(domain_slug, "domain", models.KEY_LENGTH),

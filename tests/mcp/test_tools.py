@@ -92,7 +92,31 @@ CORE_DEV_MUTATIONS = [
     "import_sbom",
 ]
 
-# The ops hub's root fields, after core's and dev's in the supergraph.
+# The fin hub's root fields, after core's and dev's in the supergraph (generated names:
+# workplan T23/T24 names no fin tools).
+FIN_QUERIES = [
+    "get_budgets",
+    "get_commitments",
+    "get_balances",
+    "list_cost_entries",
+    "get_cost_totals",
+    "list_token_spend",
+    "get_token_usage",
+    "get_burn_rate",
+    "get_runway",
+    "get_budget_alerts",
+]
+FIN_MUTATIONS = [
+    "set_budget",
+    "delete_budget",
+    "create_commitment",
+    "update_commitment",
+    "end_commitment",
+    "delete_commitment",
+    "set_balance",
+]
+
+# The ops hub's root fields, after fin's in the supergraph.
 OPS_QUERIES = [
     "get_runbook",
     "get_access_paths",
@@ -154,8 +178,9 @@ def every_schema() -> list[Any]:
 
 def test_core_and_dev_tool_names(hubs: GraphQLSchema) -> None:
     names = [t.name for t in generate_tools(hubs)]
-    queries = CORE_DEV_QUERIES + OPS_QUERIES
-    assert names == queries + CORE_DEV_MUTATIONS + OPS_MUTATIONS + list(GENERIC_TOOLS)
+    queries = CORE_DEV_QUERIES + FIN_QUERIES + OPS_QUERIES
+    mutations = CORE_DEV_MUTATIONS + FIN_MUTATIONS + OPS_MUTATIONS
+    assert names == queries + mutations + list(GENERIC_TOOLS)
     for wanted in ("list_domains", "get_domain_summary", "send_message", "get_risks"):
         assert wanted in names
 
@@ -349,8 +374,9 @@ def test_mutation_exposure(hubs: GraphQLSchema) -> None:
     def mutations(config: ToolConfig) -> list[str]:
         return [t.name for t in generate_tools(hubs, config) if t.kind == "mutation"]
 
-    assert mutations(ToolConfig()) == CORE_DEV_MUTATIONS + OPS_MUTATIONS
-    assert mutations(ToolConfig.for_hub()) == CORE_DEV_MUTATIONS + OPS_MUTATIONS
+    every = CORE_DEV_MUTATIONS + FIN_MUTATIONS + OPS_MUTATIONS
+    assert mutations(ToolConfig()) == every
+    assert mutations(ToolConfig.for_hub()) == every
     assert mutations(ToolConfig(mutations="none")) == []
     assert mutations(ToolConfig.for_gateway()) == []
     allowed = ToolConfig.for_gateway(["sendMessage", "blockTask"])

@@ -42,6 +42,8 @@ OPS_EVENTS = frozenset(
         EventType.CHANGE_RECORDED,
     }
 )
+# What the fin hub raises (its budgetAlerts): a budget past a threshold, a short runway.
+FIN_EVENTS = frozenset({EventType.BUDGET_THRESHOLD_CROSSED, EventType.RUNWAY_BELOW_THRESHOLD})
 RISK_EVENTS = frozenset(
     {EventType.RISK_SURFACED, EventType.RISK_MITIGATED, EventType.RISK_ESCALATED}
 )

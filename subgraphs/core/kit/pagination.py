@@ -13,7 +13,7 @@ import binascii
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -62,6 +62,8 @@ def _parse(value: str, key: InstrumentedAttribute[Any]) -> Any:
     python_type = key.type.python_type
     if python_type is datetime:
         return datetime.fromisoformat(value)
+    if python_type is date:  # e.g. fin's cost entries, paged by day
+        return date.fromisoformat(value)
     if python_type is uuid.UUID:
         return uuid.UUID(value)
     if python_type is int:

@@ -1,0 +1,1 @@
+"""The fin hub: budgets, commitments, costs and token spend, burn rate and runway."""

@@ -1,0 +1,712 @@
+"""hubgraph fin import-costs: every cost format on the sample files shipped beside this
+module (tests/fin/samples/), stored exactly (Decimal), idempotent, all-or-nothing, with
+services checked with a real ops hub over loopback as the fin hub's service account.
+
+The fixtures here are shared with test_import_tokens.py (imported from it): a fin
+database on each backend built from the models, an issuer that knows the ``fin-hub``
+client, and an ops hub serving two services with fixed ids (the samples name them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import pool, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
+
+from identity.issuer.app import create_app as create_issuer_app
+from identity.issuer.config import config_from_dict, hash_password
+from identity.settings import AuthSettings
+from subgraphs.core.kit.database import Database
+from subgraphs.core.kit.peers import PeerHubs
+from subgraphs.core.kit.settings import load_settings
+from subgraphs.fin import ingest
+from subgraphs.fin.importers.attribution import Rule
+from subgraphs.fin.importers.csv_costs import read_cost_csv
+from subgraphs.fin.importers.mappings import PRESETS
+from subgraphs.fin.importers.opencost import read_opencost
+from subgraphs.fin.importers.ops_services import known_services
+from subgraphs.fin.models import CostEntry, TokenSpend
+from tests.auth_support import TestIssuer
+from tests.conftest import _database_url
+from tests.support import LiveServer, free_port
+
+SAMPLES = Path(__file__).parent / "samples"
+PAYMENTS_API = "3b1f6c2e-8d4a-4f5b-9c6e-2a7d1e0f4b91"  # ops service, domain payments
+STOREFRONT = "a9c4e7d2-1f3b-4e8a-b5c6-7d2e9f1a3c54"  # ops service, domain shop
+UNKNOWN = "00000000-0000-4000-8000-000000000404"
+FIN_CLIENT, FIN_SECRET = "fin-hub", "fin-secret"
+HETZNER_RULES = [
+    Rule(vendor="Hetzner", resource="web-*", service=STOREFRONT, domain=None),
+    Rule(vendor="hetzner", resource="db-01", service=PAYMENTS_API, domain=None),
+]
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fin_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestIssuer]:
+    """The suite's issuer cast, plus the fin hub's service account (hub:read)."""
+    issuer = TestIssuer(tmp_path_factory.mktemp("fin-import-issuer"))
+    issuer.raw["clients"][FIN_CLIENT] = {
+        "secret_hash": hash_password(FIN_SECRET, method="pbkdf2_sha256"),
+        "scopes": ["hub:read"],
+        "roles": ["hub:read"],
+    }
+    issuer.config = config_from_dict(issuer.raw)
+    issuer.server = LiveServer(create_issuer_app(issuer.config), port=issuer.port)
+    issuer.start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture(scope="session")
+def ops_hub(fin_issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ops hub (SQLite) with the two services the samples name; its base URL."""
+    from subgraphs.ops.app import create_app
+    from subgraphs.ops.models import Service
+
+    home = tmp_path_factory.mktemp("fin-import-ops")
+    url = f"sqlite+aiosqlite:///{home / 'ops.db'}"
+    settings = load_settings(
+        "ops",
+        env={"HUBGRAPH_HOME": str(home), "HUBGRAPH_OPS_DATABASE_URL": url, **fin_issuer.env()},
+    )
+    from dataclasses import replace
+
+    settings = replace(settings, options={"dev_url": "http://127.0.0.1:9"})
+    server = LiveServer(create_app(settings, migrate_on_start=True)).start()
+
+    async def seed() -> None:
+        db = Database(url)
+        try:
+            async with db.transaction() as session:
+                session.add_all(
+                    [
+                        Service(
+                            id=uuid.UUID(PAYMENTS_API),
+                            name="payments-api",
+                            namespace="payments",
+                            domain_slug="payments",
+                        ),
+                        Service(
+                            id=uuid.UUID(STOREFRONT),
+                            name="storefront",
+                            namespace="shop",
+                            domain_slug="shop",
+                        ),
+                    ]
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(seed())
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fin_url_session(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    for url in _database_url(backend, tmp_path_factory.mktemp(f"fin-import-{backend}"), "fin"):
+        asyncio.run(_create_tables(url))
+        yield url
+
+
+async def _create_tables(url: str) -> None:
+    """Migrated as `hubgraph migrate --hub fin` does (the command checks the revision)."""
+    from subgraphs.core.kit.migrations import upgrade
+    from subgraphs.fin.cli import fin_migrations
+
+    db = Database(url)
+    try:
+        await upgrade(fin_migrations(), db)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+def fin_url(fin_url_session: str) -> str:
+    """The fin database (migrated), its two import tables emptied."""
+
+    async def empty() -> None:
+        engine = create_async_engine(fin_url_session, poolclass=pool.NullPool)
+        async with engine.begin() as conn:
+            for table in (CostEntry.__table__, TokenSpend.__table__):
+                await conn.execute(table.delete())
+        await engine.dispose()
+
+    asyncio.run(empty())
+    return fin_url_session
+
+
+def fin_auth(issuer: TestIssuer) -> AuthSettings:
+    return issuer.auth_settings(client_id=FIN_CLIENT, client_secret=FIN_SECRET)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def run_import(
+    url: str,
+    path: Path,
+    reader: Any,
+    *,
+    ops: str,
+    auth: AuthSettings,
+    kind: str = "costs",
+    **extra: Any,
+) -> ingest.ImportReport:
+    async def run() -> ingest.ImportReport:
+        db = Database(url)
+        peers = PeerHubs(auth)
+
+        async def lookup(ids: Any) -> Any:
+            return await known_services(peers, f"{ops}/graphql", ids)
+
+        try:
+            call = ingest.import_costs if kind == "costs" else ingest.import_tokens
+            return await call(db, path, reader, services=lookup, **extra)
+        finally:
+            await peers.aclose()
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def rows_of(url: str, table: str, order: str = "source_row") -> list[dict[str, Any]]:
+    model = {"cost_entries": CostEntry, "token_spend": TokenSpend}[table]
+
+    async def run() -> list[dict[str, Any]]:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                found = (await session.execute(select(model).order_by(text(order)))).scalars()
+                return [
+                    {c.key: getattr(row, c.key) for c in model.__table__.columns} for row in found
+                ]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def csv_reader(preset: str) -> Any:
+    return lambda handle: read_cost_csv(handle, PRESETS[preset])
+
+
+def problems(report: ingest.ImportReport) -> list[tuple[int, str]]:
+    return [(p.row, p.message) for p in report.problems]
+
+
+# --- formats ------------------------------------------------------------------------------
+
+
+def test_hetzner_invoice_stored_exactly_with_rules_and_unattributed(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    path = SAMPLES / "hetzner_invoice_2026-03.csv"
+    report = run_import(
+        fin_url,
+        path,
+        csv_reader("hetzner"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=HETZNER_RULES,
+    )
+    assert not report.rejected, report
+    assert (report.rows_read, report.added, report.already_present) == (8, 8, 0)
+    assert report.attribution == {"rule": 5, "unattributed": 3}
+    stored = rows_of(fin_url, "cost_entries")
+    assert [
+        (
+            r["source_row"],
+            r["amount"],
+            r["category"],
+            r["resource"],
+            r["service_id"],
+            r["domain_slug"],
+            r["attribution"],
+        )
+        for r in stored
+    ] == [
+        (2, Decimal("6.80"), "Server", "web-01", STOREFRONT, "shop", "rule"),
+        (3, Decimal("6.80"), "Server", "web-02", STOREFRONT, "shop", "rule"),
+        (4, Decimal("26.49"), "Server", "db-01", PAYMENTS_API, "payments", "rule"),
+        (5, Decimal("4.40"), "Volume", "pgdata", None, None, "unattributed"),
+        (6, Decimal("0.50"), "Primary IP", "web-01", STOREFRONT, "shop", "rule"),
+        (7, Decimal("5.39"), "Load Balancer", "lb-shop", None, None, "unattributed"),
+        (8, Decimal("0.35"), "Traffic", "lb-shop", None, None, "unattributed"),
+        (9, Decimal("5.30"), "Backup", "db-01", PAYMENTS_API, "payments", "rule"),
+    ]
+    assert {(r["vendor"], r["currency"], str(r["date"])) for r in stored} == {
+        ("Hetzner", "EUR", "2026-03-01")
+    }
+    assert sum(r["amount"] for r in stored) == Decimal("56.03")
+    assert all(r["source_file"] == str(path.resolve()) for r in stored)
+
+
+def test_reimport_adds_nothing_and_an_overlapping_file_only_its_new_rows(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    auth = fin_auth(fin_issuer)
+    first = SAMPLES / "hetzner_invoice_2026-03.csv"
+    run_import(fin_url, first, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=HETZNER_RULES)
+    again = run_import(
+        fin_url, first, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=HETZNER_RULES
+    )
+    assert (again.rows_read, again.added, again.already_present) == (8, 0, 8)
+    overlap = SAMPLES / "hetzner_invoices_2026-03_to_04.csv"
+    report = run_import(
+        fin_url, overlap, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=HETZNER_RULES
+    )
+    assert (report.rows_read, report.added, report.already_present) == (11, 3, 8)
+    stored = rows_of(fin_url, "cost_entries", order="date, source_row")
+    assert len(stored) == 11
+    april = [(r["resource"], r["amount"]) for r in stored if str(r["date"]) == "2026-04-01"]
+    assert april == [
+        ("web-01", Decimal("6.80")),
+        ("db-01", Decimal("26.49")),
+        ("pgdata", Decimal("4.40")),
+    ]
+
+
+def test_aws_cost_and_usage_report_with_service_tags(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    report = run_import(
+        fin_url,
+        SAMPLES / "aws_cur_2026-03.csv",
+        csv_reader("aws-cur"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert not report.rejected, report
+    assert report.attribution == {"service": 3, "unattributed": 2}
+    stored = rows_of(fin_url, "cost_entries")
+    assert [(r["amount"], r["category"], r["service_id"], r["domain_slug"]) for r in stored] == [
+        (Decimal("2.76"), "Amazon Elastic Compute Cloud", PAYMENTS_API, "payments"),
+        (Decimal("1.728"), "Amazon Relational Database Service", PAYMENTS_API, "payments"),
+        (Decimal("0.031613"), "Amazon Simple Storage Service", STOREFRONT, "shop"),
+        (Decimal("0.0351"), "AWS Data Transfer", None, None),
+        (Decimal("0.5244"), "Amazon Elastic Compute Cloud", None, None),
+    ]
+    assert {(r["vendor"], r["currency"]) for r in stored} == {("AWS", "USD")}
+    assert stored[0]["resource"] == "i-0a1b2c3d4e5f67890"
+
+
+def test_opencost_allocations_by_namespace(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    rules = [Rule(vendor=None, resource="storefront", service=STOREFRONT, domain=None)]
+    report = run_import(
+        fin_url,
+        SAMPLES / "opencost_allocation_namespace.json",
+        lambda handle: read_opencost(handle, "EUR"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=rules,
+    )
+    assert not report.rejected, report
+    assert (report.rows_read, report.added) == (6, 6)
+    assert report.attribution == {"service": 2, "rule": 2, "unattributed": 2}
+    stored = rows_of(fin_url, "cost_entries")
+    assert [
+        (
+            r["source_row"],
+            str(r["date"]),
+            r["resource"],
+            r["amount"],
+            r["service_id"],
+            r["attribution"],
+        )
+        for r in stored
+    ] == [
+        # totalCost 3.1380000000000003 (float noise) is stored to six places
+        (1, "2026-03-01", "payments", Decimal("3.138"), PAYMENTS_API, "service"),
+        (2, "2026-03-01", "storefront", Decimal("1.51"), STOREFRONT, "rule"),
+        (3, "2026-03-01", "__idle__", Decimal("1.1891"), None, "unattributed"),
+        (4, "2026-03-02", "payments", Decimal("3.138"), PAYMENTS_API, "service"),
+        (5, "2026-03-02", "storefront", Decimal("1.51"), STOREFRONT, "rule"),
+        (6, "2026-03-02", "__idle__", Decimal("1.1891"), None, "unattributed"),
+    ]
+    assert {(r["vendor"], r["category"], r["currency"]) for r in stored} == {
+        ("prod-eu-1", "kubernetes", "EUR")
+    }
+
+
+# --- rejection ----------------------------------------------------------------------------
+
+
+def test_bad_rows_are_reported_with_their_numbers_and_nothing_is_written(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    report = run_import(
+        fin_url,
+        SAMPLES / "generic_costs_with_bad_rows.csv",
+        csv_reader("generic"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert report.rejected and report.problem_count == 5
+    assert [row for row, _ in problems(report)] == [3, 4, 5, 6, 7]
+    messages = dict(problems(report))
+    assert messages[3].startswith("date: ")
+    assert messages[4].startswith("amount: ")
+    assert "unknown currency 'EUX'" in messages[5]
+    assert messages[6] == "service 'payments-api' is not an ops service id"
+    assert "more than 6 decimal places" in messages[7]
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_unknown_service_refused_with_every_row_naming_it(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    report = run_import(
+        fin_url,
+        SAMPLES / "generic_costs_unknown_service.csv",
+        csv_reader("generic"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert problems(report) == [
+        (3, f"service {UNKNOWN} does not exist in ops"),
+        (5, f"service {UNKNOWN} does not exist in ops"),
+    ]
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_a_rule_naming_an_unknown_service_refuses_the_file(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    rules = [Rule(vendor="Hetzner", resource=None, service=UNKNOWN, domain=None)]
+    report = run_import(
+        fin_url,
+        SAMPLES / "hetzner_invoice_2026-03.csv",
+        csv_reader("hetzner"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=rules,
+    )
+    assert report.rejected and report.failure and UNKNOWN in report.failure
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_ops_unreachable_fails_clearly_and_writes_nothing(
+    fin_url: str, fin_issuer: TestIssuer
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    report = run_import(
+        fin_url,
+        SAMPLES / "aws_cur_2026-03.csv",
+        csv_reader("aws-cur"),
+        ops=closed,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert report.failure and report.failure.startswith("SERVICE_UNAVAILABLE: ")
+    assert closed in report.failure
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_the_report_keeps_the_first_hundred_bad_rows_and_counts_all(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    path = tmp_path / "many.csv"
+    lines = ["date,amount,currency,vendor,category"]
+    lines += [f"2026-03-{(i % 28) + 1:02d},{i}.00,EUR,Hetzner,server" for i in range(300)]
+    lines += ["not a date,1.00,EUR,Hetzner,server"] * 250
+    path.write_text("\n".join(lines) + "\n")
+    report = run_import(
+        fin_url, path, csv_reader("generic"), ops=ops_hub, auth=fin_auth(fin_issuer), rules=[]
+    )
+    assert report.problem_count == 250 and report.rows_read == 550
+    assert [row for row, _ in problems(report)] == list(range(302, 402))
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def cli_env(
+    fin_url: str, ops: str, issuer: TestIssuer, tmp_path: Path, options: str = ""
+) -> dict[str, str]:
+    config = tmp_path / "hubgraph.toml"
+    config.write_text(f'[hubs.fin.options]\nops_url = "{ops}"\n{options}')
+    return {
+        "HUBGRAPH_CONFIG": str(config),
+        "HUBGRAPH_HOME": str(tmp_path),
+        "HUBGRAPH_FIN_DATABASE_URL": fin_url,
+        **issuer.env(),
+        "HUBGRAPH_AUTH_CLIENT_ID": FIN_CLIENT,
+        "HUBGRAPH_AUTH_CLIENT_SECRET": FIN_SECRET,
+    }
+
+
+def invoke(args: Sequence[str], env: dict[str, str]) -> Any:
+    from subgraphs.fin.cli import app
+
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+HETZNER_RULES_TOML = f"""
+[[hubs.fin.options.attribution]]
+vendor = "Hetzner"
+resource = "web-*"
+service = "{STOREFRONT}"
+"""
+
+
+def test_command_imports_reimports_and_shows_no_progress_bar_off_a_terminal(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    env = cli_env(fin_url, ops_hub, fin_issuer, tmp_path, HETZNER_RULES_TOML)
+    args = ["import-costs", str(SAMPLES / "hetzner_invoice_2026-03.csv"), "--mapping", "hetzner"]
+    first = invoke(args, env)
+    assert first.exit_code == 0, first.output
+    assert "8 rows read, 8 cost entries added, 0 already present" in first.output
+    assert "attribution: 3 by rule, 5 unattributed" in first.output
+    assert "checking" not in first.output and "importing" not in first.output  # no bar
+    again = invoke(args, env)
+    assert again.exit_code == 0 and "0 cost entries added, 8 already present" in again.output
+
+
+def test_command_rejects_bad_rows_with_exit_code_1(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    env = cli_env(fin_url, ops_hub, fin_issuer, tmp_path)
+    done = invoke(["import-costs", str(SAMPLES / "generic_costs_with_bad_rows.csv")], env)
+    assert done.exit_code == 1, done.output
+    assert "nothing was written" in done.output and "row 3: date:" in done.output
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--format", "xlsx"], "--format must be one of csv, opencost"),
+        (["--mapping", "quickbooks"], "neither a preset"),
+        (["--mapping", "aws-cur"], "the file has no column"),
+    ],
+)
+def test_command_usage_errors_exit_2(
+    args: list[str], says: str, fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    env = cli_env(fin_url, ops_hub, fin_issuer, tmp_path)
+    done = invoke(["import-costs", str(SAMPLES / "hetzner_invoice_2026-03.csv"), *args], env)
+    assert done.exit_code == 2, done.output
+    assert says in done.output
+
+
+def test_command_says_when_the_database_is_not_migrated(
+    ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    env = cli_env(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", ops_hub, fin_issuer, tmp_path)
+    done = invoke(
+        ["import-costs", str(SAMPLES / "hetzner_invoice_2026-03.csv"), "--mapping", "hetzner"], env
+    )
+    assert done.exit_code == 2
+    assert "hubgraph migrate --hub fin" in done.output
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    """Off a terminal no bar is made (the command above shows none); on one it is."""
+    from subgraphs.fin import cli
+
+    with cli._progress() as progress:
+        assert progress is None  # pytest's captured streams are not terminals
+    if os.name != "posix":
+        return
+    import pty
+
+    leader, follower = pty.openpty()
+    with open(follower, "w") as terminal:
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = terminal
+        try:
+            with cli._progress() as progress:
+                assert progress is not None
+        finally:
+            sys.stdout, sys.stderr = saved
+    os.close(leader)
+
+
+# --- readers on their own -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 4096])
+def test_json_is_walked_in_chunks_of_any_size(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON readers hold one entry at a time, whatever the read size splits."""
+    import io
+
+    from subgraphs.fin.importers import jsonstream
+
+    monkeypatch.setattr(jsonstream, "_CHUNK", chunk)
+    text = (SAMPLES / "opencost_allocation_namespace.json").read_text()
+    rows = list(read_opencost(io.StringIO(text), "EUR"))
+    assert [(r.row, r.resource, r.amount) for r in rows if not isinstance(r, ingest.Problem)] == [
+        (1, "payments", Decimal("3.138")),
+        (2, "storefront", Decimal("1.51")),
+        (3, "__idle__", Decimal("1.1891")),
+        (4, "payments", Decimal("3.138")),
+        (5, "storefront", Decimal("1.51")),
+        (6, "__idle__", Decimal("1.1891")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('{"code": 500, "message": "Error parsing window", "data": []}', "code 500"),
+        ('{"code": 200, "data": [{"a": {"window": ', "invalid JSON"),
+        ('{"code": 200, "data": {"a": 1}}', "must be a list of windows"),
+    ],
+)
+def test_opencost_error_answers_and_broken_json_are_usage_errors(
+    content: str, says: str, fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    path = tmp_path / "allocation.json"
+    path.write_text(content)
+    done = invoke(
+        ["import-costs", str(path), "--format", "opencost"],
+        cli_env(fin_url, ops_hub, fin_issuer, tmp_path),
+    )
+    assert done.exit_code == 2, done.output
+    assert says in done.output
+
+
+def test_a_mapping_file_with_constants_and_a_delimiter(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "bank.toml"
+    mapping.write_text(
+        'delimiter = ";"\n[columns]\ndate = "Buchungstag"\namount = "Betrag"\n'
+        'category = "Konto"\nidentity = ["Beleg"]\n[defaults]\nvendor = "GitHub"\ncurrency = "EUR"\n'
+    )
+    path = tmp_path / "bank.csv"
+    path.write_text(
+        "Buchungstag;Beleg;Konto;Betrag\n01.03.2026;B-101;software;19.00\n01.03.2026;B-102;software;19.00\n"
+    )
+    done = invoke(
+        ["import-costs", str(path), "--mapping", str(mapping)],
+        cli_env(fin_url, ops_hub, fin_issuer, tmp_path),
+    )
+    assert done.exit_code == 0, done.output
+    stored = rows_of(fin_url, "cost_entries")
+    # Equal charges told apart by their voucher (the identity column): both kept.
+    assert [(str(r["date"]), r["vendor"], r["amount"], r["currency"]) for r in stored] == [
+        ("2026-03-01", "GitHub", Decimal("19.00"), "EUR")
+    ] * 2
+
+
+def test_the_digest_is_of_the_content_not_the_row_number(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    """The same lines in another order (another export of the same invoice) add nothing;
+    a rule naming only a domain attributes without a service."""
+    auth = fin_auth(fin_issuer)
+    rules = [*HETZNER_RULES, Rule(vendor="Hetzner", resource="lb-*", service=None, domain="shop")]
+    original = SAMPLES / "hetzner_invoice_2026-03.csv"
+    first = run_import(
+        fin_url, original, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=rules
+    )
+    assert first.attribution == {"rule": 7, "unattributed": 1}
+    header, *lines = original.read_text().splitlines()
+    shuffled = tmp_path / "reordered.csv"
+    shuffled.write_text("\n".join([header, *reversed(lines)]) + "\n")
+    again = run_import(
+        fin_url, shuffled, csv_reader("hetzner"), ops=ops_hub, auth=auth, rules=rules
+    )
+    assert (again.rows_read, again.added, again.already_present) == (8, 0, 8)
+    balancer = [r for r in rows_of(fin_url, "cost_entries") if r["resource"] == "lb-shop"]
+    assert [(r["service_id"], r["domain_slug"], r["attribution"]) for r in balancer] == [
+        (None, "shop", "rule")
+    ] * 2
+
+
+def test_anthropic_pages_saved_one_after_the_other(tmp_path: Path) -> None:
+    import io
+    import json
+
+    from subgraphs.fin.importers.tokens import read_tokens
+
+    page = json.loads((SAMPLES / "anthropic_usage_report.json").read_text())
+    rows = list(read_tokens(io.StringIO(json.dumps([page, page])), "anthropic"))
+    assert [r.row for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r.tokens_in for r in rows[3:]] == [834340, 95000, 921515]  # type: ignore[union-attr]
+
+
+def test_a_file_changed_between_check_and_store_is_rolled_back(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    path = tmp_path / "growing.csv"
+    path.write_text("date,amount,currency,vendor,category\n2026-03-01,1.00,EUR,Hetzner,server\n")
+    passes: list[int] = []
+
+    def reader(handle: Any) -> Any:
+        passes.append(1)
+        if len(passes) == 2:  # someone appends to the export while it is being stored
+            with path.open("a") as more:
+                more.write("2026-03-02,2.00,EUR,Hetzner,server\n")
+        return read_cost_csv(handle, PRESETS["generic"])
+
+    report = run_import(fin_url, path, reader, ops=ops_hub, auth=fin_auth(fin_issuer), rules=[])
+    assert report.rejected and report.failure and "changed while it was imported" in report.failure
+    assert report.added == 0
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_fin_help_loads_no_database_stack() -> None:
+    """`hubgraph fin --help` (and so the import commands' help) stays immediate: the
+    importers, SQLAlchemy and the peers client load only when a command runs."""
+    import subprocess
+
+    from subgraphs import available_hubs
+
+    if "fin" not in available_hubs():
+        pytest.skip("the fin hub's app module is not in this checkout yet")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hubgraph", "fin", "import-costs", "--help"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={k: v for k, v in os.environ.items() if not k.startswith("HUBGRAPH_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = {
+        line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()[1:] if "|" in line
+    }
+    assert "--mapping" in done.stdout  # the fin hub's commands were loaded
+    assert "subgraphs.core.kit.cli" in modules  # (which they import) the parse found them
+    assert not [m for m in modules if m.split(".")[0] in ("sqlalchemy", "alembic", "strawberry")]
+    assert not [m for m in modules if m.startswith("subgraphs.fin.") and m != "subgraphs.fin.cli"]
+
+
+def test_a_line_repeated_within_a_file_is_stored_once(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    """Equal content is one charge (the digest): the repeat counts as already present,
+    in the same batch as its first occurrence, on both backends."""
+    path = tmp_path / "repeated.csv"
+    line = "2026-03-01,9.99,EUR,GitHub,software"
+    path.write_text(
+        f"date,amount,currency,vendor,category\n{line}\n{line}\n2026-03-02,9.99,EUR,GitHub,software\n"
+    )
+    report = run_import(
+        fin_url, path, csv_reader("generic"), ops=ops_hub, auth=fin_auth(fin_issuer), rules=[]
+    )
+    assert (report.rows_read, report.added, report.already_present) == (3, 2, 1)
+    assert [r["source_row"] for r in rows_of(fin_url, "cost_entries")] == [2, 4]
