@@ -86,16 +86,8 @@ class LicenceCategory(Enum):
 def _batched(
     info: Info, name: tuple[Any, ...], lookup: Callable[[Any, list[Any]], Any], empty: Any
 ) -> DataLoader[Any, Any]:
-    """A request-scoped loader over a service function taking a session and all keys,
-    returning a dict by key (``empty`` where a key has nothing)."""
-    ctx = _ctx(info)
-
-    async def batch(keys: list[Any]) -> list[Any]:
-        async with ctx.db.session() as session:
-            found = await lookup(session, keys)
-        return [found.get(key, empty) for key in keys]
-
-    return ctx.loaders.get(("dev", *name), batch)
+    """The request's loader over a service function answering for all keys at once."""
+    return _ctx(info).loaders.keyed(name, lookup, empty)
 
 
 def _workplan_tasks(info: Info) -> DataLoader[Any, Any]:

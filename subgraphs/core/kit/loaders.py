@@ -10,10 +10,11 @@ never sees another's cached rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
@@ -23,6 +24,8 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 BatchFn = Callable[[list[Any]], Awaitable[Sequence[Any]]]
+# A service function answering for all keys at once: a mapping by key.
+Lookup = Callable[[AsyncSession, list[Any]], Awaitable[Mapping[Any, Any]]]
 
 
 class Loaders:
@@ -73,3 +76,17 @@ class Loaders:
             return [groups.get(key, []) for key in keys]
 
         return self.get(("rows_grouped_by", model, column.key, name), batch)
+
+    def keyed(self, name: Hashable, lookup: Lookup, default: Any = None) -> DataLoader[Any, Any]:
+        """One value per key from ``lookup(session, keys)``, a service function that answers
+        for all keys in one query and returns a mapping by key; ``default`` for a key it
+        does not name (treat it as read-only: it is shared). For what ``rows_by`` and
+        ``rows_grouped_by`` cannot say: counts, joins, rows filtered by a request
+        argument (put the argument in ``name``)."""
+
+        async def batch(keys: list[Any]) -> list[Any]:
+            async with self.db.session() as session:
+                found = await lookup(session, keys)
+            return [found.get(key, default) for key in keys]
+
+        return self.get(("keyed", name), batch)
