@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from subgraphs.core.kit.errors import BadUserInput, Conflict, NotConfigured, NotFound
 from subgraphs.core.kit.orm import utcnow
 from subgraphs.core.kit.pagination import Page, paginate
+from subgraphs.core.kit.transitions import lock_subject
 from subgraphs.ops import models
 from subgraphs.ops.probes import ProbeResult, ProbeSpec, run_probe, validate_spec
 from subgraphs.ops.service import get_service, one_of, optional, required, row_id
@@ -238,10 +239,15 @@ async def record_step(
         session.add(execution)
         await session.flush()
     else:
-        found = await session.get(models.RunbookExecution, planned.execution_id)
+        # Another request may be recording this step now (the probe ran outside any
+        # transaction): hold the execution while checking it is still at this step, so
+        # of two concurrent requests only one records it.
+        await lock_subject(session, "runbook execution", str(planned.execution_id))
+        found = await session.get(
+            models.RunbookExecution, planned.execution_id, populate_existing=True
+        )
         assert found is not None
         execution = found
-        # Another request may have done this step meanwhile: the order holds regardless.
         if (
             execution.status != "running"
             or await _steps_done(session, execution.id) != planned.done

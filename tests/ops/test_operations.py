@@ -5,8 +5,10 @@ over HTTP against real loopback targets."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.auth_support import TestIssuer
@@ -239,3 +241,40 @@ def test_debt_and_changes_are_recorded_and_listed(ops: LiveServer, issuer: TestI
              location: " "}) { id } }"""
     )
     assert bad["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_concurrent_requests_for_one_step_record_it_once(
+    ops: LiveServer, targets: LoopbackTargets, issuer: TestIssuer, ops_database_url: str
+) -> None:
+    """Eight operators confirm step 2 of the same execution at once: one is recorded,
+    the others are refused (the execution moved on), and the audit trail has the step
+    once."""
+    made = runbook(ops, service_id(ops), targets.url("/fast"))
+    operator = issuer.headers("operator")
+    first = ops.gql(EXECUTE, {"runbook": made["id"], "position": 1}, headers=operator)
+    execution = first["executeRunbookStep"]["id"]
+    variables = {"runbook": made["id"], "execution": execution, "position": 2}
+
+    def confirm(n: int) -> dict[str, Any]:
+        body = {"query": EXECUTE, "variables": {**variables, "note": f"restarted ({n})"}}
+        answer: dict[str, Any] = httpx.post(
+            f"{ops.url}/graphql", json=body, headers=operator, timeout=60
+        ).json()
+        return answer
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(confirm, range(8)))
+    won = [a for a in answers if not a.get("errors")]
+    lost = [a["errors"][0] for a in answers if a.get("errors")]
+    assert len(won) == 1 and len(lost) == 7, answers
+    # Raced and lost while recording, or came after: step 3 is next.
+    for error in lost:
+        code = error["extensions"]["code"]
+        assert code == "CONFLICT" or (
+            code == "BAD_USER_INPUT" and "next step of this execution is 3" in error["message"]
+        ), error
+    trail = won[0]["data"]["executeRunbookStep"]["results"]
+    assert [r["position"] for r in trail] == [1, 2]
+    read = ops.gql(RUNBOOK, {"id": made["id"]})["runbook"]
+    [recorded] = [e for e in read["executions"] if len(e["results"]) > 1]
+    assert [r["position"] for r in recorded["results"]] == [1, 2]
