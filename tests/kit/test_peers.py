@@ -72,3 +72,20 @@ async def test_a_hub_that_is_down_is_unavailable(issuer: TestIssuer) -> None:
 
 def test_the_hub_app_has_its_peers(core: LiveServer) -> None:
     assert isinstance(core.app.state.peers, PeerHubs)
+
+
+async def test_entities_says_which_keys_another_hub_has(
+    core: LiveServer, issuer: TestIssuer
+) -> None:
+    core.gql('mutation { registerDomain(input: {slug: "peer", name: "Peer"}) { slug } }')
+    peers = PeerHubs(account(issuer))
+    try:
+        found = await peers.entities(
+            f"{core.url}/graphql", "Domain", "slug", ["peer", "missing", "peer"], "name"
+        )
+        assert found == {"peer": {"slug": "peer", "name": "Peer"}}
+        assert await peers.entities(f"{core.url}/graphql", "Domain", "slug", []) == {}
+        with pytest.raises(Unavailable, match="could not say which NoSuchType entities exist"):
+            await peers.entities(f"{core.url}/graphql", "NoSuchType", "id", ["x"])
+    finally:
+        await peers.aclose()

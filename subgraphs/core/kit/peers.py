@@ -13,7 +13,7 @@ whatever is protected, which is the safe failure.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -95,3 +95,38 @@ class PeerHubs:
         if not isinstance(answer, dict):
             raise Unavailable(f"{graphql_url} answered something other than a GraphQL response")
         return answer
+
+    async def entities(
+        self,
+        graphql_url: str,
+        typename: str,
+        key: str,
+        keys: Iterable[str],
+        fields: str = "",
+    ) -> dict[str, dict[str, Any]]:
+        """Which of ``keys`` (values of ``typename``'s key field ``key``) the hub at
+        ``graphql_url`` has, by key, each with ``fields`` (more of its fields, as GraphQL).
+
+        One ``_entities`` request for all of them: the other hub answers null for a key
+        it does not have and batches the lookup itself. Raises Unavailable when it cannot
+        say (down, or this hub's account may not read ``typename``).
+        """
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        query = (
+            "query PeerEntities($representations: [_Any!]!) { _entities(representations: "
+            f"$representations) {{ ... on {typename} {{ {key} {fields} }} }} }}"
+        )
+        representations = [{"__typename": typename, key: value} for value in wanted]
+        answer = await self.query(graphql_url, query, {"representations": representations})
+        errors: list[dict[str, Any]] = answer.get("errors") or []
+        found = (answer.get("data") or {}).get("_entities")
+        if errors or not isinstance(found, list):
+            codes = sorted({str((e.get("extensions") or {}).get("code", "?")) for e in errors})
+            raise Unavailable(
+                f"{graphql_url} could not say which {typename} entities exist "
+                f"({', '.join(codes) or 'no data'}); is this hub's service account "
+                "configured (HUBGRAPH_AUTH_CLIENT_ID / _SECRET) with hub:read?"
+            )
+        return {str(e[key]): e for e in found if isinstance(e, dict) and e.get(key)}
