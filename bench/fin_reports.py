@@ -21,13 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.hub_processes import hubgraph_process, percentile  # noqa: E402
 from subgraphs import load_hub  # noqa: E402
 from subgraphs.core.kit.database import Database  # noqa: E402
 from subgraphs.core.kit.migrations import upgrade  # noqa: E402
@@ -136,36 +133,6 @@ async def _migrate_and_seed(url: str, rows: list[Any]) -> None:
         await db.dispose()
 
 
-@contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
-    with log.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "hubgraph", *args],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if child.poll() is not None:
-                raise RuntimeError(f"{args}: exited\n{log.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(ready, timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{ready} not ready within 60 s\n{log.read_text()}")
-            time.sleep(0.05)
-        yield
-    finally:
-        child.terminate()
-        try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-
 def _timings(
     client: httpx.Client, url: str, domains: int, period: str, warmup: int, rounds: int
 ) -> list[float]:
@@ -181,10 +148,6 @@ def _timings(
         if i >= warmup:
             timings.append(elapsed * 1000)
     return timings
-
-
-def _p(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def main() -> None:
@@ -215,10 +178,14 @@ def main() -> None:
         rows = _rows(args.domains, args.months, today)
         asyncio.run(_migrate_and_seed(settings.database_url, rows))
         fin = f"http://127.0.0.1:{fin_port}"
-        stack.enter_context(_process(["fin", "serve"], env, f"{fin}/readyz", home / "fin.log"))
+        stack.enter_context(
+            hubgraph_process(["fin", "serve"], env, f"{fin}/readyz", home / "fin.log")
+        )
         gateway = f"http://127.0.0.1:{gateway_port}"
         serve = ["gateway", "serve", f"--subgraph=fin={fin}/graphql", "--port", str(gateway_port)]
-        stack.enter_context(_process(serve, env, f"{gateway}/healthz", home / "gateway.log"))
+        stack.enter_context(
+            hubgraph_process(serve, env, f"{gateway}/healthz", home / "gateway.log")
+        )
 
         print(
             f"{args.domains} domains x {args.months} months ({len(rows)} rows); "
@@ -235,8 +202,8 @@ def main() -> None:
             )
         print(f"\n{'':28} {'p50 ms':>8} {'p99 ms':>8}")
         for name, values in (("through the gateway", through), ("fin hub directly", direct)):
-            print(f"{name:28} {_p(values, 50):8.2f} {_p(values, 99):8.2f}")
-        print(f"gateway / hub, p50: {_p(through, 50) / _p(direct, 50):.2f}x")
+            print(f"{name:28} {percentile(values, 50):8.2f} {percentile(values, 99):8.2f}")
+        print(f"gateway / hub, p50: {percentile(through, 50) / percentile(direct, 50):.2f}x")
 
 
 if __name__ == "__main__":

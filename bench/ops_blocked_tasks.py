@@ -31,12 +31,10 @@ import argparse
 import asyncio
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.hub_processes import hubgraph_process, percentile  # noqa: E402
 from subgraphs import load_hub  # noqa: E402
 from subgraphs.core.kit.cli import load_demo  # noqa: E402
 from subgraphs.core.kit.database import Database  # noqa: E402
@@ -74,41 +73,6 @@ query Tasks($workplan: ID!) {
   workplan(id: $workplan) { id tasks { id title status } }
 }
 """
-
-
-def _wait_ready(url: str, child: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} not ready within 60 s\n{log.read_text()}")
-
-
-@contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
-    with log.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "hubgraph", *args],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(ready, child, log)
-        yield
-    finally:
-        child.terminate()
-        try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _seed_workplan(home: Path, env: dict[str, str], tasks: int) -> tuple[str, list[str]]:
@@ -167,10 +131,6 @@ def _latencies(
     return timings, body
 
 
-def _p(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -203,12 +163,16 @@ def main() -> None:
             }
             url = f"http://127.0.0.1:{ports[hub]}"
             stack.enter_context(
-                _process([hub, "serve"], {**env, **own}, f"{url}/readyz", home / f"{hub}.log")
+                hubgraph_process(
+                    [hub, "serve"], {**env, **own}, f"{url}/readyz", home / f"{hub}.log"
+                )
             )
         subgraphs = [f"--subgraph={hub}=http://127.0.0.1:{ports[hub]}/graphql" for hub in HUBS]
         gateway = f"http://127.0.0.1:{ports['gateway']}"
         serve = ["gateway", "serve", *subgraphs, "--port", str(ports["gateway"])]
-        stack.enter_context(_process(serve, env, f"{gateway}/healthz", home / "gateway.log"))
+        stack.enter_context(
+            hubgraph_process(serve, env, f"{gateway}/healthz", home / "gateway.log")
+        )
 
         headers = {"Authorization": f"Bearer {issuer.token('reader')}"}
         variables = {"workplan": workplan}
@@ -225,7 +189,7 @@ def main() -> None:
             )
             for name, url, query in cases:
                 timings, body = _latencies(client, url, query, variables, args.warmup, args.rounds)
-                rows.append((name, _p(timings, 50), _p(timings, 99), body))
+                rows.append((name, percentile(timings, 50), percentile(timings, 99), body))
         blocked = rows[0][3]["data"]["workplan"]["tasks"]
         with_incidents = sum(1 for task in blocked if task["blockingIncidents"])
         print(f"answer: {len(blocked)} tasks, {with_incidents} with blocking incidents\n")
