@@ -34,10 +34,12 @@ async def hubs_behind_a_gateway(
     issuer: TestIssuer,
     seeds: dict[str, Callable[[AsyncSession], Awaitable[Any]]] | None = None,
     user: str = "reader",
+    apps: dict[str, Any] | None = None,
 ) -> AsyncIterator[Query]:
     """Every hub with its demo data (plus ``seeds[hub]``, run in one transaction), behind
-    a gateway; yields a function sending a query as ``user`` (the reader: ``hub:read``)."""
-    apps = {}
+    a gateway; yields a function sending a query as ``user`` (the reader: ``hub:read``).
+    ``apps``, when given, is filled with the hubs' ASGI apps by name."""
+    apps = {} if apps is None else apps
     databases = []
     for name in available_hubs():
         settings = load_settings(name, env={"HUBGRAPH_HOME": str(tmp_path), **issuer.env()})

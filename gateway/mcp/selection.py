@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from graphql import (
     GraphQLField,
@@ -31,7 +31,10 @@ PAGE_INFO_FIELDS = ("hasNextPage", "endCursor")
 
 
 def default_selection(
-    schema: GraphQLSchema, type_: GraphQLOutputType, depth: int = 2
+    schema: GraphQLSchema,
+    type_: GraphQLOutputType,
+    depth: int = 2,
+    refused: Refused | None = None,
 ) -> str | None:
     """A selection set for a field of this type: None for scalars and enums.
 
@@ -40,11 +43,23 @@ def default_selection(
     all. A connection is transparent (its ``nodes`` are the returned objects, with
     ``totalCount`` and ``pageInfo``); a self-reference (a domain's ``parent``) is not
     followed further; a back-reference to an enclosing type is left out, the enclosing
-    object being there already."""
+    object being there already.
+
+    ``refused(type, field, definition)`` leaves fields out: the ones the caller may not
+    see (another hub's money on an ops ``Service`` for a caller without ``fin:read``), so
+    nobody gets FORBIDDEN errors for fields they did not ask for."""
     named = get_named_type(type_)
     if is_leaf_type(named):
         return None
-    return _Selector(schema).selection_set(named, max(depth, 1), (), full=True)
+    selector = _Selector(schema, refused or _nothing_refused)
+    return selector.selection_set(named, max(depth, 1), (), full=True)
+
+
+Refused = Callable[[str, str, GraphQLField], bool]
+
+
+def _nothing_refused(_type: str, _field: str, _definition: GraphQLField) -> bool:
+    return False
 
 
 def _selectable(field_def: GraphQLField) -> bool:
@@ -52,19 +67,6 @@ def _selectable(field_def: GraphQLField) -> bool:
     if field_def.deprecation_reason is not None:
         return False
     return not any(is_required(argument) for argument in field_def.args.values())
-
-
-def _leaves(
-    type_: GraphQLObjectType | GraphQLInterfaceType, wanted: Iterable[str] = ()
-) -> list[str]:
-    """The selectable scalar and enum fields, only the ``wanted`` ones when any exist."""
-    leaves = [
-        name
-        for name, field_def in type_.fields.items()
-        if _selectable(field_def) and is_leaf_type(get_named_type(field_def.type))
-    ]
-    chosen = [name for name in leaves if name in wanted]
-    return chosen or leaves
 
 
 _Composite = GraphQLObjectType | GraphQLInterfaceType
@@ -81,8 +83,23 @@ def _alias(part: str, type_name: str) -> str:
 
 
 class _Selector:
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(self, schema: GraphQLSchema, refused: Refused) -> None:
         self.schema = schema
+        self.refused = refused
+
+    def selectable(self, type_: _Composite, name: str, field_def: GraphQLField) -> bool:
+        return _selectable(field_def) and not self.refused(type_.name, name, field_def)
+
+    def leaves(self, type_: _Composite, wanted: Iterable[str] = ()) -> list[str]:
+        """The selectable scalar and enum fields, only the ``wanted`` ones when any exist."""
+        leaves = [
+            name
+            for name, field_def in type_.fields.items()
+            if is_leaf_type(get_named_type(field_def.type))
+            and self.selectable(type_, name, field_def)
+        ]
+        chosen = [name for name in leaves if name in wanted]
+        return chosen or leaves
 
     def selection_set(
         self,
@@ -109,7 +126,11 @@ class _Selector:
             return []
         if is_connection(type_):
             return self.connection(type_, levels, path, full=full)
-        leaves = _leaves(type_, () if full else IDENTIFYING_FIELDS)
+        leaves = self.leaves(type_, () if full else IDENTIFYING_FIELDS)
+        if not leaves:
+            # An object with no scalar of its own (a money total: its amounts) is a value,
+            # not a reference: shown one level further, not as a bare __typename.
+            levels = max(levels, 2)
         typename = ["__typename"] if isinstance(type_, GraphQLInterfaceType) else []
         return typename + leaves + self.nested(type_, levels, path)
 
@@ -137,7 +158,9 @@ class _Selector:
         parts = []
         for name, field_def in type_.fields.items():
             target = get_named_type(field_def.type)
-            if is_leaf_type(target) or not _selectable(field_def) or target.name in path:
+            if is_leaf_type(target) or target.name in path:
+                continue
+            if not self.selectable(type_, name, field_def):
                 continue
             # a self-reference is not followed further: no parent of a parent of ...
             left = 1 if target.name == type_.name else levels - 1
@@ -150,10 +173,10 @@ class _Selector:
     ) -> list[str]:
         """Counts, where the next page starts, and the nodes (through ``edges`` only
         when there is no ``nodes``) at the connection's own level."""
-        parts = _leaves(type_)
+        parts = self.leaves(type_)
         page_info = get_named_type(type_.fields["pageInfo"].type)
         if isinstance(page_info, _Composite):
-            parts.append("pageInfo { " + " ".join(_leaves(page_info, PAGE_INFO_FIELDS)) + " }")
+            parts.append("pageInfo { " + " ".join(self.leaves(page_info, PAGE_INFO_FIELDS)) + " }")
         if "nodes" in type_.fields:
             node = get_named_type(type_.fields["nodes"].type)
             parts.append(f"nodes {self.selection_set(node, levels, path, full=full)}")
@@ -162,5 +185,5 @@ class _Selector:
         if isinstance(edge, _Composite) and "node" in edge.fields:
             node = get_named_type(edge.fields["node"].type)
             inner = self.selection_set(node, levels, path, full=full)
-            parts.append("edges { " + " ".join([*_leaves(edge), f"node {inner}"]) + " }")
+            parts.append("edges { " + " ".join([*self.leaves(edge), f"node {inner}"]) + " }")
         return parts

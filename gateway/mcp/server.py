@@ -39,6 +39,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from gateway.engine import Gateway, RequestError
+from gateway.mcp.caller_selection import CallerSelections
 
 # Re-exported: where callers found them before they moved (they need no SDK).
 from gateway.mcp.config import parse_mutations as parse_mutations
@@ -98,6 +99,7 @@ class Catalog:
 
     specs: Mapping[str, ToolSpec]
     tools: list[types.Tool]
+    selections: CallerSelections  # the default selections as each caller may ask them
 
 
 def mcp_tool(spec: ToolSpec) -> types.Tool:
@@ -214,7 +216,10 @@ class GraphTools:
         catalog = self._catalogs.get(gateway)
         if catalog is None:
             specs = generate_tools(gateway.api_schema, self.config)
-            catalog = Catalog({s.name: s for s in specs}, [mcp_tool(s) for s in specs])
+            selections = CallerSelections(
+                gateway.api_schema, gateway.supergraph.requirements, self.config.selection_depth
+            )
+            catalog = Catalog({s.name: s for s in specs}, [mcp_tool(s) for s in specs], selections)
             self._catalogs[gateway] = catalog
         return catalog
 
@@ -276,17 +281,23 @@ class GraphTools:
         try:
             if spec.kind in ("search_schema", "describe_type"):
                 return _structured(call_schema_tool(gateway.api_schema, spec, arguments))
-            query, variables, name = self._operation(gateway, spec, arguments)
+            query, variables, name = self._operation(gateway, spec, arguments, caller)
         except ToolInputError as error:
             return result({"data": None, "errors": error.errors})
         return result(await self._execute(query, variables, name, caller))
 
     def _operation(
-        self, gateway: Gateway, spec: ToolSpec, arguments: Mapping[str, Any]
+        self, gateway: Gateway, spec: ToolSpec, arguments: Mapping[str, Any], caller: Caller
     ) -> tuple[str, Mapping[str, Any], str | None]:
         """The document, variables and operation name a call runs. Raises ToolInputError."""
         schema = gateway.api_schema
         if spec.kind != "execute_graphql":
+            asked = spec.selection_argument
+            if asked and not arguments.get(asked):
+                # no `fields`: the default selection, less what this caller may not see
+                selection = self.catalog(gateway).selections.selection(spec, caller.identity)
+                if selection != spec.default_selection:
+                    arguments = {**arguments, asked: selection}
             return (*operation_for(schema, spec, arguments), None)
         unknown = sorted(set(arguments) - set(spec.input_schema["properties"]))
         query, variables, name = (arguments.get(k) for k in ("query", "variables", "operationName"))

@@ -59,14 +59,15 @@ PeriodArg = Annotated[
     str | None,
     strawberry.argument(description="2026-Q3, 2026-07 or 2026; default: the current quarter."),
 ]
-RequiredPeriod = Annotated[
-    str, strawberry.argument(description="2026-Q3 (a quarter), 2026-07 (a month) or 2026.")
+YearPeriod = Annotated[
+    str | None,
+    strawberry.argument(description="2026-Q3, 2026-07 or 2026; default: the current year."),
 ]
 Horizon = Annotated[
-    int,
+    int | None,
     strawberry.argument(
-        description=f"Months to project, 1..{reports.MAX_RUNWAY_MONTHS} "
-        f"(the usual: {reports.RUNWAY_MONTHS})."
+        description=f"Months to project (default {reports.RUNWAY_MONTHS}, at most "
+        f"{reports.MAX_RUNWAY_MONTHS})."
     ),
 ]
 AsOf = Annotated[
@@ -134,15 +135,15 @@ class Service:
         # Nothing to read: cost entries name services by id.
         return cls(id=id)
 
-    # Every field added to another hub's entity is nullable (a caller without fin:read
-    # gets null and FORBIDDEN there, and still the entity from its owner) and takes a
-    # required argument, so generated default selections (MCP tools over the whole
-    # graph) never ask money of callers who may only read the entity.
+    # Every field added to another hub's entity is nullable: a caller without fin:read
+    # gets null and FORBIDDEN there, and still the entity from its owner. Generated
+    # default selections (the gateway's MCP tools) leave these fields out, as they ask
+    # more than the entity does (gateway/mcp/selection.py).
     @strawberry.federation.field(
         requires_scopes=READ,
         description="What it cost in the period, per currency; null without fin:read.",
     )
-    async def cost(self, info: Info, period: RequiredPeriod) -> CurrencyTotals | None:
+    async def cost(self, info: Info, period: PeriodArg = None) -> CurrencyTotals | None:
         when = _period(period)
         ctx = _ctx(info)
 
@@ -159,8 +160,10 @@ class Service:
         requires_scopes=READ,
         description="What it cost in each month of the period; null without fin:read.",
     )
-    async def monthly_cost(self, info: Info, period: RequiredPeriod) -> list[MonthCost] | None:
-        when = _period(period)
+    async def monthly_cost(
+        self, info: Info, period: YearPeriod = None
+    ) -> list[MonthCost] | None:
+        when = _period(period, "year")
         ctx = _ctx(info)
 
         async def batch(ids: list[str]) -> list[dict[str, Totals]]:
@@ -190,7 +193,7 @@ class Domain:
         description="Its budget for the period, with spent and committed; null when it "
         "has none (or without fin:read).",
     )
-    async def budget(self, info: Info, period: RequiredPeriod) -> Budget | None:
+    async def budget(self, info: Info, period: PeriodArg = None) -> Budget | None:
         when = _period(period)
         ctx, config, as_of = _ctx(info), _config(info), today()
 
@@ -209,7 +212,7 @@ class Domain:
         description="How long its newest balance lasts, projected month by month; null "
         "without a balance (or without fin:read).",
     )
-    async def runway(self, info: Info, months: Horizon) -> Runway | None:
+    async def runway(self, info: Info, months: Horizon = None) -> Runway | None:
         ctx, config, horizon = _ctx(info), _config(info), _horizon(months)
 
         async def batch(slugs: list[str]) -> list[Runway | None]:
@@ -448,13 +451,7 @@ class Query:
         self,
         info: Info,
         domain: str,
-        months: Annotated[
-            int | None,
-            strawberry.argument(
-                description=f"Months to project (default {reports.RUNWAY_MONTHS}, at most "
-                f"{reports.MAX_RUNWAY_MONTHS})."
-            ),
-        ] = None,
+        months: Horizon = None,
     ) -> Runway | None:
         slug = service.domain(domain)
         async with _ctx(info).db.session() as s:

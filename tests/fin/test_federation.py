@@ -133,3 +133,72 @@ async def test_hub_readers_see_services_without_their_cost(
     assert set(costs) == {"cert-manager", "longhorn", "traefik"}
     assert all(c is not None and c["currency"] == "EUR" for c in costs.values())
     assert body["data"]["domain"]["budget"] == {"allocated": {"amount": "1350.00"}}
+
+
+def test_the_money_fields_default_to_the_current_period(
+    fin: LiveServer, fin_database_url: str
+) -> None:
+    """Without arguments: cost and budget of the current quarter, monthly cost of the
+    current year, a 24-month runway — the same answers as those periods given."""
+    ids = service_ids(3)
+    many_costs(fin_database_url, ids)
+    today = datetime.now(UTC).date()
+    quarter, year = Period.containing(today, "quarter"), Period.containing(today, "year")
+    implicit = (
+        "... on Service { cost { amounts { amount } } monthlyCost { month cost { amounts { amount } } } } "
+        "... on Domain { budget { period } runway { projection { month } } }"
+    )  # fmt: skip
+    explicit = (
+        f'... on Service {{ cost(period: "{quarter}") {{ amounts {{ amount }} }} '
+        f'monthlyCost(period: "{year}") {{ month cost {{ amounts {{ amount }} }} }} }} '
+        f'... on Domain {{ budget(period: "{quarter}") {{ period }} '
+        "runway(months: 24) { projection { month } } }"
+    )
+    reps = [*({"__typename": "Service", "id": i} for i in ids)]
+    reps.append({"__typename": "Domain", "slug": "domain-0"})
+    found = fin.gql(ENTITIES % implicit, {"reps": reps})["_entities"]
+    assert found == fin.gql(ENTITIES % explicit, {"reps": reps})["_entities"]
+    assert [m["month"] for m in found[0]["monthlyCost"]] == [
+        f"{today.year}-{m:02d}" for m in range(1, 13)
+    ]
+    assert len(found[-1]["runway"]["projection"]) == 24
+
+
+async def test_the_domain_page_through_the_gateway_is_batched(
+    tmp_path: Path, issuer: TestIssuer
+) -> None:
+    """Every domain's page (services with health and money, budget, runway, open work)
+    costs each hub as many statements as one domain's: one ``_entities`` request per hub
+    and level, answered in batches."""
+    from sqlalchemy import event
+
+    from tests.test_federation_hubs import hubs_behind_a_gateway
+
+    page = """
+      slug services { name health cost(period: $q) { single { amount } }
+                      monthlyCost(period: $q) { month } }
+      budget(period: $q) { usedPercent } runway { monthsRemaining } openTaskCount
+    """
+    quarter = str(Period.containing(datetime.now(UTC).date(), "quarter"))
+    apps: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+
+    def counter(hub: str) -> Any:
+        def record(*_: Any) -> None:
+            counts[hub] = counts.get(hub, 0) + 1
+
+        return record
+
+    async with hubs_behind_a_gateway(tmp_path, issuer, user="finreader", apps=apps) as query:
+        for hub, app in apps.items():
+            event.listen(app.state.db.engine.sync_engine, "before_cursor_execute", counter(hub))
+        one_domain = 'query($q: String!) { domain(slug: "railiance-cluster") {' + page + "} }"
+        one = await query(one_domain, {"q": quarter})
+        for_one, counts = counts, {}
+        every_domain = "query($q: String!) { domains(first: 100) { nodes {" + page + "} } }"
+        every = await query(every_domain, {"q": quarter})
+    assert "errors" not in one and "errors" not in every, (one, every)
+    nodes = every["data"]["domains"]["nodes"]
+    assert len(nodes) > 5 and sum(len(n["services"]) for n in nodes) >= 12
+    assert counts["fin"] == for_one["fin"] and counts["ops"] == for_one["ops"], (for_one, counts)
+    assert for_one["fin"] <= 10, for_one  # cost, monthly cost, budget and runway inputs

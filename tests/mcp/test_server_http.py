@@ -258,6 +258,33 @@ async def test_a_protected_field_is_refused_to_an_anonymous_caller(graph: Graph)
     assert "UNAUTHORIZED" in text(refused)
 
 
+async def test_a_default_selection_leaves_out_what_the_caller_may_not_see(graph: Graph) -> None:
+    """An ops service's money comes from the fin hub and needs fin:read: a reader's
+    list_services answers without it (and without errors), a fin reader's with it; a
+    reader naming it in ``fields`` is told FORBIDDEN. An anonymous caller's domains come
+    without the dev hub's counts, which need hub:read."""
+    async with connect(graph.url, graph.token("reader")) as session:
+        reader = await session.call_tool("list_services", {})
+        asked = await session.call_tool("list_services", {"fields": "{ nodes { name cost { single { amount } } } }"})  # fmt: skip
+    async with connect(graph.url, graph.token("finreader")) as session:
+        money = await session.call_tool("list_services", {})
+    async with connect(graph.url) as session:
+        anonymous = await session.call_tool("list_domains", {"rootsOnly": True})
+
+    assert not reader.is_error, text(reader)
+    services = reader.structured_content["data"]["services"]["nodes"]
+    assert services and all("name" in s and "health" in s for s in services)
+    assert not any({"cost", "monthlyCost"} & set(s) for s in services)
+    assert {e["code"] for e in asked.structured_content["errors"]} == {"FORBIDDEN"}
+    assert not money.is_error, text(money)
+    costs = [s["cost"] for s in money.structured_content["data"]["services"]["nodes"]]
+    assert costs and all(set(c) >= {"single", "amounts"} for c in costs)
+
+    assert not anonymous.is_error, text(anonymous)
+    domains = anonymous.structured_content["data"]["domains"]["nodes"]
+    assert domains and all("slug" in d and "openTaskCount" not in d for d in domains)
+
+
 async def test_the_caller_s_own_token_decides_a_mutation(graph: Graph) -> None:
     message = {
         "input": {

@@ -500,7 +500,9 @@ def test_default_selection_of_a_connection(hubs: GraphQLSchema) -> None:
         "{ totalCount pageInfo { hasNextPage endCursor } nodes { id slug name description "
         "createdAt updatedAt openTaskCount parent { id slug name } children { id slug name } "
         "repos { id name } capabilities { id name } workplans { id title status } "
-        "tasks { id title status } services { id name } openIncidents { id title status } } }"
+        "tasks { id title status } budget { id } runway { domain balanceAsOf monthsRemaining "
+        "exhaustedIn thresholdMonths belowThreshold notes } services { id name } "
+        "openIncidents { id title status } } }"
     )
 
 
@@ -926,3 +928,29 @@ def test_a_call_shape_is_validated_once_and_values_every_time(hubs: GraphQLSchem
     for _ in range(2):
         with pytest.raises(ToolInputError, match="nope"):
             operation_for(hubs, spec, {"fields": "{ nope }"})
+
+
+MONEY = build_schema(
+    """
+    type Query { services: [Service!]! }
+    type Service { name: String! cost: Totals owner: Person }
+    type Totals { amounts: [Amount!]! }
+    type Amount { amount: String! currency: String! }
+    type Person { name: String! }
+    """
+)
+
+
+def test_an_object_without_scalars_is_shown_one_level_further() -> None:
+    """A money total has no scalar of its own: a bare ``__typename`` would tell an agent
+    nothing, so its amounts are shown (nested references still stop at their names)."""
+    selection = default_selection(MONEY, MONEY.query_type.fields["services"].type)  # type: ignore[union-attr]
+    assert selection == "{ name cost { amounts { amount currency } } owner { name } }"
+
+
+def test_a_refused_field_is_left_out_of_the_default_selection() -> None:
+    def refused(type_name: str, name: str, _definition: object) -> bool:
+        return (type_name, name) == ("Service", "cost")
+
+    services = MONEY.query_type.fields["services"].type  # type: ignore[union-attr]
+    assert default_selection(MONEY, services, refused=refused) == "{ name owner { name } }"
