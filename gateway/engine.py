@@ -158,6 +158,7 @@ class Gateway:
         self.abstract_types = frozenset(
             t.name for t in self.supergraph.types.values() if t.kind in ("interface", "union")
         )
+        self.visible_types = frozenset(self.api_schema.type_map)
         urls = {name: s.url for name, s in self.supergraph.subgraphs.items()}
         urls.update(subgraph_urls or {})
         self.pool = SubgraphPool(
@@ -441,7 +442,9 @@ class Gateway:
             self.abstract_types,
         )
         await run.run(plan.node)
-        data, errors = Shaper(operation, coerced, run.errors, self.abstract_types).shape(run.data)
+        data, errors = Shaper(
+            operation, coerced, run.errors, self.abstract_types, self.visible_types
+        ).shape(run.data)
         if prepared.operation.introspection and data is not None:
             data = self._with_introspection(prepared, data, coerced)
         response: dict[str, Any] = {"data": data}

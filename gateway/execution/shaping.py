@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from graphql import GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLOutputType, get_named_type
+from graphql import (
+    GraphQLEnumType,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLOutputType,
+    get_named_type,
+)
 
 from gateway.operation import Field, Operation, SelectionSet, conditions_hold
 
@@ -30,10 +37,13 @@ class Shaper:
         variables: Mapping[str, Any],
         errors: list[tuple[DataPath | None, dict[str, Any]]],
         abstract_types: frozenset[str],
+        visible_types: frozenset[str] | None = None,
     ) -> None:
         self.operation = operation
         self.variables = variables
         self.abstract_types = abstract_types
+        # the client's schema's types: an object of another one (@inaccessible) is null
+        self.visible_types = visible_types
         self.pending: dict[DataPath, list[dict[str, Any]]] = {}
         self.unplaced: list[dict[str, Any]] = []
         for path, error in errors:
@@ -77,6 +87,17 @@ class Shaper:
         out_path: tuple[str | int, ...],
     ) -> Any:
         runtime = obj.get("__typename") if static_type in self.abstract_types else static_type
+        if (
+            self.visible_types is not None
+            and isinstance(runtime, str)
+            and runtime not in self.visible_types
+        ):
+            self._error(
+                f'Abstract type "{static_type}" resolved to a type the schema does not '
+                f'expose: "{runtime}".',
+                out_path,
+            )
+            return _INVALID
         if not isinstance(runtime, str) or runtime not in selection.by_type:
             if static_type in selection.by_type:
                 runtime = static_type
@@ -146,6 +167,13 @@ class Shaper:
                 items.append(value)
             return items
         named = get_named_type(type_)
+        if isinstance(named, GraphQLEnumType) and (
+            not isinstance(raw, str) or raw not in named.values
+        ):
+            # A value the client's schema does not have (@inaccessible in the supergraph,
+            # or one subgraph's own): null with an error, never leaked.
+            self._error(f'Enum "{named.name}" cannot represent value: {raw!r}', out_path)
+            return None
         if isinstance(named, GraphQLLeafType):
             return raw
         if not isinstance(raw, dict) or item.selection is None:
