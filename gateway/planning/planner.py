@@ -555,10 +555,9 @@ class _Build:
         inputs = next(iter(key_fields.by_type.values()), [])
         _internal_data_keys(inputs, selection, interface)
         built = list(_input_fields(inputs, {i.name for i in inputs}))
-        resolve = self.entity_fetch(owner, path, fetch, interface, built)
-        resolve.depends |= self.plan_fields(
-            fetch, target, interface, inputs, path, provided, selection
-        )
+        key_writers = self.plan_fields(fetch, target, interface, inputs, path, provided, selection)
+        resolve = self.entity_fetch(owner, path, fetch, interface, built, _upstream(key_writers))
+        resolve.depends |= key_writers
         resolve.inputs.setdefault(interface, (interface, {i.name: i for i in built}))
         resolve.conditions = ALWAYS
         resolve.selection.typename = True
@@ -710,7 +709,7 @@ class _Build:
             # Fields whose requirements clash (the same field with other arguments) go to
             # separate fetches: one representation holds one value per field name.
             for batch in self.requirement_batches(service, type_name, group, key):
-                writers.add(
+                writers.update(
                     self.jump(
                         fetch,
                         target,
@@ -754,7 +753,7 @@ class _Build:
         path: tuple[str, ...],
         provided: Provided | None,
         client: SelectionSet | None,
-    ) -> FetchBuilder:
+    ) -> set[FetchBuilder]:
         needs = [(key.selection, True)]
         for item in group:
             requires = self.planner.requires_of(service, type_name, item.name)
@@ -772,10 +771,12 @@ class _Build:
                 input_fields.append(item)
         _internal_data_keys(input_fields, client, type_name)
         built = list(_input_fields(input_fields, key_names))
-        jump = self.entity_fetch(service, path, fetch, type_name, built)
-        jump.depends |= self.plan_fields(
-            fetch, target, type_name, input_fields, path, provided, client
-        )
+        # The inputs first: the fetch that needs them is then one that none of their
+        # writers waits for (a requirement fetched from the same subgraph at the same
+        # path would otherwise be merged into the very fetch that needs it).
+        writers = self.plan_fields(fetch, target, type_name, input_fields, path, provided, client)
+        jump = self.entity_fetch(service, path, fetch, type_name, built, _upstream(writers))
+        jump.depends |= writers
         _typename, known = jump.inputs.setdefault(type_name, (entity_type, {}))
         for input_field in built:
             known.setdefault(input_field.name, input_field)
@@ -783,8 +784,9 @@ class _Build:
             jump.conditions = either(jump.conditions, item.path_conditions)
         place = jump.selection.fragment(entity_type)
         satisfied = frozenset(item.name for item in group)
-        self.plan_fields(jump, place, type_name, group, path, None, client, satisfied)
-        return jump
+        # every fetch writing below the fields, not only the jump: a fetch whose inputs
+        # these fields are waits for their whole data
+        return self.plan_fields(jump, place, type_name, group, path, None, client, satisfied)
 
     def entity_fetch(
         self,
@@ -793,8 +795,10 @@ class _Build:
         parent: FetchBuilder,
         type_name: str,
         inputs: list[InputField],
+        upstream: frozenset[int] = frozenset(),
     ) -> FetchBuilder:
-        """The fetch to ``service`` at ``path`` from ``parent``, shared unless inputs clash."""
+        """The fetch to ``service`` at ``path`` from ``parent``, shared unless inputs clash
+        or it is ``upstream`` of the fetches writing the inputs (it would wait for itself)."""
         variant = 0
         while True:
             key = (service, path, parent.id, variant)
@@ -804,7 +808,9 @@ class _Build:
                 fetch.depends.add(parent)
                 return fetch
             known = fetch.inputs.get(type_name, ("", {}))[1]
-            if all(known.get(i.name, i).data_key == i.data_key for i in inputs):
+            if fetch.id not in upstream and all(
+                known.get(i.name, i).data_key == i.data_key for i in inputs
+            ):
                 return fetch
             variant += 1
 
@@ -880,6 +886,18 @@ class _Build:
             root_keys=tuple(fetch.root_keys),
         )
         return Flatten(fetch.path, node) if fetch.entity else node
+
+
+def _upstream(writers: set[FetchBuilder]) -> frozenset[int]:
+    """The ids of ``writers`` and of every fetch they wait for."""
+    seen: set[int] = set()
+    stack = list(writers)
+    while stack:
+        fetch = stack.pop()
+        if fetch.id not in seen:
+            seen.add(fetch.id)
+            stack.extend(fetch.depends)
+    return frozenset(seen)
 
 
 def _internal_data_keys(fields: list[Field], client: SelectionSet | None, type_name: str) -> None:
