@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from graphql import (
     ArgumentNode,
@@ -431,10 +431,14 @@ class _Build:
                     groups[-1][1].append(item)
                 else:
                     groups.append((self.best_service(services, root, [item]), [item]))
-            elif used:
-                used[0][1].append(item)
             else:
-                groups.append((self.best_service(services, root, [item]), [item]))
+                chosen = used[0][0] if used else self.best_service(services, root, [item])
+                for service, part in self.split_root(chosen, services, root, item):
+                    existing = next((g for g in groups if g[0] == service), None)
+                    if existing is None:
+                        groups.append((service, [part]))
+                    else:
+                        existing[1].append(part)
         previous: list[FetchBuilder] = []
         for service, group in groups:
             fetch = self.new_fetch(
@@ -450,6 +454,47 @@ class _Build:
             if operation.kind == "mutation":
                 previous = self.fetches[start:]
         return self.finish()
+
+    def split_root(
+        self, chosen: str, services: list[str], root: str, item: Field
+    ) -> list[tuple[str, Field]]:
+        """A shared root field whose selection ``chosen`` cannot reach (a value type, no
+        key to jump through): asked of several subgraphs, each for the fields it answers,
+        the answers merged. Otherwise the field as it is, from ``chosen``."""
+        selection = item.selection
+        if selection is None or len(services) < 2:
+            return [(chosen, item)]
+        below = self.planner.provided_below(chosen, root, item.name, None)
+        if self.reachable(chosen, selection, below):
+            return [(chosen, item)]
+        order = [chosen, *(s for s in services if s != chosen)]
+        parts: dict[str, dict[str, list[Field]]] = {}
+        for concrete, children in selection.by_type.items():
+            for child in children:
+                owner = chosen
+                if not child.is_typename:
+                    owner = next(
+                        (s for s in order if self.answers(s, root, item, concrete, child)), chosen
+                    )
+                parts.setdefault(owner, {}).setdefault(concrete, []).append(child)
+        if len(parts) < 2:
+            return [(chosen, item)]
+        return [
+            (service, replace(item, selection=SelectionSet(selection.parent_type, by_type)))
+            for service, by_type in parts.items()
+        ]
+
+    def answers(self, service: str, root: str, item: Field, concrete: str, child: Field) -> bool:
+        """Can ``service``'s ``root.item`` answer ``child`` of its ``concrete`` value?"""
+        provided = self.planner.provided_below(service, root, item.name, None)
+        if not self.planner.returns_type_in(service, item.selection.parent_type, concrete):  # type: ignore[union-attr]
+            return False
+        if not self.planner.can_resolve(service, concrete, child.name, provided):
+            return self.supergraph.types[concrete].is_entity
+        if child.selection is None:
+            return True
+        inner = self.planner.provided_below(service, concrete, child.name, provided)
+        return self.reachable(service, child.selection, inner)
 
     def best_service(self, services: list[str], type_name: str, fields: list[Field]) -> str:
         """Among subgraphs that can all resolve ``fields`` (``@shareable``), the one that
@@ -599,6 +644,12 @@ class _Build:
                 if not self.local(fetch, type_name, item, provided, satisfied):
                     remote.append(item)
                     continue
+                stuck = self.stuck_part(fetch.service, type_name, item, provided)
+                if stuck is not None:
+                    # What this subgraph cannot reach below the field, nor jump to from
+                    # there, is asked of another subgraph through this entity's key.
+                    item, elsewhere = stuck
+                    remote.append(elsewhere)
                 child = composite_name(item.type)
                 placed = target.add(
                     item,
@@ -653,6 +704,46 @@ class _Build:
         )
         return not incomplete_value
 
+    def stuck_part(
+        self, service: str, type_name: str, item: Field, provided: Provided | None
+    ) -> tuple[Field, Field] | None:
+        """For a composite ``item`` of an entity: when some fields below it can neither be
+        resolved by ``service`` nor reached by a key jump from there (a value type, or an
+        entity without a key in the subgraph that has the field), and another subgraph
+        resolves ``item`` through this entity's key, the field split in two: what stays
+        here and what is asked there. None when nothing is stuck."""
+        selection = item.selection
+        if selection is None or not self.supergraph.types[type_name].is_entity:
+            return None
+        below = self.planner.provided_below(service, type_name, item.name, provided)
+        kept: dict[str, list[Field]] = {}
+        moved: dict[str, list[Field]] = {}
+        for concrete, children in selection.by_type.items():
+            kept[concrete] = []
+            for child in children:
+                if child.is_typename or self.reaches(service, concrete, child, below):
+                    kept[concrete].append(child)
+                else:
+                    moved.setdefault(concrete, []).append(child)
+        if not moved or not any(
+            s != service for s, _ in self.planner.jump_targets(type_name, item.name)
+        ):
+            return None
+        here = replace(item, selection=SelectionSet(selection.parent_type, kept))
+        there = replace(item, selection=SelectionSet(selection.parent_type, moved))
+        return here, there
+
+    def reaches(self, service: str, type_name: str, item: Field, provided: Provided | None) -> bool:
+        """Can ``service`` answer ``item`` of a ``type_name``, itself or by a key jump?"""
+        if not self.planner.can_resolve(service, type_name, item.name, provided):
+            return self.supergraph.types[type_name].is_entity and any(
+                s != service for s, _ in self.planner.jump_targets(type_name, item.name)
+            )
+        if item.selection is None:
+            return True
+        below = self.planner.provided_below(service, type_name, item.name, provided)
+        return self.reachable(service, item.selection, below)
+
     def reachable(self, service: str, selection: SelectionSet, provided: Provided | None) -> bool:
         """Whether ``service`` can answer ``selection``, entities below it being jump points."""
         for concrete, fields in selection.by_type.items():
@@ -660,7 +751,7 @@ class _Build:
                 if item.is_typename:
                     continue
                 if not self.planner.can_resolve(service, concrete, item.name, provided):
-                    if not self.supergraph.types[concrete].is_entity:
+                    if not self.reaches(service, concrete, item, provided):
                         return False
                     continue
                 named = composite_name(item.type)
