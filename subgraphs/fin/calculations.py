@@ -25,21 +25,28 @@ Rules chosen here, and why:
   start and end dates move the burn (see the function).
 * **Budget thresholds** (:func:`budget_alerts`): *used* is spent + committed over
   allocated, a threshold is crossed when used reaches it (``>=``).
+* **Showing a judged figure** (:func:`shown_hundredths`): a used percentage or a runway's
+  months are shown to two places, half up like money, but never across the threshold
+  they were judged against: 99.996 % with the 100 % threshold not crossed shows as 99.99,
+  not 100.00, and 5.999 months "below its threshold of 6" as 5.99, not 6.00.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import MAXYEAR, date, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal, get_args
 
 from subgraphs.fin.money import MONEY_CONTEXT, CurrencyMismatch, check_currency
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "MAX_RUNWAY_MONTHS",
+    "RUNWAY_MONTHS",
+    "TRAILING_MONTHS",
     "BurnRate",
     "Cadence",
     "CommitmentTerms",
@@ -61,6 +68,7 @@ __all__ = [
     "parse_month",
     "parse_period",
     "runway",
+    "shown_hundredths",
 ]
 
 Cadence = Literal["monthly", "quarterly", "yearly"]
@@ -70,8 +78,15 @@ PeriodKind = Literal["month", "quarter", "year"]
 _CADENCE_MONTHS: Mapping[str, int] = {"monthly": 1, "quarterly": 3, "yearly": 12}
 _KIND_MONTHS: Mapping[str, int] = {"month": 1, "quarter": 3, "year": 12}
 
+# The runway: months projected by default and at most, and the whole months before a
+# balance whose spend gives its burn.
+RUNWAY_MONTHS = 24
+MAX_RUNWAY_MONTHS = 60
+TRAILING_MONTHS = 3
+
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
+_HUNDREDTH = Decimal("0.01")
 
 # ---------------------------------------------------------------------------------------
 # Months and periods
@@ -141,6 +156,10 @@ class Period:
         step = _KIND_MONTHS[self.kind]
         if self.start.day != 1 or (self.start.month - 1) % step:
             raise ValueError(f"{self.start} does not begin a {self.kind}")
+        if (self.start.year, self.start.month + step) > (MAXYEAR, 12):
+            # Its end (the first day after it) would be in the year 10000, which no date
+            # holds: every range filter and report would fail on it.
+            raise ValueError(f"a period must end before December {MAXYEAR}: {self} does not")
 
     @classmethod
     def containing(cls, day: date, kind: PeriodKind) -> Period:
@@ -187,16 +206,20 @@ def parse_period(text: str) -> Period:
     Four-digit years from 0001, two-digit months 01-12, quarters Q1-Q4 (capital Q);
     no spaces, no other spellings. ValueError naming the grammar otherwise.
     """
+    start: date | None = None
+    kind: PeriodKind = "year"
     if isinstance(text, str) and len(text) <= 7:
         try:
             if match := _MONTH.fullmatch(text):
-                return Period(date(int(match[1]), int(match[2]), 1), "month")
-            if match := _QUARTER.fullmatch(text):
-                return Period(date(int(match[1]), (int(match[2]) - 1) * 3 + 1, 1), "quarter")
-            if _YEAR.fullmatch(text):
-                return Period(date(int(text), 1, 1), "year")
+                start, kind = date(int(match[1]), int(match[2]), 1), "month"
+            elif match := _QUARTER.fullmatch(text):
+                start, kind = date(int(match[1]), (int(match[2]) - 1) * 3 + 1, 1), "quarter"
+            elif _YEAR.fullmatch(text):
+                start, kind = date(int(text), 1, 1), "year"
         except ValueError:  # month 13, year 0000
-            pass
+            start = None
+    if start is not None:
+        return Period(start, kind)  # ValueError saying so if it ends after 9999-11
     raise ValueError(
         f"not a period: {text!r} (expected a month YYYY-MM, a quarter YYYY-Qn or a year YYYY, "
         "e.g. 2026-11, 2026-Q3, 2026)"
@@ -506,3 +529,16 @@ def budget_alerts(
         raise ValueError(f"thresholds must be positive percentages, not {list(thresholds)}")
     used = budget_used_percent(allocated, committed, spent)
     return [ThresholdCrossed(level, used) for level in levels if used is None or used >= level]
+
+
+def shown_hundredths(value: Decimal, limits: Iterable[Decimal] = ()) -> Decimal:
+    """``value`` to two places for display: half up (as money is shown), except that a
+    value below one of ``limits`` (the thresholds it was judged against) is never shown
+    at or above it (rounded down then), so what is shown agrees with what was judged for
+    thresholds of at most two places. Computed in ``MONEY_CONTEXT``, whatever the thread's
+    own decimal context says.
+    """
+    shown = value.quantize(_HUNDREDTH, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT)
+    if any(value < limit <= shown for limit in limits):
+        return value.quantize(_HUNDREDTH, rounding=ROUND_FLOOR, context=MONEY_CONTEXT)
+    return shown

@@ -9,10 +9,14 @@ the amounts in that currency are left out of it and a note says so.
 
 Rules chosen here:
 
-* A budget's **spent** is the cost entries and token spend of its domain dated in its
-  period; its **committed** is what the domain's commitments will cost in the months of
-  the period that have not begun yet on ``as_of`` (months begun are billed, so their
-  commitments are in ``spent`` once imported: nothing is counted twice).
+* A budget's **spent** is the cost entries and token spend of its domain dated in the
+  months of its period begun on ``as_of``; its **committed** is what the domain's
+  commitments will cost in the months of the period that have not begun yet (months
+  begun are billed, so their commitments are in ``spent`` once imported: each month is
+  counted once, also when ``as_of`` is in the past and later months are imported).
+* Amounts in another currency than the figure's are converted one currency at a time:
+  a currency the rate table has no rate for is left out (and named in a note), the
+  others are converted and their rates named.
 * **Burn rate** of a period: the actual figure averages the period's months up to
   ``as_of``; the projected one is the commitments active in the month after.
 * **Runway** starts from a domain's newest balance, in its currency, in the balance's
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -36,6 +40,9 @@ from subgraphs.core.kit.event_types import EventType
 from subgraphs.fin import calculations, models, service
 from subgraphs.fin.calculations import (
     DEFAULT_THRESHOLDS,
+    MAX_RUNWAY_MONTHS,
+    RUNWAY_MONTHS,
+    TRAILING_MONTHS,
     BurnRate,
     CommitmentTerms,
     Period,
@@ -44,12 +51,28 @@ from subgraphs.fin.calculations import (
     add_months,
     format_month,
     month_start,
+    shown_hundredths,
 )
 from subgraphs.fin.money import MONEY_CONTEXT, Converted, MissingRate, Money, RateTable, Totals
 
-RUNWAY_MONTHS = 24
-MAX_RUNWAY_MONTHS = 60
-TRAILING_MONTHS = 3
+__all__ = [
+    "MAX_RUNWAY_MONTHS",
+    "RUNWAY_MONTHS",
+    "TRAILING_MONTHS",
+    "Alert",
+    "BudgetStatus",
+    "FinConfig",
+    "InCurrency",
+    "RunwayReport",
+    "alerts",
+    "billed_until",
+    "budget_statuses",
+    "burn_rates",
+    "committed_in",
+    "convert",
+    "in_currency",
+    "runways",
+]
 
 
 @dataclass(frozen=True)
@@ -97,17 +120,26 @@ class InCurrency:
 
 
 def in_currency(totals: Totals, currency: str, config: FinConfig) -> InCurrency:
-    """``totals`` in ``currency``: converted with the rate table when it has the rates,
-    otherwise only the amounts already in ``currency`` (the rest named in ``left_out``)."""
-    sums = totals.by_currency
-    others = [c for c in sums if c != currency]
-    if others and config.rates is not None:
+    """``totals`` in ``currency``: each other currency converted with the rate table when
+    it has that rate, and left out (named in ``left_out``) when it has not. One missing
+    rate leaves out that currency alone, never the others the table can convert."""
+    total = Decimal(0)
+    used: dict[str, Decimal] = {}
+    left_out: list[str] = []
+    for code, amount in totals.by_currency.items():
+        if code == currency:
+            total = MONEY_CONTEXT.add(total, amount)
+            continue
         try:
-            converted = config.rates.convert(totals, currency)
-            return InCurrency(converted.total, dict(converted.rates_used))
+            if config.rates is None:
+                raise MissingRate("no rate table", [code])
+            rate = config.rates.rate(code, currency)
         except MissingRate:
-            pass
-    return InCurrency(Money(sums.get(currency, Decimal(0)), currency), left_out=others)
+            left_out.append(code)
+            continue
+        used[code] = rate
+        total = MONEY_CONTEXT.add(total, MONEY_CONTEXT.multiply(amount, rate))
+    return InCurrency(Money(total, currency), used, left_out)
 
 
 def convert(totals: Totals, currency: str, config: FinConfig) -> Converted:
@@ -197,26 +229,52 @@ class BudgetStatus:
     used_percent: Decimal | None
     crossed: list[ThresholdCrossed]
     notes: list[str]
+    thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS  # judged against (the hub's)
+
+
+def billed_until(start: date, end: date, as_of: date) -> date:
+    """The end (exclusive) of the months of ``[start, end)`` begun on ``as_of``: what a
+    budget has spent is dated before it, what it has committed from it on."""
+    begun = month_start(as_of)
+    if begun < start:
+        return start
+    return end if begun >= end else add_months(begun, 1)
 
 
 async def budget_statuses(
     session: AsyncSession, budgets: Sequence[models.Budget], as_of: date, config: FinConfig
 ) -> list[BudgetStatus]:
-    """Each budget with what it has spent and committed: per distinct period two
-    statements for the spend, and one for every domain's commitments."""
-    by_period: dict[tuple[date, date], list[str]] = defaultdict(list)
+    """Each budget with what it has spent and committed on ``as_of``: per distinct spending
+    window two statements, and one for every domain's commitments.
+
+    Spent is what is dated in the period's months begun on ``as_of``, committed what the
+    commitments cost in the months after: a month is counted once, as one or the other.
+    """
+    windows: dict[tuple[date, date], set[str]] = defaultdict(set)
     for budget in budgets:
-        by_period[(budget.period_start, budget.period_end)].append(budget.domain_slug)
-    spent: dict[tuple[str, date], Totals] = {}
-    for (start, end), slugs in by_period.items():
-        found = await service.spent_by_domains(session, slugs, start, end)
+        until = billed_until(budget.period_start, budget.period_end, as_of)
+        windows[(budget.period_start, until)].add(budget.domain_slug)
+    # Keyed by the whole window: a domain's year, quarter and month budgets can share
+    # a first day, never their spend.
+    spent: dict[tuple[str, date, date], Totals] = {}
+    for (start, until), slugs in windows.items():
+        if until <= start:  # nothing begun yet: nothing spent
+            continue
+        found = await service.spent_by_domains(session, sorted(slugs), start, until)
         for slug, totals in found.items():
-            spent[(slug, start)] = totals
+            spent[(slug, start, until)] = totals
     commitments = await service.commitments_of_domains(session, [b.domain_slug for b in budgets])
     return [
         _status(
             budget,
-            spent.get((budget.domain_slug, budget.period_start), Totals()),
+            spent.get(
+                (
+                    budget.domain_slug,
+                    budget.period_start,
+                    billed_until(budget.period_start, budget.period_end, as_of),
+                ),
+                Totals(),
+            ),
             _terms(commitments.get(budget.domain_slug, [])),
             as_of,
             config,
@@ -241,7 +299,9 @@ def _status(
     crossed = calculations.budget_alerts(
         budget.allocated, Decimal(0), used.money.amount, config.thresholds
     )
-    return BudgetStatus(budget, spent, committed, used, percent, crossed, notes)
+    return BudgetStatus(
+        budget, spent, committed, used, percent, crossed, notes, tuple(config.thresholds)
+    )
 
 
 # --- burn rate -----------------------------------------------------------------------
@@ -275,12 +335,17 @@ async def burn_rates(session: AsyncSession, slug: str, when: Period, as_of: date
 
 @dataclass
 class RunwayReport:
+    """A domain's runway. ``balance`` is its newest balance; ``cash`` what the projection
+    starts from: that balance plus the domain's balances of the same day in other
+    currencies, converted with the rate table (or left out, with a note)."""
+
     domain_slug: str
     balance: models.Balance
     monthly_burn: Decimal
     runway: Runway
     rates_used: dict[str, Decimal]
     notes: list[str]
+    cash: Decimal
 
 
 async def runways(
@@ -292,37 +357,38 @@ async def runways(
 ) -> dict[str, RunwayReport]:
     """Each domain's runway from its newest balance (domains without one have none):
     four statements for any number of domains."""
-    balances = await service.latest_balances(session, slugs)
+    balances = await service.newest_balances(session, slugs)
     if not balances:
         return {}
-    starts = {slug: month_start(b.as_of) for slug, b in balances.items()}
+    starts = {slug: month_start(found[0].as_of) for slug, found in balances.items()}
     window_start = add_months(min(starts.values()), -TRAILING_MONTHS)
     window_end = max(starts.values())
     monthly = await service.monthly_spent_by_domains(
         session, list(balances), window_start, window_end
     )
     commitments = await service.commitments_of_domains(session, list(balances))
-    found = {}
-    for slug, balance in balances.items():
-        found[slug] = _runway(
-            slug, balance, monthly[slug], _terms(commitments.get(slug, [])), config, months
-        )
-    return found
+    return {
+        slug: _runway(slug, found, monthly[slug], _terms(commitments.get(slug, [])), config, months)
+        for slug, found in balances.items()
+    }
 
 
 def _runway(
     slug: str,
-    balance: models.Balance,
+    balances: Sequence[models.Balance],
     monthly: Mapping[str, Totals],
     terms: list[CommitmentTerms],
     config: FinConfig,
     months: int,
 ) -> RunwayReport:
+    balance = balances[0]
     start = month_start(balance.as_of)
     code = balance.currency
+    # The same day's cash in other currencies is the domain's too: converted, or named.
+    cash = in_currency(Totals(Money(b.amount, b.currency) for b in balances), code, config)
+    used: dict[str, Decimal] = dict(cash.rates_used)
     window = {format_month(add_months(start, -i)) for i in range(1, TRAILING_MONTHS + 1)}
     actual: dict[date, Decimal] = {}
-    used: dict[str, Decimal] = {}
     left_out: list[str] = []
     for month, totals in monthly.items():
         if month in window:
@@ -335,19 +401,31 @@ def _runway(
     burn = calculations.burn_rate(
         actual, kept, add_months(start, -1), TRAILING_MONTHS, currency=code
     )
-    # A threshold beyond the horizon cannot be decided; it is judged at the horizon.
-    threshold = Decimal(min(balance.alert_below_months, months))
+    # Projected over at least the default horizon, so a shorter projection asked for
+    # still judges the balance's threshold (at most 24 months) and still says when the
+    # cash runs out; only the months asked for are shown.
+    span = max(months, RUNWAY_MONTHS)
     projection = calculations.runway(
-        balance.amount,
+        cash.money.amount,
         code,
         start,
         burn.actual_monthly,
         kept,
-        months=months,
-        threshold_months=threshold,
+        months=span,
+        threshold_months=Decimal(min(balance.alert_below_months, span)),
     )
-    notes = _notes(left_out, "spending", code) + _notes(terms_left_out, "commitments", code)
-    return RunwayReport(slug, balance, burn.actual_monthly, projection, used, notes)
+    if span > months:
+        projection = replace(
+            projection, projection=projection.projection[:months], horizon_months=months
+        )
+    notes = (
+        _notes(cash.left_out, "balances", code)
+        + _notes(left_out, "spending", code)
+        + _notes(terms_left_out, "commitments", code)
+    )
+    return RunwayReport(
+        slug, balance, burn.actual_monthly, projection, used, notes, cash.money.amount
+    )
 
 
 # --- alerts --------------------------------------------------------------------------
@@ -362,6 +440,9 @@ class Alert:
     threshold: Decimal | None = None
     used_percent: Decimal | None = None
     months_remaining: Decimal | None = None
+    # What the figure was judged against (the hub's budget thresholds, or the runway's),
+    # so that it is never shown across one (calculations.shown_hundredths).
+    thresholds: tuple[Decimal, ...] = ()
 
 
 async def alerts(
@@ -380,7 +461,11 @@ async def alerts(
             continue
         top = status.crossed[-1]
         budget = status.budget
-        shown = "more than allocated" if top.used_percent is None else f"{top.used_percent:.1f}%"
+        shown = (
+            "more than allocated"
+            if top.used_percent is None
+            else f"{shown_hundredths(top.used_percent, config.thresholds)}%"
+        )
         found.append(
             Alert(
                 kind=EventType.BUDGET_THRESHOLD_CROSSED.value,
@@ -388,6 +473,7 @@ async def alerts(
                 period=budget.period,
                 threshold=top.threshold,
                 used_percent=top.used_percent,
+                thresholds=tuple(config.thresholds),
                 message=f"{budget.domain_slug} {budget.period}: spent and committed reach "
                 f"{shown} of {budget.allocated.normalize():f} {budget.currency} "
                 f"(threshold {top.threshold}%)",
@@ -403,8 +489,14 @@ async def alerts(
                     domain_slug=slug,
                     threshold=report.runway.threshold_months,
                     months_remaining=months,
-                    message=f"{slug}: runway of {months:.1f} months, below its threshold of "
-                    f"{report.runway.threshold_months} months",
+                    thresholds=(report.runway.threshold_months,),
+                    message=f"{slug}: runway of "
+                    f"{_months(months, report.runway.threshold_months)} months, below its "
+                    f"threshold of {report.runway.threshold_months} months",
                 )
             )
     return found
+
+
+def _months(value: Decimal | None, threshold: Decimal) -> str:
+    return "no" if value is None else str(shown_hundredths(value, [threshold]))

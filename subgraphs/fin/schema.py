@@ -160,9 +160,7 @@ class Service:
         requires_scopes=READ,
         description="What it cost in each month of the period; null without fin:read.",
     )
-    async def monthly_cost(
-        self, info: Info, period: YearPeriod = None
-    ) -> list[MonthCost] | None:
+    async def monthly_cost(self, info: Info, period: YearPeriod = None) -> list[MonthCost] | None:
         when = _period(period, "year")
         ctx = _ctx(info)
 

@@ -6,7 +6,6 @@ Every type needs ``fin:read``: money is visible only to those allowed to see it.
 
 from __future__ import annotations
 
-import decimal
 from datetime import date, datetime
 from enum import Enum
 
@@ -16,12 +15,11 @@ from identity.access import FIN_READ
 from subgraphs.fin import models, reports
 from subgraphs.fin import money as fin_money
 from subgraphs.fin.calculations import BurnRate as BurnFigures
-from subgraphs.fin.calculations import CommitmentTerms, format_month
+from subgraphs.fin.calculations import CommitmentTerms, format_month, shown_hundredths
 from subgraphs.fin.schema_money import CurrencyTotals, Decimal, Money, RateUsed
 
 READ = [[FIN_READ]]
 # Decimal below is the GraphQL scalar (schema_money); values are decimal.Decimal.
-HUNDREDTH = decimal.Decimal("0.01")
 
 
 def money(amount: Decimal, currency: str, *, rounded: bool = False) -> Money:
@@ -80,7 +78,8 @@ class Budget:
     period_end: date = strawberry.field(description="The first day after the period.")
     allocated: Money
     spent: CurrencyTotals = strawberry.field(
-        description="Cost entries and token spend of the domain in the period, per currency."
+        description="Cost entries and token spend of the domain in the months of the period "
+        "begun on the day judged (asOf, default today), per currency."
     )
     committed: CurrencyTotals = strawberry.field(
         description="What its commitments cost in the months of the period not yet begun."
@@ -91,8 +90,9 @@ class Budget:
     )
     rates_used: list[RateUsed]
     used_percent: Decimal | None = strawberry.field(
-        description="Used as a percentage of allocated, to two places; null when nothing "
-        "is allocated but something is used."
+        description="Used as a percentage of allocated, to two places (half up, but never "
+        "shown at a threshold it has not reached); null when nothing is allocated but "
+        "something is used."
     )
     crossed_thresholds: list[Decimal] = strawberry.field(
         description="The configured thresholds (percent) used has reached, ascending."
@@ -113,7 +113,7 @@ class Budget:
             committed=CurrencyTotals.from_totals(status.committed),
             used=Money.from_money(status.used.money),
             rates_used=rates(status.used.rates_used),
-            used_percent=status.used_percent.quantize(HUNDREDTH)
+            used_percent=shown_hundredths(status.used_percent, status.thresholds)
             if status.used_percent is not None
             else None,
             crossed_thresholds=[c.threshold for c in status.crossed],
@@ -272,7 +272,8 @@ class BurnRate:
         description="Average monthly spend over the period's months so far."
     )
     projected_monthly: Money = strawberry.field(
-        description="The commitments active in the month after the period."
+        description="The monthly equivalents of the commitments active in projectedMonth: "
+        "the month after the period, or after asOf's month while the period runs."
     )
     months_averaged: int
     projected_month: str | None
@@ -308,13 +309,18 @@ class RunwayMonth:
 )
 class Runway:
     domain: str
-    balance: Money
+    balance: Money = strawberry.field(
+        description="Its newest balance, with the same day's balances in other currencies "
+        "converted (see ratesUsed) or left out (see notes)."
+    )
     balance_as_of: date
     monthly_burn: Money = strawberry.field(
         description="Average spend of the three whole months before the balance's month."
     )
     months_remaining: Decimal | None = strawberry.field(
-        description="Months until the balance runs out; null: it lasts the 24 months."
+        description="Months until the balance runs out, to two places (half up, but never "
+        "shown at the threshold when below it); null: it lasts the projection and at "
+        "least 24 months."
     )
     exhausted_in: str | None = strawberry.field(description="The month it runs out (YYYY-MM).")
     threshold_months: Decimal
@@ -329,10 +335,10 @@ class Runway:
         result = report.runway
         return cls(
             domain=report.domain_slug,
-            balance=money(report.balance.amount, code),
+            balance=money(report.cash, code),
             balance_as_of=report.balance.as_of,
             monthly_burn=money(report.monthly_burn, code, rounded=True),
-            months_remaining=result.months_remaining.quantize(HUNDREDTH)
+            months_remaining=shown_hundredths(result.months_remaining, [result.threshold_months])
             if result.months_remaining is not None
             else None,
             exhausted_in=format_month(result.exhausted_in) if result.exhausted_in else None,
@@ -369,7 +375,7 @@ class BudgetAlert:
     @classmethod
     def of(cls, alert: reports.Alert) -> BudgetAlert:
         def hundredths(value: Decimal | None) -> Decimal | None:
-            return value.quantize(HUNDREDTH) if value is not None else None
+            return shown_hundredths(value, alert.thresholds) if value is not None else None
 
         return cls(
             kind=AlertKind(alert.kind),

@@ -21,11 +21,20 @@ from typing import Any
 
 from sqlalchemy import Select, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from subgraphs.core.kit.errors import BadUserInput, NotFound
 from subgraphs.core.kit.pagination import Page, paginate
+from subgraphs.core.kit.pagination import _decode as decode_cursor
 from subgraphs.fin import models
-from subgraphs.fin.calculations import Period, format_month, month_start
+from subgraphs.fin.calculations import (
+    MAX_RUNWAY_MONTHS,
+    TRAILING_MONTHS,
+    Period,
+    add_months,
+    format_month,
+    month_start,
+)
 from subgraphs.fin.calculations import parse_period as _parse_period
 from subgraphs.fin.money import Money, Totals, check_currency, parse_amount
 
@@ -330,6 +339,15 @@ async def set_balance(
             f"alertBelowMonths must be between 0 and {MAX_ALERT_MONTHS}",
             argument="alertBelowMonths",
         )
+    try:  # its runway reads the months before it and projects up to 60 after it
+        add_months(month_start(as_of), -TRAILING_MONTHS)
+        add_months(month_start(as_of), MAX_RUNWAY_MONTHS)
+    except ValueError:
+        raise BadUserInput(
+            f"asOf {as_of} leaves no room for a runway: the {TRAILING_MONTHS} months "
+            f"before it and the {MAX_RUNWAY_MONTHS} after must be dates",
+            argument="asOf",
+        ) from None
     row = await session.scalar(
         select(models.Balance).where(
             models.Balance.domain_slug == slug,
@@ -357,17 +375,33 @@ async def list_balances(
     return list((await session.scalars(stmt)).all())
 
 
-async def latest_balances(session: AsyncSession, slugs: Iterable[str]) -> dict[str, models.Balance]:
-    """Each domain's newest balance (by ``as_of``), in one statement."""
+async def newest_balances(
+    session: AsyncSession, slugs: Iterable[str]
+) -> dict[str, list[models.Balance]]:
+    """Each domain's balances of its newest day (by ``as_of``; one per currency), the
+    one set first on that day first: the runway's currency. One statement."""
     keys = sorted(set(slugs))
     if not keys:
         return {}
+    newest = (
+        select(models.Balance.domain_slug, func.max(models.Balance.as_of).label("as_of"))
+        .where(models.Balance.domain_slug.in_(keys))
+        .group_by(models.Balance.domain_slug)
+        .subquery()
+    )
     rows = await session.scalars(
         select(models.Balance)
-        .where(models.Balance.domain_slug.in_(keys))
-        .order_by(models.Balance.as_of, models.Balance.created_at)
+        .join(
+            newest,
+            (models.Balance.domain_slug == newest.c.domain_slug)
+            & (models.Balance.as_of == newest.c.as_of),
+        )
+        .order_by(models.Balance.created_at, models.Balance.currency)
     )
-    return {row.domain_slug: row for row in rows}  # later rows win: the newest
+    found: dict[str, list[models.Balance]] = defaultdict(list)
+    for row in rows:
+        found[row.domain_slug].append(row)
+    return dict(found)
 
 
 async def domains_with_balances(session: AsyncSession) -> list[str]:
@@ -559,9 +593,20 @@ async def list_token_spend(
 ) -> Page[models.TokenSpend]:
     """Token spend, newest first (keyset pages)."""
     keys = [models.TokenSpend.at, models.TokenSpend.id]
+    if after:
+        _check_time_cursor(after, keys)
     return await paginate(
         session, _token_query(where), keys, first=first, after=after, descending=True
     )
+
+
+def _check_time_cursor(after: str, keys: Sequence[InstrumentedAttribute[Any]]) -> None:
+    """BAD_USER_INPUT for a cursor whose time has no zone (one of ``costEntries``, whose
+    first key is a day, or a tampered one): the kit's decoder reads it as a naive time,
+    which only the database driver would refuse, as an internal error."""
+    values = decode_cursor(after, keys)  # BAD_USER_INPUT if malformed
+    if any(isinstance(v, datetime) and v.tzinfo is None for v in values):
+        raise BadUserInput("invalid cursor; use a cursor returned by this field", argument="after")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 import pytest
 
@@ -27,6 +27,7 @@ from subgraphs.fin.calculations import (
     parse_month,
     parse_period,
     runway,
+    shown_hundredths,
 )
 from subgraphs.fin.money import MONEY_CONTEXT, CurrencyMismatch, quantize
 
@@ -475,3 +476,38 @@ def test_runway_invariants_on_generated_cases() -> None:
         assert result.months_remaining is not None
         assert first <= result.months_remaining < first + 1
         assert result.below_threshold == (result.months_remaining < threshold)
+
+
+@pytest.mark.parametrize("text", ["9999", "9999-Q4", "9999-12"])
+def test_periods_ending_in_the_year_10000_are_refused(text: str) -> None:
+    # Their end (the first day after them) would be 10000-01-01, which no date holds:
+    # set_budget and every period filter failed on it with an internal error.
+    with pytest.raises(ValueError, match=f"must end before December 9999: {text} does not"):
+        parse_period(text)
+
+
+def test_the_last_periods_that_fit() -> None:
+    assert parse_period("9999-11").end == date(9999, 12, 1)
+    assert parse_period("9999-Q3").end == date(9999, 10, 1)
+    assert parse_period("9998").end == date(9999, 1, 1)
+    assert parse_period("0001").start == date(1, 1, 1)
+
+
+def test_judged_figures_are_shown_half_up_but_never_across_their_threshold() -> None:
+    # Half up, as money is shown (the thread's default context would round half even:
+    # 4.425 -> 4.42, 0.125 -> 0.12).
+    assert shown_hundredths(D("4.425")) == D("4.43")
+    assert shown_hundredths(D("0.125"), [D(80), D(100)]) == D("0.13")
+    assert shown_hundredths(D("4.428571428571428571428571428571429"), [D(6)]) == D("4.43")
+    # 999.96 of 1000.00 = 99.996 %: 100 not reached, so not shown as 100.00.
+    assert shown_hundredths(D("99.996"), [D(80), D(100)]) == D("99.99")
+    assert shown_hundredths(D("99.996")) == D("100.00")  # nothing to judge against
+    # 5 + 999.99 / 1000.00 = 5.99999 months, below 6: shown as 5.99, not 6.00.
+    assert shown_hundredths(D("5.99999"), [D(6)]) == D("5.99")
+    # At or past a threshold, plain half up: exactly 6 and 80.005 stay as they round.
+    assert shown_hundredths(D(6), [D(6)]) == D("6.00")
+    assert shown_hundredths(D("80.005"), [D(80), D(100)]) == D("80.01")
+    with localcontext() as context:  # nobody's thread context changes it
+        context.rounding = ROUND_DOWN
+        context.prec = 3
+        assert shown_hundredths(D("83.335")) == D("83.34")

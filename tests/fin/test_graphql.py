@@ -310,3 +310,106 @@ def test_money_needs_fin_read_and_changes_fin_write(
     assert count_rows(fin_database_url, "budgets") == 0
     written = fin.gql(mutation, variables, headers=issuer.headers("finwriter"))
     assert written["setBudget"]["allocated"] == {"amount": "1.00", "currency": "EUR"}
+
+
+def test_judged_figures_are_never_shown_across_their_threshold(
+    fin: LiveServer, fin_database_url: str
+) -> None:
+    # net-kingdom: 1000.00 a month in April-June, 999.96 in July; custodian: 1.00 in July.
+    seed(
+        fin_database_url,
+        [
+            *(entry(date(2026, m, 10), "1000.00") for m in (4, 5, 6)),
+            entry(date(2026, 7, 10), "999.96"),
+            entry(date(2026, 7, 11), "1.00", domain_slug="custodian", service_id=None),
+        ],
+    )
+    for domain, allocated in (("net-kingdom", "1000"), ("custodian", "800")):
+        fin.gql(
+            SET_BUDGET,
+            {"input": {"domain": domain, "period": "2026-Q3", "allocated": allocated,
+                       "currency": "EUR"}},
+        )  # fmt: skip
+    fin.gql(
+        """mutation { setBalance(input: {domain: "net-kingdom", amount: "5999.99",
+             currency: "EUR", asOf: "2026-07-01", alertBelowMonths: 6}) { id } }"""
+    )
+    budgets = fin.gql(
+        '{ budgets(period: "2026-Q3", asOf: "2026-09-30") { domain usedPercent '
+        "crossedThresholds } }"
+    )["budgets"]
+    # 999.96 of 1000.00 = 99.996 %: the 100 % threshold is not reached, and "100.00"
+    # (as it was shown) said it was. 1.00 of 800.00 = 0.125 % -> 0.13, half up as money
+    # is rounded (it was half even: 0.12).
+    assert budgets == [
+        {"domain": "custodian", "usedPercent": "0.13", "crossedThresholds": []},
+        {"domain": "net-kingdom", "usedPercent": "99.99", "crossedThresholds": ["80"]},
+    ]
+    alerts = fin.gql(
+        '{ budgetAlerts(asOf: "2026-09-30") { kind domain usedPercent monthsRemaining '
+        "threshold message } }"
+    )["budgetAlerts"]
+    # The runway: 5999.99 at 1000.00 a month = 5 + 999.99 / 1000.00 = 5.99999 months,
+    # below 6; shown as 5.99 (it was "6.00" months, and "6.0" in the message).
+    assert alerts == [
+        {"kind": "BUDGET_THRESHOLD_CROSSED", "domain": "net-kingdom", "usedPercent": "99.99",
+         "monthsRemaining": None, "threshold": "80",
+         "message": "net-kingdom 2026-Q3: spent and committed reach 99.99% of 1000 EUR "
+                    "(threshold 80%)"},
+        {"kind": "RUNWAY_BELOW_THRESHOLD", "domain": "net-kingdom", "usedPercent": None,
+         "monthsRemaining": "5.99", "threshold": "6",
+         "message": "net-kingdom: runway of 5.99 months, below its threshold of 6 months"},
+    ]  # fmt: skip
+    # Asked for three months only, the runway still judges its threshold of six (it
+    # was cut to three, and five-odd months were "not below").
+    runway = fin.gql(
+        '{ runway(domain: "net-kingdom", months: 3) { monthsRemaining exhaustedIn '
+        "thresholdMonths belowThreshold projection { month } } }"
+    )["runway"]
+    assert runway == {
+        "monthsRemaining": "5.99",
+        "exhaustedIn": "2026-12",
+        "thresholdMonths": "6",
+        "belowThreshold": True,
+        "projection": [{"month": "2026-07"}, {"month": "2026-08"}, {"month": "2026-09"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "argument"),
+    [
+        ('{ costEntries(period: "9999-12") { totalCount } }', "period"),
+        ('{ budgets(period: "9999") { id } }', "period"),
+        ('{ burnRate(domain: "net-kingdom", period: "9999-Q4") { currency } }', "period"),
+        (
+            'mutation { setBudget(input: {domain: "d", period: "9999", allocated: "1", '
+            'currency: "EUR"}) { id } }',
+            "period",
+        ),
+        (
+            'mutation { setBalance(input: {domain: "d", amount: "1", currency: "EUR", '
+            'asOf: "9999-06-01"}) { id } }',
+            "asOf",
+        ),
+    ],
+)
+def test_dates_at_the_end_of_time_are_bad_input_not_internal_errors(
+    fin: LiveServer, fin_database_url: str, query: str, argument: str
+) -> None:
+    error = fin.error(query)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["extensions"]["argument"] == argument
+    assert count_rows(fin_database_url, "budgets") == 0
+    assert count_rows(fin_database_url, "balances") == 0
+
+
+def test_a_cost_entry_cursor_is_bad_input_for_token_spend(
+    fin: LiveServer, fin_database_url: str
+) -> None:
+    seed(fin_database_url, [entry(date(2026, 7, 1), "1.00")])
+    cursor = fin.gql("{ costEntries { pageInfo { endCursor } } }")["costEntries"]["pageInfo"][
+        "endCursor"
+    ]
+    error = fin.error("query($c: String) { tokenSpend(after: $c) { totalCount } }", {"c": cursor})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["argument"] == "after"

@@ -88,3 +88,60 @@ def test_a_budget_uses_the_rates_and_the_hub_s_thresholds(
         "crossedThresholds": ["50"],
         "notes": [],
     }
+
+
+def test_a_currency_without_a_rate_is_left_out_alone(
+    rated: LiveServer, fin_database_url: str
+) -> None:
+    seed(
+        fin_database_url,
+        [
+            entry(date(2026, 7, 1), "100.00"),
+            entry(date(2026, 7, 2), "50.00", currency="USD"),
+            entry(date(2026, 7, 3), "10.00", currency="GBP"),
+        ],
+    )
+    budget = rated.gql(
+        """mutation { setBudget(input: {domain: "net-kingdom", period: "2026-Q3",
+             allocated: "200", currency: "EUR"}) {
+           used { amount currency } ratesUsed { currency rate } usedPercent notes } }"""
+    )["setBudget"]
+    # The table has USD and no GBP: 100 + 50 x 0.92 = 146.00 (GBP 10 left out, named).
+    # It left out the USD as well, whose rate it has: 100.00, "GBP, USD left out".
+    assert budget == {
+        "used": {"amount": "146.00", "currency": "EUR"},
+        "ratesUsed": [{"currency": "USD", "rate": "0.92"}],
+        "usedPercent": "73.00",
+        "notes": [
+            "spending in GBP left out: no rate into EUR (configure the fin hub's rate "
+            "table to convert them)"
+        ],
+    }
+
+
+def test_a_runway_counts_the_same_day_s_cash_in_every_currency(
+    rated: LiveServer, fin_database_url: str
+) -> None:
+    seed(fin_database_url, [entry(date(2026, m, 10), "1000.00") for m in (4, 5, 6)])
+    for amount, currency in (("3000", "EUR"), ("1000", "USD"), ("500", "GBP")):
+        rated.gql(
+            """mutation($a: Decimal!, $c: String!) { setBalance(input: {domain: "net-kingdom",
+                 amount: $a, currency: $c, asOf: "2026-07-01"}) { id } }""",
+            {"a": amount, "c": currency},
+        )
+    runway = rated.gql(
+        """{ runway(domain: "net-kingdom") { balance { amount currency } monthsRemaining
+             ratesUsed { currency rate } notes } }"""
+    )["runway"]
+    # EUR, set first: 3000 + USD 1000 x 0.92 = 3920.00 (GBP has no rate: left out, said
+    # so); at 1000.00 a month, 3 + 920 / 1000 = 3.92 months. It used to be one of the
+    # three balances alone (the one set last, GBP 500), the others dropped unsaid.
+    assert runway == {
+        "balance": {"amount": "3920.00", "currency": "EUR"},
+        "monthsRemaining": "3.92",
+        "ratesUsed": [{"currency": "USD", "rate": "0.92"}],
+        "notes": [
+            "balances in GBP left out: no rate into EUR (configure the fin hub's rate "
+            "table to convert them)"
+        ],
+    }

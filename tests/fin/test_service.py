@@ -4,10 +4,12 @@ worked out by hand in the comments."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -363,3 +365,214 @@ def test_thresholds_and_rates_come_from_the_hub_options() -> None:
     assert config.rates is not None and config.rates.rate("USD", "EUR") == D("0.92")
     with pytest.raises(Exception, match="budget_thresholds"):
         reports.FinConfig.from_options({"budget_thresholds": [0.8]})
+
+
+async def test_year_quarter_and_month_budgets_starting_together_keep_their_own_spend(
+    fin_db: Database,
+) -> None:
+    # Three budgets of one domain begin on 1 January 2026; their spend was keyed by
+    # domain and first day only, so they all showed the spend of whichever came last.
+    async with fin_db.transaction() as s:
+        for period in ("2026", "2026-Q1", "2026-01"):
+            await service.set_budget(
+                s, domain_slug="net-kingdom", period=period, allocated="1000", currency_code="EUR"
+            )
+        s.add_all(
+            [
+                cost(date(2026, 1, 10), "100.00"),
+                cost(date(2026, 2, 10), "20.00"),
+                cost(date(2026, 4, 10), "3.00"),
+            ]
+        )
+    async with fin_db.session() as s:
+        statuses = await reports.budget_statuses(
+            s, await service.list_budgets(s), date(2026, 12, 31), reports.FinConfig()
+        )
+    # 2026: 100 + 20 + 3 = 123; Q1: 100 + 20 = 120; January: 100.
+    assert {st.budget.period: st.spent.by_currency for st in statuses} == {
+        "2026": {"EUR": D("123.00")},
+        "2026-Q1": {"EUR": D("120.00")},
+        "2026-01": {"EUR": D("100.00")},
+    }
+    assert {st.budget.period: st.used_percent for st in statuses} == {
+        "2026": D("12.3"),
+        "2026-Q1": D("12"),
+        "2026-01": D("10"),
+    }
+
+
+async def test_a_month_is_either_spent_or_committed_whatever_the_day_judged(
+    fin_db: Database,
+) -> None:
+    # Q3 2026, allocated 1000: July and August are billed 400.00 each, and a monthly
+    # contract of 300 runs all year.
+    async with fin_db.transaction() as s:
+        await service.set_budget(
+            s, domain_slug="net-kingdom", period="2026-Q3", allocated="1000", currency_code="EUR"
+        )
+        s.add_all([cost(date(2026, 7, 5), "400.00"), cost(date(2026, 8, 5), "400.00")])
+        await service.create_commitment(
+            s,
+            service.CommitmentDefinition(
+                kind="contract", vendor="Hetzner", amount="300", currency="EUR",
+                cadence="monthly", start=date(2026, 1, 1), domain_slug="net-kingdom",
+            ),
+        )  # fmt: skip
+
+    async def judged(as_of: date) -> reports.BudgetStatus:
+        async with fin_db.session() as s:
+            (status,) = await reports.budget_statuses(
+                s, await service.list_budgets(s), as_of, reports.FinConfig()
+            )
+        return status
+
+    # On 20 July: July begun (spent 400), August and September not (committed 2 x 300).
+    # August's 400 was counted as spent too: 800 + 600 = 140 % instead of 100 %.
+    july = await judged(date(2026, 7, 20))
+    assert july.spent.by_currency == {"EUR": D("400.00")}
+    assert july.committed.by_currency == {"EUR": D("600")}
+    assert july.used.money.amount == D("1000.00") and july.used_percent == D("100")
+    # Before the quarter: nothing spent yet, all three months committed (900).
+    june = await judged(date(2026, 6, 30))
+    assert len(june.spent) == 0 and june.committed.by_currency == {"EUR": D("900")}
+    assert june.used_percent == D("90")
+    # After it: 800 spent, nothing committed.
+    october = await judged(date(2026, 10, 1))
+    assert october.spent.by_currency == {"EUR": D("800.00")} and len(october.committed) == 0
+    # The alerts judged on 20 July say 100 %, not 140 %.
+    async with fin_db.session() as s:
+        (alert,) = await reports.alerts(s, date(2026, 7, 20), reports.FinConfig())
+    assert (alert.threshold, alert.used_percent) == (D(100), D(100))
+    assert "reach 100.00% of 1000 EUR" in alert.message
+
+
+async def test_a_missing_rate_leaves_out_its_currency_alone(fin_db: Database) -> None:
+    async with fin_db.transaction() as s:
+        await service.set_budget(
+            s, domain_slug="custodian", period="2026-07", allocated="100", currency_code="EUR"
+        )
+        s.add(cost(date(2026, 7, 2), "50", domain="custodian"))
+        s.add(cost(date(2026, 7, 3), "40", currency="USD", domain="custodian"))
+        s.add(cost(date(2026, 7, 4), "10", currency="GBP", domain="custodian"))
+    rated = reports.FinConfig(rates=RateTable("EUR", {"USD": D("0.92")}))
+    async with fin_db.session() as s:
+        (status,) = await reports.budget_statuses(
+            s, await service.list_budgets(s), date(2026, 7, 31), rated
+        )
+    # The table has USD, not GBP: 50 + 40 x 0.92 = 86.80 (the GBP 10 left out, named).
+    # It used to leave out USD as well: 50, "GBP, USD left out".
+    assert status.used.money.amount == D("86.80")
+    assert status.used.rates_used == {"USD": D("0.92")}
+    assert status.used.left_out == ["GBP"]
+    assert status.notes == [
+        "spending in GBP left out: no rate into EUR (configure the fin hub's rate table to "
+        "convert them)"
+    ]
+    assert [c.threshold for c in status.crossed] == [D(80)]
+
+
+async def _spends_1000_a_month_in_q2(s: AsyncSession) -> None:
+    for month in (4, 5, 6):
+        s.add(cost(date(2026, month, 10), "1000.00"))
+
+
+async def test_a_short_projection_still_judges_the_balance_s_threshold(fin_db: Database) -> None:
+    async with fin_db.transaction() as s:
+        await _spends_1000_a_month_in_q2(s)
+        await service.set_balance(
+            s, domain_slug="net-kingdom", amount_value="4000", currency_code="EUR",
+            as_of=date(2026, 7, 1), alert_below_months=6,
+        )  # fmt: skip
+    async with fin_db.session() as s:
+        short = (await reports.runways(s, ["net-kingdom"], reports.FinConfig(), months=3))[
+            "net-kingdom"
+        ]
+    # 4000 at 1000 a month: 4 months, below 6. Asked for 3 months, the threshold was cut
+    # to 3 and the cash outlasted them: "not below", against the alert's "below 6".
+    result = short.runway
+    assert [m.month for m in result.projection] == [
+        date(2026, 7, 1),
+        date(2026, 8, 1),
+        date(2026, 9, 1),
+    ]
+    assert result.horizon_months == 3
+    assert result.threshold_months == D(6)
+    assert result.months_remaining == D(4) and result.exhausted_in == date(2026, 11, 1)
+    assert result.below_threshold is True
+
+
+async def test_the_same_day_s_balances_in_other_currencies_count(fin_db: Database) -> None:
+    async with fin_db.transaction() as s:
+        await _spends_1000_a_month_in_q2(s)
+        await service.set_balance(
+            s, domain_slug="net-kingdom", amount_value="3000", currency_code="EUR",
+            as_of=date(2026, 7, 1), alert_below_months=6,
+        )  # fmt: skip
+    async with fin_db.transaction() as s:
+        await service.set_balance(
+            s, domain_slug="net-kingdom", amount_value="1000", currency_code="USD",
+            as_of=date(2026, 7, 1), alert_below_months=6,
+        )  # fmt: skip
+        await service.set_balance(  # an older one: superseded
+            s, domain_slug="net-kingdom", amount_value="99999", currency_code="EUR",
+            as_of=date(2026, 6, 1), alert_below_months=6,
+        )  # fmt: skip
+    plain = reports.FinConfig()
+    rated = reports.FinConfig(rates=RateTable("EUR", {"USD": D("0.92")}))
+    async with fin_db.session() as s:
+        without = (await reports.runways(s, ["net-kingdom"], plain))["net-kingdom"]
+        converted = (await reports.runways(s, ["net-kingdom"], rated))["net-kingdom"]
+    # The runway is in EUR, the currency set first that day. Without a rate the USD 1000
+    # is left out and said so (it used to be whichever balance was set last, the other
+    # one dropped silently): 3000 at 1000 a month = 3 months.
+    assert (without.balance.currency, without.cash) == ("EUR", D("3000"))
+    assert without.runway.months_remaining == D(3)
+    assert without.notes == [
+        "balances in USD left out: no rate into EUR (configure the fin hub's rate table to "
+        "convert them)"
+    ]
+    # With USD at 0.92: 3000 + 1000 x 0.92 = 3920, 3 + 920 / 1000 = 3.92 months.
+    assert converted.cash == D("3920.00")
+    assert converted.rates_used == {"USD": D("0.92")}
+    assert converted.runway.months_remaining == D("3.92") and converted.notes == []
+
+
+@pytest.mark.parametrize("as_of", [date(1, 2, 1), date(9999, 1, 1), date(9995, 2, 1)])
+async def test_a_balance_needs_room_for_its_runway(fin_db: Database, as_of: date) -> None:
+    # Three months before it (the burn) and 60 after (the longest projection) must be
+    # dates: such a balance made every runway and budgetAlerts an internal error.
+    with pytest.raises(BadUserInput, match="leaves no room for a runway") as raised:
+        async with fin_db.transaction() as s:
+            await service.set_balance(
+                s, domain_slug="net-kingdom", amount_value="1", currency_code="EUR", as_of=as_of
+            )
+    assert raised.value.details["argument"] == "asOf"
+    async with fin_db.session() as s:
+        assert await service.list_balances(s) == []
+
+
+async def test_token_spend_cursors_without_a_time_zone_are_bad_input(fin_db: Database) -> None:
+    async with fin_db.transaction() as s:
+        s.add_all(
+            [
+                tokens(datetime(2026, 7, 1, 9, tzinfo=UTC), "1"),
+                tokens(datetime(2026, 7, 2, 9, tzinfo=UTC), "2"),
+                cost(date(2026, 7, 3), "3"),
+            ]
+        )
+    async with fin_db.session() as s:
+        first = await service.list_token_spend(s, service.TokenFilter(), first=1, after=None)
+        rest = await service.list_token_spend(
+            s, service.TokenFilter(), first=5, after=first.cursors[-1]
+        )
+        assert [r.cost for r in [*first.rows, *rest.rows]] == [D("2"), D("1")]
+        # A costEntries cursor (a day, no time) and a tampered one with a zoneless time
+        # reached the database driver and came back as internal errors.
+        entries = await service.list_cost_entries(s, service.CostFilter(), first=1, after=None)
+        naive = base64.urlsafe_b64encode(
+            orjson.dumps(["2026-07-02 09:00:00", str(first.rows[0].id)])
+        ).decode()
+        for cursor in (entries.cursors[-1], naive, "bm9wZQ=="):
+            with pytest.raises(BadUserInput, match="invalid cursor") as raised:
+                await service.list_token_spend(s, service.TokenFilter(), first=5, after=cursor)
+            assert raised.value.details["argument"] == "after"
