@@ -736,13 +736,28 @@ class _Build:
     def reaches(self, service: str, type_name: str, item: Field, provided: Provided | None) -> bool:
         """Can ``service`` answer ``item`` of a ``type_name``, itself or by a key jump?"""
         if not self.planner.can_resolve(service, type_name, item.name, provided):
-            return self.supergraph.types[type_name].is_entity and any(
-                s != service for s, _ in self.planner.jump_targets(type_name, item.name)
-            )
+            return self.jumpable(service, type_name, item.name, provided)
         if item.selection is None:
             return True
         below = self.planner.provided_below(service, type_name, item.name, provided)
         return self.reachable(service, item.selection, below)
+
+    def jumpable(
+        self, service: str, type_name: str, field_name: str, provided: Provided | None
+    ) -> bool:
+        """Can ``service`` hand an object of ``type_name`` to another subgraph that
+        resolves the field, with a key ``service`` itself can give?"""
+        if not self.supergraph.types[type_name].is_entity:
+            return False
+        for target, entity in self.planner.jump_targets(type_name, field_name):
+            if target == service:
+                continue
+            for key in self.supergraph.types[entity].keys_in(target):
+                if key.resolvable and self.planner.can_provide(
+                    service, type_name, key.selection, provided
+                ):
+                    return True
+        return False
 
     def reachable(self, service: str, selection: SelectionSet, provided: Provided | None) -> bool:
         """Whether ``service`` can answer ``selection``, entities below it being jump points."""
@@ -862,6 +877,19 @@ class _Build:
                 input_fields.append(item)
         _internal_data_keys(input_fields, client, type_name)
         built = list(_input_fields(input_fields, key_names))
+        if fetch.entity and path == fetch.path and type_name in fetch.inputs:
+            # At the top of an entity fetch, what its own representations carry is in
+            # the tree already: not asked again (this subgraph may not even have it).
+            carried = fetch.inputs[type_name][1]
+            input_fields = [
+                f
+                for f in input_fields
+                if not (
+                    f.selection is None
+                    and f.name in carried
+                    and carried[f.name].data_key == f.data_key
+                )
+            ]
         # The inputs first: the fetch that needs them is then one that none of their
         # writers waits for (a requirement fetched from the same subgraph at the same
         # path would otherwise be merged into the very fetch that needs it).
