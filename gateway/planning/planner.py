@@ -720,6 +720,9 @@ class _Build:
         moved: dict[str, list[Field]] = {}
         for concrete, children in selection.by_type.items():
             kept[concrete] = []
+            if not self.planner.returns_type_in(service, selection.parent_type, concrete):
+                kept[concrete] = children  # never one here: planning drops them
+                continue
             for child in children:
                 if child.is_typename or self.reaches(service, concrete, child, below):
                     kept[concrete].append(child)
@@ -762,6 +765,8 @@ class _Build:
     def reachable(self, service: str, selection: SelectionSet, provided: Provided | None) -> bool:
         """Whether ``service`` can answer ``selection``, entities below it being jump points."""
         for concrete, fields in selection.by_type.items():
+            if not self.planner.returns_type_in(service, selection.parent_type, concrete):
+                continue  # never an object of this type here: nothing to reach
             for item in fields:
                 if item.is_typename:
                     continue
