@@ -432,7 +432,11 @@ class _Build:
                 else:
                     groups.append((self.best_service(services, root, [item]), [item]))
             else:
-                chosen = used[0][0] if used else self.best_service(services, root, [item])
+                # subgraphs that can answer the whole selection (themselves or by key
+                # jumps) first; a subgraph already asked is preferred among them
+                able = [s for s in services if self.reaches(s, root, item, None)] or services
+                used = [g for g in groups if g[0] in able]
+                chosen = used[0][0] if used else self.best_service(able, root, [item])
                 for service, part in self.split_root(chosen, services, root, item):
                     existing = next((g for g in groups if g[0] == service), None)
                     if existing is None:
