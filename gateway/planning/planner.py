@@ -655,18 +655,26 @@ class _Build:
                     item, elsewhere = stuck
                     remote.append(elsewhere)
                 child = composite_name(item.type)
-                placed = target.add(
-                    item,
-                    child is not None,
-                    self.planner.subgraph_type(fetch.service, type_name, item),
-                )
+                subgraph_type = self.planner.subgraph_type(fetch.service, type_name, item)
+                placed = target.add(item, child is not None, subgraph_type)
                 if child is not None and item.selection is not None and placed.sub is not None:
                     below = self.planner.provided_below(
                         fetch.service, type_name, item.name, provided
                     )
                     child_path = path + (item.data_key,) + ("@",) * _list_depth(item.type)
+                    selection = item.selection
+                    own = subgraph_type.strip("[]!")
+                    own_info = self.supergraph.types.get(own)
+                    if own != child and own_info is not None and own_info.kind == "object":
+                        # The subgraph types the field as one member (Book where the
+                        # supergraph has a union): its document is written against that
+                        # type — fragments on other members would not validate there —
+                        # and __typename still tells the gateway which member it is.
+                        placed.sub.typename = True
+                        child = own
+                        selection = SelectionSet(own, {own: selection.by_type.get(own, [])})
                     writers |= self.plan_selection(
-                        fetch, placed.sub, child, item.selection, child_path, below
+                        fetch, placed.sub, child, selection, child_path, below
                     )
             if remote:
                 writers |= self.plan_jumps(fetch, target, type_name, remote, path, provided, client)
