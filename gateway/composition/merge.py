@@ -1,12 +1,18 @@
 """Merging subgraphs into a supergraph, by the federation spec's rules.
 
 * Object and interface types: the union of their fields. A field resolved by several
-  subgraphs must be ``@shareable`` in each (key fields are; federation-1 subgraphs'
-  fields are), unless ``@override`` moved it. Output types merge to the most permissive
-  nullability; argument and input types to the strictest.
+  subgraphs must be ``@shareable`` in each (key fields, nested ones too, are;
+  federation-1 subgraphs' fields are), unless ``@override`` moved it. Output types merge
+  to the most general one (a union or an interface over a member or implementation, the
+  most permissive nullability; each subgraph's own type goes in ``@join__field(type:)``);
+  argument and input types to the strictest.
 * Unions: the union of members. Enums: the union of values if only returned, the
-  intersection if only received, identical if both. Input types: the intersection of
-  fields (a required field missing anywhere is an error).
+  intersection if only received, identical if both (but for values @inaccessible
+  somewhere). Input types: the intersection of fields (a required field missing anywhere
+  is an error).
+* ``@override``: the subgraph a field is taken from keeps it only where it still uses it
+  (``usedOverridden``: a key field, an interface's field) or where it is @external;
+  ``from:`` naming no composed subgraph overrides nothing.
 * ``@interfaceObject`` types are interfaces in the supergraph; the fields they add are
   added (unresolvable by any one subgraph) to every implementation.
 * Every element marked ``@inaccessible`` anywhere is ``@inaccessible`` in the supergraph.
@@ -143,6 +149,37 @@ def _merge_type(types: list[TypeNode], strict: bool) -> TypeNode:
     return NonNullTypeNode(type=merged) if keep else merged  # type: ignore[arg-type]
 
 
+def _merge_output(types: list[TypeNode], supertypes: dict[str, set[str]]) -> TypeNode | None:
+    """The most general of a field's output types in its subgraphs, or None if they are
+    not all subtypes of one of them: a type is a subtype of itself, of the unions that
+    have it as a member and of the interfaces it implements (in any subgraph), and a
+    non-null type of its nullable form. Lists must nest alike."""
+    non_null = all(isinstance(t, NonNullTypeNode) for t in types)
+    inner = [t.type if isinstance(t, NonNullTypeNode) else t for t in types]
+    merged: TypeNode
+    if all(isinstance(t, ListTypeNode) for t in inner):
+        item = _merge_output([t.type for t in inner], supertypes)  # type: ignore[attr-defined]
+        if item is None:
+            return None
+        merged = ListTypeNode(type=item)
+    elif any(isinstance(t, ListTypeNode) for t in inner):
+        return None
+    else:
+        names = list(dict.fromkeys(t.name.value for t in inner))  # type: ignore[attr-defined]
+        general = next(
+            (
+                candidate
+                for candidate in names
+                if all(n == candidate or candidate in supertypes.get(n, ()) for n in names)
+            ),
+            None,
+        )
+        if general is None:
+            return None
+        merged = next(t for t in inner if t.name.value == general)  # type: ignore[attr-defined]
+    return NonNullTypeNode(type=merged) if non_null else merged  # type: ignore[arg-type]
+
+
 @lru_cache(maxsize=4096)
 def _top_level(fields: str) -> list[str]:
     try:
@@ -167,6 +204,7 @@ class Composer:
         self.types: dict[str, _Type] = {}
         self.input_usage: set[str] = set()
         self.output_usage: set[str] = set()
+        self._supertypes: dict[str, set[str]] | None = None
 
     def error(self, code: str, message: str, subgraph: str | None, coordinate: str | None) -> None:
         self.errors.append(CompositionError(code, message, subgraph, coordinate))
@@ -268,7 +306,7 @@ class Composer:
         coordinate = f"{merged.name}.{name}"
         defs = self.definitions(merged, name)
         shapes = {g: _shape(f.type) for g, f in defs.items()}
-        if len(set(shapes.values())) > 1:
+        if len(set(shapes.values())) > 1 and self.output_type(defs) is None:
             (first_graph, first), *rest = shapes.items()
             other_graph = next(g for g, shape in rest if shape != first)
             self.error(
@@ -322,6 +360,32 @@ class Composer:
                     not_shareable[0],
                     coordinate,
                 )
+
+    def output_type(self, defs: dict[str, SubField]) -> TypeNode | None:
+        """The supergraph type of an object or interface field (None: incompatible)."""
+        return _merge_output([f.type for f in defs.values()], self.supertypes())
+
+    def supertypes(self) -> dict[str, set[str]]:
+        """Type name -> the unions and interfaces it belongs to, over all subgraphs."""
+        if self._supertypes is None:
+            found: dict[str, set[str]] = {}
+            for merged in self.types.values():
+                for sub in merged.graphs.values():
+                    for member in sub.members:
+                        found.setdefault(member, set()).add(merged.name)
+                    for interface in sub.interfaces:
+                        found.setdefault(merged.name, set()).add(interface)
+            # An interface's own interfaces are the implementations' too.
+            changed = True
+            while changed:
+                changed = False
+                for owners in found.values():
+                    extra = set().union(*(found.get(o, set()) for o in owners)) - owners
+                    if extra:
+                        owners |= extra
+                        changed = True
+            self._supertypes = found
+        return self._supertypes
 
     def check_arguments(self, coordinate: str, defs: dict[str, SubField]) -> None:
         seen: dict[str, tuple[str, str]] = {}
@@ -378,13 +442,7 @@ class Composer:
             return
         missing = self.missing_fields(graph, sub, operation.selection_set)  # type: ignore[attr-defined]
         if directive == "requires" and not missing and sub is not None and self.federation2[graph]:
-            local = [
-                f"{sub.name}.{n.name.value}"
-                for n in operation.selection_set.selections  # type: ignore[attr-defined]
-                if isinstance(n, FieldNode)
-                and n.name.value in sub.fields
-                and not sub.fields[n.name.value].external
-            ]
+            local = self.local_leaves(graph, sub, operation.selection_set)  # type: ignore[attr-defined]
             if local:
                 self.error(
                     "REQUIRES_FIELDS_MISSING_EXTERNAL",
@@ -403,6 +461,43 @@ class Composer:
                 graph,
                 coordinate,
             )
+
+    def local_leaves(
+        self,
+        graph: str,
+        sub: SubType | None,
+        selection: SelectionSetNode,
+        under_external: bool = False,
+    ) -> list[str]:
+        """The leaf fields of a @requires selection the subgraph resolves itself.
+
+        A required leaf must be @external unless a field above it is: the fields that
+        merely lead to external ones (``comments(limit: 3) { authorId }``) may be local.
+        """
+        if sub is None:
+            return []
+        local = []
+        for node in selection.selections:
+            if isinstance(node, InlineFragmentNode):
+                condition = node.type_condition.name.value if node.type_condition else sub.name
+                local += self.local_leaves(
+                    graph, self.type_in(graph, condition), node.selection_set, under_external
+                )
+                continue
+            if not isinstance(node, FieldNode) or node.name.value not in sub.fields:
+                continue
+            item = sub.fields[node.name.value]
+            if node.selection_set is None:
+                if not item.external and not under_external:
+                    local.append(f"{sub.name}.{node.name.value}")
+                continue
+            local += self.local_leaves(
+                graph,
+                self.type_in(graph, _base(item.type)),
+                node.selection_set,
+                under_external or item.external,
+            )
+        return local
 
     def missing_fields(
         self, graph: str, sub: SubType | None, selection: SelectionSetNode
@@ -446,20 +541,27 @@ class Composer:
                     break
 
     def check_enum(self, merged: _Type) -> None:
-        if merged.name in self.input_usage and merged.name in self.output_usage:
-            values = {g: set(s.values) for g, s in merged.graphs.items()}
-            (first_graph, first), *rest = values.items()
-            for graph, other in rest:
-                if other != first:
-                    self.error(
-                        "ENUM_VALUE_MISMATCH",
-                        f'enum "{merged.name}" is used as an input and an output, so its values must be the '
-                        f'same everywhere, but subgraph "{graph}" has {sorted(other)} and subgraph '
-                        f'"{first_graph}" has {sorted(first)}',
-                        graph,
-                        merged.name,
-                    )
-                    return
+        """An enum both received and returned must have the same values everywhere,
+        except values @inaccessible somewhere (kept, inaccessible, where defined)."""
+        if merged.name not in self.input_usage or merged.name not in self.output_usage:
+            return
+        hidden = {v for s in merged.graphs.values() for v in s.inaccessible_values}
+        values = dict.fromkeys(v for s in merged.graphs.values() for v in s.values)
+        for value in values:
+            if value in hidden:
+                continue
+            defined = [g for g, s in merged.graphs.items() if value in s.values]
+            absent = [g for g in merged.graphs if g not in defined]
+            if absent:
+                self.error(
+                    "ENUM_VALUE_MISMATCH",
+                    f'enum "{merged.name}" is used as an input and an output, so its values must be the '
+                    f'same in every subgraph that defines it, but value "{value}" is defined in '
+                    f"{_graph_list(defined)} and not in {_quoted(absent)}; add it there, "
+                    "remove it, or mark it @inaccessible",
+                    defined[0],
+                    merged.name,
+                )
 
     # -- authorization -------------------------------------------------------------------
 
@@ -628,7 +730,11 @@ class Composer:
         if merged.kind == "input" and len(defs) != len(merged.graphs):
             return ""  # input types keep the fields every subgraph has
         types = [f.type for f in defs.values()]
-        merged_type = _merge_type(types, strict=merged.kind == "input")
+        merged_type = (
+            _merge_type(types, strict=True)
+            if merged.kind == "input"
+            else self.output_type(defs) or _merge_type(types, strict=False)
+        )
         description = next((f.description for f in defs.values() if f.description), None)
         inaccessible = " @inaccessible" if any(f.inaccessible for f in defs.values()) else ""
         arguments = self.print_arguments(defs)
@@ -673,8 +779,10 @@ class Composer:
         entries = []
         special = False
         for graph, item in defs.items():
-            if graph in overridden:
-                if self.is_key_field(merged.graphs[graph], name):
+            if graph in overridden and not item.external:
+                # An overridden field is kept only where its subgraph still uses it
+                # (a key, an interface's field); an external one is just external.
+                if self.used_overridden(merged.graphs[graph], graph, name):
                     entries.append((graph, ", usedOverridden: true"))
                 special = True
                 continue
@@ -685,7 +793,8 @@ class Composer:
                 extra += f", requires: {_string(item.requires)}"
             if item.provides is not None:
                 extra += f", provides: {_string(item.provides)}"
-            if item.override_from:
+            if item.override_from and item.override_from in self.enum_names:
+                # (@override from a subgraph that is not composed is ignored)
                 extra += f", override: {_string(item.override_from)}"
             if print_ast(item.type) != supertype:
                 extra += f", type: {_string(print_ast(item.type))}"
@@ -698,6 +807,14 @@ class Composer:
         ):
             return ""
         return "".join(f" @join__field(graph: {self.enum_names[g]}{extra})" for g, extra in entries)
+
+    def used_overridden(self, sub: SubType, graph: str, name: str) -> bool:
+        """Whether the subgraph a field was overridden from still needs it: as a key
+        field or as the field of an interface the type implements there."""
+        if self.is_key_field(sub, name):
+            return True
+        interfaces = (self.type_in(graph, interface) for interface in sub.interfaces)
+        return any(interface is not None and name in interface.fields for interface in interfaces)
 
     def add_interface_object_fields(self) -> None:
         """Fields an @interfaceObject adds to an interface also exist on its
@@ -719,7 +836,8 @@ class Composer:
                     if name not in present:
                         defs = self.definitions(interface, name)
                         type_text = print_ast(
-                            _merge_type([f.type for f in defs.values()], strict=False)
+                            self.output_type(defs)
+                            or _merge_type([f.type for f in defs.values()], strict=False)
                         )
                         access = combined(f.access for f in defs.values())
                         self.orphans.setdefault(implementation.name, []).append(
@@ -739,8 +857,9 @@ def _quoted(names: Iterable[str]) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
-def _graph_list(graphs: dict[str, SubType]) -> str:
-    return "subgraph " + _quoted(graphs) if len(graphs) == 1 else "subgraphs " + _quoted(graphs)
+def _graph_list(graphs: Iterable[str]) -> str:
+    names = list(graphs)
+    return "subgraph " + _quoted(names) if len(names) == 1 else "subgraphs " + _quoted(names)
 
 
 def compose_supergraph(sources: list[SubgraphSDL]) -> str:

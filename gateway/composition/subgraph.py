@@ -3,8 +3,13 @@
 Federation directives are recognised whatever the subgraph calls them: ``@link`` imports
 may rename them (``{name: "@key", as: "@id"}``) and un-imported ones are spelled
 ``@federation__key``. A subgraph without a federation ``@link`` is a federation-1
-subgraph: its value types and fields are shareable, and the ``@external`` key fields of
-its type extensions are ordinary key fields.
+subgraph: its value types and fields are shareable.
+
+As in the reference composers: the fields a ``@key`` selects (at any depth) are
+shareable; an ``@external`` field selected by a key declared on a type extension
+(``extend type`` or ``@extends``) is an ordinary field of the subgraph (the legacy way of
+writing an entity's key); a type-level ``@external`` (federation 2) makes every field of
+the type external.
 
 What ``@authenticated`` / ``@requiresScopes`` ask of an element is read into its
 ``access``; their misuses are found by ``authorization.SubgraphCheck``.
@@ -22,12 +27,15 @@ from graphql import (
     EnumTypeDefinitionNode,
     EnumTypeExtensionNode,
     FieldDefinitionNode,
+    FieldNode,
+    InlineFragmentNode,
     InputObjectTypeDefinitionNode,
     InputObjectTypeExtensionNode,
     InputValueDefinitionNode,
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
     ListValueNode,
+    NamedTypeNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
     ObjectValueNode,
@@ -35,6 +43,7 @@ from graphql import (
     ScalarTypeExtensionNode,
     SchemaDefinitionNode,
     SchemaExtensionNode,
+    SelectionSetNode,
     StringValueNode,
     TypeNode,
     UnionTypeDefinitionNode,
@@ -106,6 +115,7 @@ class SubgraphSDL:
 class KeyDirective:
     fields: str
     resolvable: bool = True
+    on_extension: bool = False  # declared on an `extend type` node
 
 
 @dataclass
@@ -115,7 +125,8 @@ class SubField:
     description: str | None = None
     arguments: dict[str, InputValueDefinitionNode] = field(default_factory=dict)
     default: ConstValueNode | None = None  # input fields
-    external: bool = False
+    external: bool = False  # after the rules above (see read_subgraph)
+    marked_external: bool = False  # the field itself carries @external
     shareable: bool = False
     inaccessible: bool = False
     requires: str | None = None
@@ -138,7 +149,11 @@ class SubType:
     shareable: bool = False
     inaccessible: bool = False
     interface_object: bool = False
-    extension: bool = False  # @extends (federation 1)
+    extends: bool = False  # carries @extends
+    external: bool = False  # carries @external (type level)
+    defined: bool = False  # has a definition (not only `extend type` nodes)
+    # What @join__type(extension:) says: @extends, or (federation 2) only `extend type`.
+    extension: bool = False
     access: Access = field(default_factory=Access)
 
 
@@ -257,19 +272,27 @@ def read_subgraph(source: SubgraphSDL) -> tuple[Subgraph | None, list[Compositio
         if description is not None and record.description is None:
             record.description = description.value
         is_extension = "Extension" in type(definition).__name__
-        _read_type(record, definition, names, is_extension and not names.federation2)
+        record.defined = record.defined or not is_extension
+        _read_type(record, definition, names, is_extension)
+    for record in types.values():
+        record.extension = record.extends or (
+            names.federation2 and record.kind == "object" and not record.defined
+        )
+    _settle_external_and_shareable(types, names.federation2)
     subgraph = Subgraph(
         source.name, source.url, names.federation2, types, roots, frozenset(check.used)
     )
     return subgraph, []
 
 
-def _read_type(record: SubType, definition: object, names: _Names, fed1_extension: bool) -> None:
+def _read_type(record: SubType, definition: object, names: _Names, is_extension: bool) -> None:
     for directive_name, directive in _directives(definition, names):
         if directive_name == "key":
             record.keys.append(
                 KeyDirective(
-                    _string(directive, "fields") or "", _flag(directive, "resolvable", True)
+                    _string(directive, "fields") or "",
+                    _flag(directive, "resolvable", True),
+                    on_extension=is_extension,
                 )
             )
         elif directive_name == "shareable":
@@ -279,7 +302,9 @@ def _read_type(record: SubType, definition: object, names: _Names, fed1_extensio
         elif directive_name == "interfaceObject":
             record.interface_object = True
         elif directive_name == "extends":
-            record.extension = True
+            record.extends = True
+        elif directive_name == "external":
+            record.external = True
     record.access &= access_of(_directives(definition, names))
     for interface in getattr(definition, "interfaces", None) or ():
         if interface.name.value not in record.interfaces:
@@ -291,7 +316,6 @@ def _read_type(record: SubType, definition: object, names: _Names, fed1_extensio
         record.values[value.name.value] = value.description.value if value.description else None
         if any(n == "inaccessible" for n, _ in _directives(value, names)):
             record.inaccessible_values.add(value.name.value)
-    key_fields = {k.fields.split()[0] for k in record.keys if k.fields.split()}
     for node in getattr(definition, "fields", None) or ():
         if node.name.value in FEDERATION_FIELDS:
             continue
@@ -306,7 +330,7 @@ def _read_type(record: SubType, definition: object, names: _Names, fed1_extensio
         sub.access = access_of(_directives(node, names))
         for directive_name, directive in _directives(node, names):
             if directive_name == "external":
-                sub.external = True
+                sub.marked_external = True
             elif directive_name == "shareable":
                 sub.shareable = True
             elif directive_name == "inaccessible":
@@ -318,11 +342,67 @@ def _read_type(record: SubType, definition: object, names: _Names, fed1_extensio
             elif directive_name == "override":
                 sub.override_from = _string(directive, "from")
         if not names.federation2:
-            # Federation 1: everything may be resolved by several subgraphs, and the
-            # @external key fields of an extension are the extension's own key fields.
-            sub.shareable = True
-            if sub.external and (fed1_extension or record.extension) and sub.name in key_fields:
-                sub.external = False
+            sub.shareable = True  # federation 1: anything may be resolved by several subgraphs
         record.fields[sub.name] = sub
     if not names.federation2:
         record.shareable = True
+
+
+def _base_name(type_: TypeNode) -> str:
+    while not isinstance(type_, NamedTypeNode):
+        type_ = type_.type  # type: ignore[attr-defined]
+    return type_.name.value
+
+
+def key_field_coordinates(
+    types: dict[str, SubType], type_name: str, fields: str
+) -> list[tuple[str, str]]:
+    """(type, field) of every field a key's selection selects in this subgraph, at any depth."""
+    try:
+        operation = parse("{" + fields + "}", no_location=True).definitions[0]
+    except Exception:
+        return []
+    found: list[tuple[str, str]] = []
+
+    def walk(record: SubType | None, selection: SelectionSetNode) -> None:
+        if record is None:
+            return
+        for node in selection.selections:
+            if isinstance(node, InlineFragmentNode):
+                condition = node.type_condition.name.value if node.type_condition else record.name
+                walk(types.get(condition), node.selection_set)
+            elif isinstance(node, FieldNode) and node.name.value in record.fields:
+                found.append((record.name, node.name.value))
+                if node.selection_set is not None:
+                    item = record.fields[node.name.value]
+                    walk(types.get(_base_name(item.type)), node.selection_set)
+
+    walk(types.get(type_name), operation.selection_set)  # type: ignore[attr-defined]
+    return found
+
+
+def _settle_external_and_shareable(types: dict[str, SubType], federation2: bool) -> None:
+    """Which fields are external and which shareable, once every definition is read.
+
+    * A field a key selects (at any depth) is shareable (objects only; interfaces are
+      checked through their implementations).
+    * An @external field selected by a key declared on an extension (``extend type`` with
+      the @key, or a type with @extends) is not external: the legacy spelling of an
+      entity's key in a subgraph that extends it.
+    * A type-level @external (federation 2) makes every field of the type external,
+      except such key fields marked @external themselves.
+    """
+    legacy_keys: set[tuple[str, str]] = set()
+    for record in types.values():
+        for key in record.keys:
+            selected = key_field_coordinates(types, record.name, key.fields)
+            for type_name, field_name in selected:
+                if types[type_name].kind == "object":
+                    types[type_name].fields[field_name].shareable = True
+            if key.on_extension or record.extends:
+                legacy_keys.update(selected)
+    for record in types.values():
+        type_external = record.external and federation2
+        for item in record.fields.values():
+            legacy = item.marked_external and (record.name, item.name) in legacy_keys
+            item.external = (item.marked_external or type_external) and not legacy
