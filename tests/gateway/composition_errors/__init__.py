@@ -739,6 +739,214 @@ type Product @key(fields: "id") {
         coordinate="Product.shippingEstimate",
         code="REQUIRES_FIELDS_MISSING_EXTERNAL",
     ),
+    # Reference: Type of field "Query.pick" is incompatible across subgraphs: it has type
+    # "Article" in subgraph "articles" but type "Clip" in subgraph "media"
+    # (Output types may differ when one is a subtype of the others, e.g. a member of a
+    # union; two members of one union are not.)
+    ErrorCase(
+        name="output_types_not_subtypes",
+        subgraphs=[
+            (
+                "articles",
+                _sdl(
+                    """
+type Query {
+  pick: Article @shareable
+}
+
+type Article @key(fields: "slug") {
+  slug: ID!
+  headline: String!
+}
+
+union Content = Article
+"""
+                ),
+            ),
+            (
+                "media",
+                _sdl(
+                    """
+type Query {
+  pick: Clip @shareable
+}
+
+type Article @key(fields: "slug") {
+  slug: ID!
+}
+
+type Clip @key(fields: "slug") {
+  slug: ID!
+  seconds: Int!
+}
+
+union Content = Article | Clip
+"""
+                ),
+            ),
+        ],
+        subgraph="media",
+        coordinate="Query.pick",
+        code="FIELD_TYPE_MISMATCH",
+    ),
+    # Reference: Non-shareable field "TrackingCode.note" is resolved from multiple subgraphs:
+    # it is resolved from subgraphs "carriers" and "warehouse" and defined as non-shareable
+    # in all of them
+    # (The fields a key selects are shareable, nested ones too; other fields of the nested
+    # type are not.)
+    ErrorCase(
+        name="nested_key_type_field_not_shareable",
+        subgraphs=[
+            (
+                "carriers",
+                _sdl(
+                    """
+type Query {
+  parcels: [Parcel!]!
+}
+
+type Parcel @key(fields: "tracking { carrier number }") {
+  tracking: TrackingCode!
+  status: String!
+}
+
+type TrackingCode {
+  carrier: String!
+  number: String!
+  note: String
+}
+"""
+                ),
+            ),
+            (
+                "warehouse",
+                _sdl(
+                    """
+type Query {
+  shelf: [Parcel!]!
+}
+
+type Parcel @key(fields: "tracking { carrier number }") {
+  tracking: TrackingCode!
+  aisle: Int!
+}
+
+type TrackingCode {
+  carrier: String!
+  number: String!
+  note: String
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="warehouse",
+        coordinate="TrackingCode.note",
+        code="INVALID_FIELD_SHARING",
+    ),
+    # Reference: Enum type "TicketState" is used as both input type (...) and output type
+    # (...), but value "ESCALATED" is not defined in all the subgraphs defining
+    # "TicketState": "ESCALATED" is defined in subgraph "tickets" but not in subgraph
+    # "reporting"
+    # (TRIAGE_PENDING, @inaccessible, may be missing elsewhere; ESCALATED may not.)
+    ErrorCase(
+        name="enum_in_and_out_accessible_value_missing",
+        subgraphs=[
+            (
+                "tickets",
+                _sdl(
+                    """
+type Query {
+  tickets(state: TicketState!): [Ticket!]!
+}
+
+type Ticket @key(fields: "number") {
+  number: Int!
+  state: TicketState! @shareable
+}
+
+enum TicketState {
+  OPEN
+  CLOSED
+  TRIAGE_PENDING @inaccessible
+  ESCALATED
+}
+"""
+                ),
+            ),
+            (
+                "reporting",
+                _sdl(
+                    """
+type Query {
+  oldest: Ticket
+}
+
+type Ticket @key(fields: "number") {
+  number: Int!
+  state: TicketState! @shareable
+}
+
+enum TicketState {
+  OPEN
+  CLOSED
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="tickets",
+        coordinate="TicketState",
+        code="ENUM_VALUE_MISMATCH",
+    ),
+    # Reference: Field "Size.heightCm" is marked @external on all the subgraphs in which it
+    # is listed (subgraph "freight").
+    # (A type-level @external makes every field of the type external, so each must be
+    # resolved by another subgraph.)
+    ErrorCase(
+        name="type_level_external_not_resolved_elsewhere",
+        subgraphs=[
+            (
+                "catalog",
+                _sdl(
+                    """
+type Query {
+  items: [Item!]!
+}
+
+type Item @key(fields: "sku") {
+  sku: ID!
+  size: Size!
+}
+
+type Size {
+  widthCm: Int!
+}
+"""
+                ),
+            ),
+            (
+                "freight",
+                _sdl(
+                    """
+type Item @key(fields: "sku") {
+  sku: ID!
+  size: Size! @external
+  crateCount: Int! @requires(fields: "size { widthCm heightCm }")
+}
+
+type Size @external {
+  widthCm: Int!
+  heightCm: Int!
+}
+"""
+                ),
+            ),
+        ],
+        subgraph="freight",
+        coordinate="Size.heightCm",
+        code="EXTERNAL_MISSING_ON_BASE",
+    ),
     # Reference: Type of argument "Product.price(currency:)" is incompatible across subgraphs:
     # it has type "Int" in subgraph "pricing" but type "String" in subgraph "products"
     ErrorCase(
