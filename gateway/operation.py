@@ -85,6 +85,9 @@ class Field:
     # (code, message) when the caller may not see this field (gateway/authorization.py):
     # it is not fetched and is answered null with that error
     refused: tuple[str, str] | None = None
+    # the type the field was selected on: an interface (``{ accounts { isActive } }``) or
+    # the concrete type itself (``... on Admin { isActive }``); "" when not known
+    via: str = ""
 
     @property
     def signature(self) -> tuple[str, str, str]:
@@ -239,7 +242,15 @@ class Normalizer:
             collected: set[tuple[str, Conditions]] = set()
             for node, conditions in nodes:
                 self._collect(
-                    concrete, node, conditions, merged, pending, set(), internal, collected
+                    concrete,
+                    node,
+                    conditions,
+                    merged,
+                    pending,
+                    set(),
+                    internal,
+                    collected,
+                    parent_type,
                 )
             for key, item in merged.items():
                 self._spend(_size(path_conditions) * len(item.conditions))
@@ -265,14 +276,16 @@ class Normalizer:
         visited: set[str],
         internal: bool,
         collected: set[tuple[str, Conditions]],
+        scope: str,
     ) -> None:
+        """``scope``: the type the selection set is written against (for ``Field.via``)."""
         for selection in node.selections:
             own = _and(conditions, _own_conditions(selection.directives or ()))
             self._spend(_size(own))
             if not own:
                 continue
             if isinstance(selection, FieldNode):
-                self._add_field(concrete, selection, own, merged, pending, internal)
+                self._add_field(concrete, selection, own, merged, pending, internal, scope)
             elif isinstance(selection, InlineFragmentNode):
                 condition = (
                     selection.type_condition.name.value if selection.type_condition else None
@@ -287,6 +300,7 @@ class Normalizer:
                         visited,
                         internal,
                         collected,
+                        condition or scope,
                     )
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
@@ -305,6 +319,7 @@ class Normalizer:
                         visited | {name},
                         internal,
                         collected,
+                        fragment.type_condition.name.value,
                     )
 
     def _add_field(
@@ -315,6 +330,7 @@ class Normalizer:
         merged: dict[str, Field],
         pending: dict[str, dict[int, tuple[SelectionSetNode, Conditions]]],
         internal: bool,
+        scope: str,
     ) -> None:
         self._spend()
         name = node.name.value
@@ -333,10 +349,13 @@ class Normalizer:
                 ),
                 conditions=conditions,
                 internal=internal,
+                via=scope,
             )
         else:
             self._spend(_size(existing.conditions) + _size(conditions))
             existing.conditions = either(existing.conditions, conditions)
+            if scope == concrete:
+                existing.via = concrete  # asked of the type itself too: its own field
         if node.selection_set is not None:
             # one selection set met again (a fragment spread under other conditions) is
             # merged once: merging it twice would add nothing but work

@@ -240,16 +240,46 @@ class Planner:
         self.supergraph = supergraph
         self.api_schema = api_schema
         self.internal = Normalizer(supergraph_schema, {})
+        self._interface_object_owners: dict[tuple[str, str], frozenset[str]] = {}
 
     def plan(self, operation: Operation) -> QueryPlan:
         return _Build(self, operation).run()
 
     # -- what the supergraph allows ----------------------------------------------
 
+    def interface_object_owners(self, via: str | None, field_name: str) -> frozenset[str]:
+        """For a field selected through the interface ``via``: the ``@interfaceObject``
+        subgraphs, when they alone resolve it on the interface. They own it for every
+        implementation, over an implementation's own subgraph (which the composer let
+        define it too); selected on the implementation itself, the field is its own."""
+        if via is None:
+            return frozenset()
+        key = (via, field_name)
+        owners = self._interface_object_owners.get(key)
+        if owners is None:
+            owners = frozenset()
+            info = self.supergraph.types.get(via)
+            if info is not None and info.kind == "interface" and info.interface_object_graphs:
+                graphs = self.supergraph.field_graphs(via, field_name)
+                resolving = {s for s, g in graphs.items() if g.resolves}
+                if resolving and resolving <= info.interface_object_graphs:
+                    owners = frozenset(resolving)
+            self._interface_object_owners[key] = owners
+        return owners
+
     def can_resolve(
-        self, service: str, type_name: str, field_name: str, provided: Provided | None
+        self,
+        service: str,
+        type_name: str,
+        field_name: str,
+        provided: Provided | None,
+        via: str | None = None,
     ) -> bool:
+        """``via``: the type the field was selected through (an interface, or the type)."""
         in_graph = self.supergraph.field_graphs(type_name, field_name).get(service)
+        owners = self.interface_object_owners(via, field_name)
+        if owners and service not in owners:
+            return False
         if in_graph is not None:
             if in_graph.resolves:
                 return True
@@ -339,10 +369,15 @@ class Planner:
             return True
         return concrete in self.supergraph.possible_types(static_type, service)
 
-    def jump_targets(self, type_name: str, field_name: str) -> list[tuple[str, str]]:
+    def jump_targets(
+        self, type_name: str, field_name: str, via: str | None = None
+    ) -> list[tuple[str, str]]:
         """(subgraph, entity type to ask it for) pairs that can resolve the field by key."""
         targets = []
+        owners = self.interface_object_owners(via, field_name)
         for service in self.supergraph.resolving_graphs(type_name, field_name):
+            if owners and service not in owners:
+                continue
             if any(k.resolvable for k in self.supergraph.types[type_name].keys_in(service)):
                 targets.append((service, type_name))
         for interface in sorted(self.supergraph.types[type_name].implements):
@@ -493,7 +528,7 @@ class _Build:
         provided = self.planner.provided_below(service, root, item.name, None)
         if not self.planner.returns_type_in(service, item.selection.parent_type, concrete):  # type: ignore[union-attr]
             return False
-        if not self.planner.can_resolve(service, concrete, child.name, provided):
+        if not self.planner.can_resolve(service, concrete, child.name, provided, child.via or None):
             return self.supergraph.types[concrete].is_entity
         if child.selection is None:
             return True
@@ -515,7 +550,7 @@ class _Build:
         count = 0
         for item in fields:
             if item.is_typename or not self.planner.can_resolve(
-                service, type_name, item.name, provided
+                service, type_name, item.name, provided, item.via or None
             ):
                 continue
             count += 1
@@ -692,7 +727,7 @@ class _Build:
     ) -> bool:
         """Can ``fetch`` itself answer ``item``?"""
         planner = self.planner
-        if not planner.can_resolve(fetch.service, type_name, item.name, provided):
+        if not planner.can_resolve(fetch.service, type_name, item.name, provided, item.via or None):
             return False
         if (
             item.name not in satisfied
@@ -712,7 +747,10 @@ class _Build:
                 item.selection,
                 planner.provided_below(fetch.service, type_name, item.name, provided),
             )
-            and any(s != fetch.service for s, _ in planner.jump_targets(type_name, item.name))
+            and any(
+                s != fetch.service
+                for s, _ in planner.jump_targets(type_name, item.name, item.via or None)
+            )
         )
         return not incomplete_value
 
@@ -741,7 +779,8 @@ class _Build:
                 else:
                     moved.setdefault(concrete, []).append(child)
         if not moved or not any(
-            s != service for s, _ in self.planner.jump_targets(type_name, item.name)
+            s != service
+            for s, _ in self.planner.jump_targets(type_name, item.name, item.via or None)
         ):
             return None
         here = replace(item, selection=SelectionSet(selection.parent_type, kept))
@@ -750,21 +789,26 @@ class _Build:
 
     def reaches(self, service: str, type_name: str, item: Field, provided: Provided | None) -> bool:
         """Can ``service`` answer ``item`` of a ``type_name``, itself or by a key jump?"""
-        if not self.planner.can_resolve(service, type_name, item.name, provided):
-            return self.jumpable(service, type_name, item.name, provided)
+        if not self.planner.can_resolve(service, type_name, item.name, provided, item.via or None):
+            return self.jumpable(service, type_name, item.name, provided, item.via or None)
         if item.selection is None:
             return True
         below = self.planner.provided_below(service, type_name, item.name, provided)
         return self.reachable(service, item.selection, below)
 
     def jumpable(
-        self, service: str, type_name: str, field_name: str, provided: Provided | None
+        self,
+        service: str,
+        type_name: str,
+        field_name: str,
+        provided: Provided | None,
+        via: str | None = None,
     ) -> bool:
         """Can ``service`` hand an object of ``type_name`` to another subgraph that
         resolves the field, with a key ``service`` itself can give?"""
         if not self.supergraph.types[type_name].is_entity:
             return False
-        for target, entity in self.planner.jump_targets(type_name, field_name):
+        for target, entity in self.planner.jump_targets(type_name, field_name, via):
             if target == service:
                 continue
             for key in self.supergraph.types[entity].keys_in(target):
@@ -782,7 +826,9 @@ class _Build:
             for item in fields:
                 if item.is_typename:
                     continue
-                if not self.planner.can_resolve(service, concrete, item.name, provided):
+                if not self.planner.can_resolve(
+                    service, concrete, item.name, provided, item.via or None
+                ):
                     if not self.reaches(service, concrete, item, provided):
                         return False
                     continue
@@ -811,7 +857,9 @@ class _Build:
         for item in fields:
             targets = [
                 (service, entity)
-                for service, entity in self.planner.jump_targets(type_name, item.name)
+                for service, entity in self.planner.jump_targets(
+                    type_name, item.name, item.via or None
+                )
                 # the same subgraph again only for a field that needs its @requires
                 if service != fetch.service
                 or self.planner.requires_of(service, type_name, item.name) is not None
