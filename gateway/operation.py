@@ -214,7 +214,12 @@ class Normalizer:
         if isinstance(named, GraphQLObjectType):
             return [type_name]
         if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
-            return [t.name for t in self.schema.get_possible_types(named)]
+            found = [t.name for t in self.schema.get_possible_types(named)]
+            if not found and isinstance(named, GraphQLInterfaceType):
+                # An interface no object implements in this schema (its implementations
+                # live behind an @interfaceObject): answered as the interface itself.
+                return [type_name]
+            return found
         return []
 
     def applies(self, condition: str | None, type_name: str) -> bool:
