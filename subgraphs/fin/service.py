@@ -21,11 +21,9 @@ from typing import Any
 
 from sqlalchemy import Select, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from subgraphs.core.kit.errors import BadUserInput, NotFound
 from subgraphs.core.kit.pagination import Page, paginate
-from subgraphs.core.kit.pagination import _decode as decode_cursor
 from subgraphs.fin import models
 from subgraphs.fin.calculations import (
     MAX_RUNWAY_MONTHS,
@@ -593,20 +591,9 @@ async def list_token_spend(
 ) -> Page[models.TokenSpend]:
     """Token spend, newest first (keyset pages)."""
     keys = [models.TokenSpend.at, models.TokenSpend.id]
-    if after:
-        _check_time_cursor(after, keys)
     return await paginate(
         session, _token_query(where), keys, first=first, after=after, descending=True
     )
-
-
-def _check_time_cursor(after: str, keys: Sequence[InstrumentedAttribute[Any]]) -> None:
-    """BAD_USER_INPUT for a cursor whose time has no zone (one of ``costEntries``, whose
-    first key is a day, or a tampered one): the kit's decoder reads it as a naive time,
-    which only the database driver would refuse, as an internal error."""
-    values = decode_cursor(after, keys)  # BAD_USER_INPUT if malformed
-    if any(isinstance(v, datetime) and v.tzinfo is None for v in values):
-        raise BadUserInput("invalid cursor; use a cursor returned by this field", argument="after")
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,12 @@ def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any
 def _parse(value: str, key: InstrumentedAttribute[Any]) -> Any:
     python_type = key.type.python_type
     if python_type is datetime:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+        if getattr(key.type, "timezone", False) and moment.tzinfo is None:
+            # a zone-aware column: a naive time (another field's cursor, or a tampered
+            # one) would only be refused by the database driver, as an internal error
+            raise ValueError("a time without its zone")
+        return moment
     if python_type is date:  # e.g. fin's cost entries, paged by day
         return date.fromisoformat(value)
     if python_type is uuid.UUID:
