@@ -440,6 +440,9 @@ class _Build:
         self.fetches: list[FetchBuilder] = []
         self.entity_fetches: dict[tuple[str, tuple[str, ...], int, int], FetchBuilder] = {}
         self.depth = 0
+        # (fetch id, path) -> the subgraphs that could have answered the object there
+        # (see ``candidates``)
+        self.positions: dict[tuple[int, tuple[str, ...]], frozenset[str]] = {}
 
     def new_fetch(
         self, service: str, kind: str, path: tuple[str, ...], entity: bool
@@ -576,8 +579,15 @@ class _Build:
         if fetch.service in info.interface_object_graphs:
             return self.plan_interface_object(fetch, target, static_type, selection, path, provided)
         abstract = info.kind != "object"
+        answering = self.positions.get((fetch.id, path), frozenset((fetch.service,)))
         for concrete, fields in selection.by_type.items():
             if not self.planner.returns_type_in(fetch.service, static_type, concrete):
+                continue
+            if abstract and not all(
+                self.planner.returns_type_in(s, static_type, concrete) for s in answering
+            ):
+                # Several subgraphs could have answered this shared position; only the
+                # members all of them have are certain (the others' fields stay null).
                 continue
             place = target.fragment(concrete) if abstract else target
             writers |= self.plan_fields(fetch, place, concrete, fields, path, provided, selection)
@@ -697,6 +707,9 @@ class _Build:
                         fetch.service, type_name, item.name, provided
                     )
                     child_path = path + (item.data_key,) + ("@",) * _list_depth(item.type)
+                    self.positions[(fetch.id, child_path)] = self.candidates(
+                        fetch, type_name, item, path
+                    )
                     selection = item.selection
                     own = subgraph_type.strip("[]!")
                     own_info = self.supergraph.types.get(own)
@@ -753,6 +766,27 @@ class _Build:
             )
         )
         return not incomplete_value
+
+    def candidates(
+        self, fetch: FetchBuilder, type_name: str, item: Field, path: tuple[str, ...]
+    ) -> frozenset[str]:
+        """The subgraphs that could answer ``item`` where ``fetch`` answers it: on an
+        entity or a root, every subgraph resolving it that the object could be taken to
+        (by a key); on a value object, those of the object's own position resolving it."""
+        info = self.supergraph.types[type_name]
+        via = item.via or None
+        resolving = {
+            s
+            for s in self.supergraph.resolving_graphs(type_name, item.name)
+            if self.planner.can_resolve(s, type_name, item.name, None, via)
+        }
+        if type_name == self.operation.root_type:
+            found = resolving
+        elif info.is_entity:
+            found = {s for s in resolving if any(k.resolvable for k in info.keys_in(s))}
+        else:
+            found = resolving & self.positions.get((fetch.id, path), frozenset((fetch.service,)))
+        return frozenset(found | {fetch.service})
 
     def stuck_part(
         self, service: str, type_name: str, item: Field, provided: Provided | None
