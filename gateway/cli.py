@@ -395,15 +395,30 @@ def plan(
     operation_name: str = typer.Option(
         None, help="The operation to plan, if the file has several."
     ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Also check the plan: every fetch's inputs written by fetches before it, "
+        "every field asked for fetched (exit 1 on a problem).",
+    ),
 ) -> None:
     """Print the query plan of an operation."""
     from gateway.engine import RequestError
+    from gateway.planning.checker import check_plan
+    from gateway.planning.display import plan_text
 
     gateway = _load(supergraph)
     try:
-        text = gateway.plan_text(query_file.read_text(), operation_name)
+        prepared = gateway.prepare(query_file.read_text(), operation_name)
     except RequestError as error:
         for item in error.errors:
             typer.echo(f"error: {item['message']}", err=True)
         raise typer.Exit(1) from None
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(plan_text(prepared.plan) + "\n")
+    if check:
+        problems = check_plan(prepared.plan, prepared.operation)
+        for problem in problems:
+            typer.echo(f"plan problem: {problem}", err=True)
+        if problems:
+            raise typer.Exit(1)
+        typer.echo("plan checked: no problem found", err=True)

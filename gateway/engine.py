@@ -9,6 +9,8 @@ schema by graphql-core; everything else by the subgraphs.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -54,11 +56,16 @@ from gateway.operation import (
     normalize,
     select_operation,
 )
+from gateway.planning.checker import check_plan
 from gateway.planning.display import plan_json, plan_text
 from gateway.planning.nodes import QueryPlan
 from gateway.planning.planner import Planner, PlanningError
 from gateway.supergraph import Supergraph, read_supergraph
 from identity.validation import Identity
+
+log = logging.getLogger("hubgraph.gateway.planning")
+# Debugging a plan: every new plan checked (gateway/planning/checker.py), problems logged.
+CHECK_PLANS_ENV = "HUBGRAPH_CHECK_PLANS"
 
 DEFAULT_FORWARDED_HEADERS = defaults.FORWARDED_HEADERS
 
@@ -305,6 +312,9 @@ class Gateway:
             )
         try:
             plan = self.planner.plan(operation)
+            if os.environ.get(CHECK_PLANS_ENV) == "1":
+                for problem in check_plan(plan, operation):
+                    log.warning("plan problem (%s): %s", operation.name or "anonymous", problem)
         except PlanningError as error:
             raise RequestError(
                 [
