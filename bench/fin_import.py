@@ -11,8 +11,11 @@ test server at ``$HUBGRAPH_TEST_POSTGRES_URL`` answers, in a throwaway database)
   the same file (every row checked and found present: nothing added).
 
 No service ids are named, so ops is not asked (that call is one request per file).
+Each round starts from empty tables; the figures are medians of ``--rounds`` rounds
+(wall time, rows/s from it, and this process's CPU time).
 
-    python3 -m uv run python bench/fin_import.py [--rows 100000] [--postgres-url URL]
+    python3 -m uv run python bench/fin_import.py [--rows 100000] [--rounds 3]
+        [--backends sqlite,postgresql] [--kinds costs,tokens] [--postgres-url URL]
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import argparse
 import asyncio
 import contextlib
 import os
+import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,38 +80,99 @@ def write_tokens(path: Path, rows: int) -> None:
             )
 
 
-def line(label: str, rows: int, seconds: float, cpu: float, report: ingest.ImportReport) -> None:
+ATTEMPTS = ("first import", "re-import")
+
+
+@dataclass
+class Sample:
+    seconds: float
+    cpu: float  # this process's
+    server_cpu: float | None  # the PostgreSQL backends' of the bench database
+    report: ingest.ImportReport
+
+
+def line(label: str, rows: int, samples: list[Sample]) -> None:
     # CPU: this process's (parsing, SQLAlchemy, and SQLite's work in its thread), which a
-    # loaded machine inflates less than wall time.
+    # loaded machine inflates less than wall time; on PostgreSQL also the server's.
+    seconds = statistics.median(s.seconds for s in samples)
+    cpu = statistics.median(s.cpu for s in samples)
+    server = [s.server_cpu for s in samples if s.server_cpu is not None]
+    report = samples[-1].report
+    spread = f"{min(s.seconds for s in samples):.2f}-{max(s.seconds for s in samples):.2f}"
+    also = f" + server {statistics.median(server):5.2f} s" if server else ""
     print(
-        f"  {label:<22} {seconds:7.2f} s   {rows / seconds:9.0f} rows/s   cpu {cpu:6.2f} s   "
-        f"added {report.added:>7}, already present {report.already_present:>7}"
+        f"  {label:<22} {seconds:7.2f} s ({spread})  {rows / seconds:9.0f} rows/s   "
+        f"cpu {cpu:5.2f} s{also}   added {report.added:>7}, "
+        f"already present {report.already_present:>7}"
     )
 
 
-async def run_on(url: str, folder: Path, rows: int) -> None:
+def backends_cpu(database: str) -> float | None:
+    """CPU seconds of the PostgreSQL backends serving ``database`` on this machine (their
+    process titles name it), from /proc; None where that cannot be read."""
+    proc = Path("/proc")
+    if not database or not (proc / "self" / "stat").exists():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+            if not title.startswith(b"postgres: ") or f" {database} ".encode() not in title:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+async def fresh_tables(url: str) -> None:
     engine = create_async_engine(url, poolclass=pool.NullPool)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
         await conn.run_sync(Base.metadata.create_all)
     await engine.dispose()
-    db = Database(url)
-    costs, tokens = folder / "costs.csv", folder / "tokens.csv"
-    try:
-        print(f"{rows} rows per file on {db.url.get_backend_name()}")
-        for label, path, call in (
-            ("costs", costs, cost_import),
-            ("tokens", tokens, token_import),
-        ):
-            for attempt in ("first import", "re-import"):
-                started, cpu = time.perf_counter(), time.process_time()
-                report = await call(db, path)
-                seconds = time.perf_counter() - started
-                cpu = time.process_time() - cpu
-                assert not report.rejected, (report.problems[:3], report.failure)
-                line(f"{label}: {attempt}", rows, seconds, cpu, report)
-    finally:
-        await db.dispose()
+
+
+async def run_on(url: str, folder: Path, rows: int, rounds: int, kinds: list[str]) -> None:
+    calls = {
+        "costs": (folder / "costs.csv", cost_import),
+        "tokens": (folder / "tokens.csv", token_import),
+    }
+    samples: dict[tuple[str, str], list[Sample]] = {}
+    backend = ""
+    for _ in range(rounds):
+        await fresh_tables(url)
+        db = Database(url)
+        backend = db.url.get_backend_name()
+        server = db.url.database if backend == "postgresql" else ""
+        try:
+            for kind in kinds:
+                path, call = calls[kind]
+                for attempt in ATTEMPTS:
+                    before = backends_cpu(server or "")
+                    started, cpu = time.perf_counter(), time.process_time()
+                    report = await call(db, path)
+                    seconds = time.perf_counter() - started
+                    cpu = time.process_time() - cpu
+                    after = backends_cpu(server or "")
+                    assert not report.rejected, (report.problems[:3], report.failure)
+                    expected = rows if attempt == ATTEMPTS[0] else 0
+                    assert report.added == expected, (attempt, report.added)
+                    server_cpu = (
+                        after - before if before is not None and after is not None else None
+                    )
+                    samples.setdefault((kind, attempt), []).append(
+                        Sample(seconds, cpu, server_cpu, report)
+                    )
+        finally:
+            await db.dispose()
+    print(f"{rows} rows per file on {backend}, median of {rounds} round(s) (wall range)")
+    for (kind, attempt), taken in samples.items():
+        line(f"{kind}: {attempt}", rows, taken)
 
 
 async def cost_import(db: Database, path: Path) -> ingest.ImportReport:
@@ -156,6 +222,9 @@ def throwaway_postgres(admin_url: str) -> Iterator[str | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="medians of this many rounds")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite, postgresql")
+    parser.add_argument("--kinds", default="costs,tokens", help="costs, tokens")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
@@ -164,14 +233,19 @@ def main() -> None:
         help="a server where a throwaway database may be created",
     )
     args = parser.parse_args()
+    backends = args.backends.split(",")
+    kinds = args.kinds.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_costs(folder / "costs.csv", args.rows)
         write_tokens(folder / "tokens.csv", args.rows)
-        asyncio.run(run_on(f"sqlite+aiosqlite:///{folder / 'fin.db'}", folder, args.rows))
-        with throwaway_postgres(args.postgres_url) as url:
-            if url is not None:
-                asyncio.run(run_on(url, folder, args.rows))
+        if "sqlite" in backends:
+            url = f"sqlite+aiosqlite:///{folder / 'fin.db'}"
+            asyncio.run(run_on(url, folder, args.rows, args.rounds, kinds))
+        if "postgresql" in backends:
+            with throwaway_postgres(args.postgres_url) as url:
+                if url is not None:
+                    asyncio.run(run_on(url, folder, args.rows, args.rounds, kinds))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,26 @@
 """Importing a cost or token-spend file: all of it or nothing, idempotently, with a report.
 
-Two passes over the file, each streamed (a 100,000-row file is never held in memory):
+One pass over the file, streamed (a 100,000-row file is never held in memory):
 
-1. **Check**: every row is read and validated (``importers``), attributed (the service
-   it names, else the first matching rule, else unattributed), token rows without a
-   cost priced from the price table. The ops services the file names are then asked of
-   ops in one call, outside any transaction. Any bad row, an unknown service, or ops not
-   answering rejects the whole file: nothing is written, and the report lists the bad
+1. **Read and check**: every row is read and validated (``importers``), attributed (the
+   service it names, else the first matching rule, else unattributed), token rows
+   without a cost priced from the price table; its values, digest included, are staged
+   in batches of ``STAGE_ROWS`` in a temporary table of the import's own connection
+   (``importers.staging``: COPY on PostgreSQL; already in the form the database stores,
+   without SQLAlchemy's processing per value). After the first bad row nothing more is
+   staged, but every row is still checked, for the report. The ops services the file
+   names are then asked of ops in one call, outside any transaction. Any bad row, an
+   unknown service, ops not answering, or the file changing while it was read rejects
+   the whole file: nothing is written to the hub's tables, and the report lists the bad
    rows (the first ``MAX_REPORTED`` by row number, and how many there were).
-2. **Store**: the file is read again inside one transaction and inserted in batches of
-   ``BATCH_ROWS``, each row keyed by its content's digest; a digest already stored is
-   skipped by the database (``ON CONFLICT (row_digest) DO NOTHING`` on PostgreSQL and
-   SQLite — not SQLite's ``INSERT OR IGNORE``, which would also swallow a violated
-   check constraint). Re-importing a file adds nothing; an overlapping one adds only its
-   new rows. Should the file change between the passes, the transaction rolls back.
+2. **Store**: in one transaction, the staged rows are inserted in file order by
+   ``INSERT ... SELECT``, with the domains ops gave joined in, each row keyed by its
+   content's digest; a digest already stored is skipped by the database (``ON CONFLICT
+   (row_digest) DO NOTHING`` on PostgreSQL and SQLite — not SQLite's ``INSERT OR
+   IGNORE``, which would also swallow a violated check constraint). Re-importing a file
+   adds nothing; an overlapping one adds only its new rows; a row repeated within a file
+   is stored once (its first occurrence). The temporary table is dropped afterwards,
+   whatever happened.
 """
 
 from __future__ import annotations
@@ -25,38 +32,68 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol, TextIO, TypeVar
-
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any, Protocol, TextIO
 
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.errors import Unavailable
-from subgraphs.fin.importers.attribution import Rule, first_match, is_service_id
-from subgraphs.fin.importers.prices import PriceTable
+from subgraphs.fin.importers.attribution import Matcher, Rule
+from subgraphs.fin.importers.prices import Price, PriceTable
 from subgraphs.fin.importers.rows import CostRow, Problem, TokenRow
+from subgraphs.fin.importers.staging import Encoding, Staging
 from subgraphs.fin.models import (
     NAME_LENGTH,
+    PRECISION,
+    SCALE,
     SOURCE_LENGTH,
     CostEntry,
     TokenSpend,
 )
 
 MAX_REPORTED = 100
-BATCH_ROWS = 1_000
+BATCH_ROWS = 1_000  # rows between two advances of the progress bar while reading
+STAGE_ROWS = 5_000  # rows staged per write (one COPY, one executemany)
 CATEGORY_LENGTH = 100
 PROVIDER_LENGTH = 50
+LARGEST_COUNT = 2**63 - 1  # BIGINT
+LARGEST_AMOUNT = Decimal(10) ** (PRECISION - SCALE)  # exclusive: NUMERIC(18, 6)
 
-Row = TypeVar("Row", CostRow, TokenRow)
-# Opens the file and reads it: one call per pass.
+# Opens the file and reads it (once per import).
 Reader = Callable[[TextIO], Iterator[Any]]
 # ids -> {id: domain slug} for those ops has; raises Unavailable when ops cannot say.
 ServiceLookup = Callable[[Collection[str]], Awaitable[Mapping[str, str]]]
 
-
-class FileChanged(RuntimeError):
-    """The file changed between the check and the store: nothing was written."""
+# The columns staged for each row, besides the staging's own seq and id; source_file
+# and imported_at are the same for every row of a file, given when storing.
+COST_STAGED = (
+    "date",
+    "amount",
+    "currency",
+    "vendor",
+    "category",
+    "service_id",
+    "domain_slug",  # a rule's domain; else the service's, from ops, when storing
+    "resource",
+    "attribution",
+    "source_row",
+    "row_digest",
+)
+TOKEN_STAGED = (
+    "at",
+    "provider",
+    "model",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "currency",
+    "cost_source",
+    "session_id",
+    "service_id",
+    "domain_slug",
+    "source_row",
+    "row_digest",
+)
 
 
 class Progress(Protocol):
@@ -116,7 +153,7 @@ class _Named:
 
 @dataclass
 class _Plan:
-    """What the check pass learnt, for the store pass."""
+    """What reading the file learnt, for asking ops and storing."""
 
     valid: int = 0
     named: dict[str, _Named] = field(default_factory=dict)  # service id -> rows naming it
@@ -134,7 +171,15 @@ async def import_costs(
     progress: Progress | None = None,
 ) -> ImportReport:
     return await _import(
-        db, path, reader, "costs", _CostRules(rules), services, progress, CostEntry.__table__
+        db,
+        path,
+        reader,
+        "costs",
+        lambda encoding: _CostRules(rules, encoding),
+        services,
+        progress,
+        CostEntry.__table__,
+        COST_STAGED,
     )
 
 
@@ -153,10 +198,11 @@ async def import_tokens(
         path,
         reader,
         "tokens",
-        _TokenRules(rules, prices),
+        lambda encoding: _TokenRules(rules, prices, encoding),
         services,
         progress,
         TokenSpend.__table__,
+        TOKEN_STAGED,
     )
 
 
@@ -165,69 +211,82 @@ async def _import(
     path: Path,
     reader: Reader,
     kind: str,
-    kind_rules: _KindRules,
+    kind_rules: Callable[[Encoding], _KindRules],
     services: ServiceLookup,
     progress: Progress | None,
     table: Any,
+    staged: Sequence[str],
 ) -> ImportReport:
     started = time.perf_counter()
     report = ImportReport(path=str(path), kind=kind)
-    before = _stamp(path)
     problems = _Problems()
     plan = _Plan()
-    if progress:
-        progress.start(f"checking {path.name}", None)
-    with _rows(path, reader) as rows:
-        for item in rows:
-            report.rows_read += 1
-            if progress and report.rows_read % BATCH_ROWS == 0:
-                progress.advance(BATCH_ROWS)
-            if isinstance(item, Problem):
-                problems.add(item)
-                continue
-            problem = kind_rules.check(item, plan)
-            if problem is not None:
-                problems.add(problem)
-                continue
-            plan.valid += 1
-    await _ask_ops(services, plan, problems, report)
-    report.problems, report.problem_count = problems.first(), problems.count
-    if report.rejected:
-        report.seconds = time.perf_counter() - started
-        return report
-    if progress:
-        progress.start(f"importing {path.name}", plan.valid)
-    source = _source_name(path)
-    now = datetime.now(UTC)
-    try:
-        async with db.transaction() as session:
-            insert = _insert_statement(session, table)
-            with _rows(path, reader) as rows:
-                batch: list[dict[str, Any]] = []
-                for item in rows:
-                    if isinstance(item, Problem):
-                        raise FileChanged(f"{path} changed while it was imported (row {item.row})")
-                    batch.append(kind_rules.values(item, plan, report, source, now))
-                    if len(batch) == BATCH_ROWS:
-                        report.added += await _store(session, insert, batch)
-                        if progress:
-                            progress.advance(len(batch))
-                        batch = []
-                if batch:
-                    report.added += await _store(session, insert, batch)
-                    if progress:
-                        progress.advance(len(batch))
-            if _stamp(path) != before:
-                raise FileChanged(f"{path} changed while it was imported")
-    except FileChanged as exc:  # rolled back: the report says so, like any refusal
-        report.failure, report.added = str(exc), 0
-        report.attribution.clear()
-        report.cost_sources.clear()
-        report.seconds = time.perf_counter() - started
-        return report
+    async with db.engine.connect() as connection:
+        staging = Staging(connection, table, staged)
+        try:
+            await staging.create()
+            rules = kind_rules(staging.encoding)
+            await _read(path, reader, rules, staging, plan, problems, report, progress)
+            await connection.commit()  # the staged rows, in the connection's own table
+            if report.failure is None:
+                await _ask_ops(services, plan, problems, report)
+            report.problems, report.problem_count = problems.first(), problems.count
+            if report.rejected:
+                report.seconds = time.perf_counter() - started
+                return report
+            await staging.use_domains(plan.domains)
+            await connection.commit()
+            if progress:
+                progress.start(f"importing {path.name}", staging.staged)
+            constants = {"source_file": _source_name(path), "imported_at": datetime.now(UTC)}
+            async with connection.begin():
+                report.added = await staging.store(constants, progress)
+        finally:
+            await staging.drop()
+    report.attribution, report.cost_sources = rules.attribution, rules.cost_sources
     report.already_present = plan.valid - report.added
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _read(
+    path: Path,
+    reader: Reader,
+    rules: _KindRules,
+    staging: Staging,
+    plan: _Plan,
+    problems: _Problems,
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    """The one pass: every row checked, the good ones staged as long as all were."""
+    before = _stamp(path)
+    if progress:
+        progress.start(f"checking {path.name}", None)
+    check = rules.check
+    batch: list[tuple[Any, ...]] = []
+    read = 0
+    with _rows(path, reader) as rows:
+        for item in rows:
+            read += 1
+            if progress and read % BATCH_ROWS == 0:
+                progress.advance(BATCH_ROWS)
+            checked = item if type(item) is Problem else check(item, plan)
+            if type(checked) is Problem:
+                problems.add(checked)
+                continue
+            plan.valid += 1
+            if problems.count:
+                continue  # the file is refused: nothing more is staged
+            batch.append(checked)  # type: ignore[arg-type]
+            if len(batch) == STAGE_ROWS:
+                await staging.write(batch)
+                batch = []
+    report.rows_read = read
+    if batch and not problems.count:
+        await staging.write(batch)
+    if _stamp(path) != before:
+        report.failure = f"{path} changed while it was imported"
 
 
 async def _ask_ops(
@@ -255,15 +314,16 @@ async def _ask_ops(
         )
 
 
-# --- per kind: checking a row, and the values stored for it ----------------------------
+# --- per kind: checking a row, and the values staged for it ----------------------------
 
 
 class _KindRules(Protocol):
-    def check(self, row: Any, plan: _Plan) -> Problem | None: ...
+    attribution: Counter[str]
+    cost_sources: Counter[str]
 
-    def values(
-        self, row: Any, plan: _Plan, report: ImportReport, source: str, now: datetime
-    ) -> dict[str, Any]: ...
+    def check(self, row: Any, plan: _Plan) -> tuple[Any, ...] | Problem:
+        """The row's staged values (``COST_STAGED`` / ``TOKEN_STAGED``), or why not."""
+        ...
 
 
 def _too_long(row: int, fields: Mapping[str, tuple[str | None, int]]) -> Problem | None:
@@ -273,137 +333,160 @@ def _too_long(row: int, fields: Mapping[str, tuple[str | None, int]]) -> Problem
     return Problem(row, "; ".join(long)) if long else None
 
 
-def _attribute(
-    rules: Sequence[Rule], service: str | None, vendor: str, resource: str | None
-) -> tuple[str | None, str, Rule | None]:
-    """(service id, how it was found, the rule) for one row."""
-    if service:
-        return str(uuid.UUID(service)), "service", None
-    rule = first_match(rules, vendor, resource)
-    if rule is not None:
-        return (str(uuid.UUID(rule.service)) if rule.service else None), "rule", rule
-    return None, "unattributed", None
+class _Attribution:
+    """Which service (and domain) a row belongs to: the service it names, else the first
+    matching rule's, else none; each service noted for asking ops."""
 
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.matcher = Matcher(rules)
+        # A rule's service, normalised (rules_from checked it is an id).
+        self.rule_service = {
+            id(rule): str(uuid.UUID(rule.service)) if rule.service else None for rule in rules
+        }
+        self.counts: Counter[str] = Counter()
 
-def _note_service(plan: _Plan, row: int, service: str | None, how: str) -> None:
-    if service is None:
-        return
-    if how == "service":
-        plan.named.setdefault(service, _Named()).add(row)
-    else:
-        plan.rule_services.add(service)
-
-
-def _domain(plan: _Plan, service: str | None, rule: Rule | None) -> str | None:
-    if rule is not None and rule.domain:
-        return rule.domain
-    return plan.domains.get(service) or None if service else None
+    def of(
+        self, plan: _Plan, row: int, service: str | None, vendor: str, resource: str | None
+    ) -> tuple[str | None, str | None, str]:
+        """(service id, the rule's domain, how it was found) for one row."""
+        if service:
+            how, domain = "service", None
+            named = plan.named.get(service)
+            if named is None:
+                named = plan.named[service] = _Named()
+            named.add(row)
+        else:
+            rule = self.matcher.first(vendor, resource)
+            if rule is None:
+                how, domain = "unattributed", None
+            else:
+                how, domain = "rule", rule.domain
+                service = self.rule_service[id(rule)]
+                if service:
+                    plan.rule_services.add(service)
+        self.counts[how] += 1
+        return service, domain, how
 
 
 class _CostRules:
-    def __init__(self, rules: Sequence[Rule]) -> None:
-        self.rules = rules
+    def __init__(self, rules: Sequence[Rule], encoding: Encoding) -> None:
+        self.attributing = _Attribution(rules)
+        self.attribution = self.attributing.counts
+        self.cost_sources: Counter[str] = Counter()
+        self.encoding = encoding
+        self.service_ids: dict[str, str | None] = {}  # as written -> normalised, None: no id
 
-    def check(self, row: CostRow, plan: _Plan) -> Problem | None:
-        if row.service and not is_service_id(row.service):
-            return Problem(row.row, f"service {row.service!r} is not an ops service id")
-        long = _too_long(
+    def _service_id(self, text: str) -> str | None:
+        known = self.service_ids.get(text, "")
+        if known == "":
+            try:
+                known = str(uuid.UUID(text))
+            except ValueError:
+                known = None
+            self.service_ids[text] = known
+        return known
+
+    def check(self, row: CostRow, plan: _Plan) -> tuple[Any, ...] | Problem:
+        service = None
+        if row.service:
+            service = self._service_id(row.service)
+            if service is None:
+                return Problem(row.row, f"service {row.service!r} is not an ops service id")
+        if (
+            len(row.vendor) > NAME_LENGTH
+            or len(row.category) > CATEGORY_LENGTH
+            or (row.resource and len(row.resource) > NAME_LENGTH)
+        ):
+            return _too_long(  # type: ignore[return-value]
+                row.row,
+                {
+                    "vendor": (row.vendor, NAME_LENGTH),
+                    "category": (row.category, CATEGORY_LENGTH),
+                    "resource": (row.resource, NAME_LENGTH),
+                },
+            )
+        service, domain, how = self.attributing.of(plan, row.row, service, row.vendor, row.resource)
+        encoding = self.encoding
+        return (
+            encoding.day(row.day),
+            encoding.amount(row.amount),
+            row.currency,
+            row.vendor,
+            row.category,
+            service,
+            domain,
+            row.resource,
+            how,
             row.row,
-            {
-                "vendor": (row.vendor, NAME_LENGTH),
-                "category": (row.category, CATEGORY_LENGTH),
-                "resource": (row.resource, NAME_LENGTH),
-            },
+            row.digest(),
         )
-        if long is not None:
-            return long
-        service, how, _ = _attribute(self.rules, row.service, row.vendor, row.resource)
-        _note_service(plan, row.row, service, how)
-        return None
-
-    def values(
-        self, row: CostRow, plan: _Plan, report: ImportReport, source: str, now: datetime
-    ) -> dict[str, Any]:
-        service, how, rule = _attribute(self.rules, row.service, row.vendor, row.resource)
-        report.attribution[how] += 1
-        return {
-            "id": uuid.uuid4(),
-            "date": row.day,
-            "amount": row.amount,
-            "currency": row.currency,
-            "vendor": row.vendor,
-            "category": row.category,
-            "service_id": service,
-            "domain_slug": _domain(plan, service, rule),
-            "resource": row.resource,
-            "attribution": how,
-            "source_file": source,
-            "source_row": row.row,
-            "row_digest": row.digest(),
-            "imported_at": now,
-        }
 
 
 class _TokenRules:
-    def __init__(self, rules: Sequence[Rule], prices: PriceTable) -> None:
-        self.rules = rules
+    def __init__(self, rules: Sequence[Rule], prices: PriceTable, encoding: Encoding) -> None:
+        self.attributing = _Attribution(rules)
+        self.attribution = self.attributing.counts
+        self.cost_sources: Counter[str] = Counter()
         self.prices = prices
+        self.encoding = encoding
+        self.model_prices: dict[str, Price | None] = {}
 
-    def check(self, row: TokenRow, plan: _Plan) -> Problem | None:
-        long = _too_long(
-            row.row,
-            {
-                "model": (row.model, NAME_LENGTH),
-                "session": (row.session_id, NAME_LENGTH),
-                "provider": (row.provider, PROVIDER_LENGTH),
-            },
-        )
-        if long is not None:
-            return long
-        if row.cost is None and self.prices.for_model(row.model) is None:
-            return Problem(
+    def _price(self, model: str) -> Price | None:
+        if model not in self.model_prices:
+            self.model_prices[model] = self.prices.for_model(model)
+        return self.model_prices[model]
+
+    def check(self, row: TokenRow, plan: _Plan) -> tuple[Any, ...] | Problem:
+        if (
+            len(row.model) > NAME_LENGTH
+            or (row.session_id and len(row.session_id) > NAME_LENGTH)
+            or len(row.provider) > PROVIDER_LENGTH
+        ):
+            return _too_long(  # type: ignore[return-value]
                 row.row,
-                f"the export has no cost and the price table has no price for model "
-                f"{row.model!r} ([hubs.fin.options.token_prices])",
+                {
+                    "model": (row.model, NAME_LENGTH),
+                    "session": (row.session_id, NAME_LENGTH),
+                    "provider": (row.provider, PROVIDER_LENGTH),
+                },
             )
-        service, how, _ = _attribute(self.rules, None, row.provider, row.resource)
-        _note_service(plan, row.row, service, how)
-        return None
-
-    def values(
-        self, row: TokenRow, plan: _Plan, report: ImportReport, source: str, now: datetime
-    ) -> dict[str, Any]:
-        service, how, rule = _attribute(self.rules, None, row.provider, row.resource)
-        report.attribution[how] += 1
+        if row.tokens_in > LARGEST_COUNT or row.tokens_out > LARGEST_COUNT:
+            return Problem(row.row, f"token counts above {LARGEST_COUNT} cannot be stored")
         if row.cost is not None and row.currency is not None:
             cost, currency, cost_source = row.cost, row.currency, "export"
         else:
-            price = self.prices.for_model(row.model)
-            assert price is not None  # the check pass refused rows without one
+            price = self._price(row.model)
+            if price is None:
+                return Problem(
+                    row.row,
+                    f"the export has no cost and the price table has no price for model "
+                    f"{row.model!r} ([hubs.fin.options.token_prices])",
+                )
             cost, currency = price.cost(row.tokens_in, row.tokens_out), price.currency
             cost_source = "price_table"
-        report.cost_sources[cost_source] += 1
-        return {
-            "id": uuid.uuid4(),
-            "at": row.at,
-            "provider": row.provider,
-            "model": row.model,
-            "tokens_in": row.tokens_in,
-            "tokens_out": row.tokens_out,
-            "cost": cost,
-            "currency": currency,
-            "cost_source": cost_source,
-            "session_id": row.session_id,
-            "service_id": service,
-            "domain_slug": _domain(plan, service, rule),
-            "source_file": source,
-            "source_row": row.row,
-            "row_digest": row.digest(),
-            "imported_at": now,
-        }
+            if cost >= LARGEST_AMOUNT:
+                return Problem(row.row, f"the price table's cost {cost} is too large to store")
+        service, domain, _ = self.attributing.of(plan, row.row, None, row.provider, row.resource)
+        self.cost_sources[cost_source] += 1
+        encoding = self.encoding
+        return (
+            encoding.instant(row.at),
+            row.provider,
+            row.model,
+            row.tokens_in,
+            row.tokens_out,
+            encoding.amount(cost),
+            currency,
+            cost_source,
+            row.session_id,
+            service,
+            domain,
+            row.row,
+            row.digest(),
+        )
 
 
-# --- files and statements --------------------------------------------------------------
+# --- files ---------------------------------------------------------------------------
 
 
 @contextmanager
@@ -422,24 +505,3 @@ def _stamp(path: Path) -> tuple[int, int]:
 def _source_name(path: Path) -> str:
     name = str(path.resolve())
     return name if len(name) <= SOURCE_LENGTH else "..." + name[-(SOURCE_LENGTH - 3) :]
-
-
-def _insert_statement(session: AsyncSession, table: Table) -> Any:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["row_digest"])
-    return statement.returning(table.c.row_digest)
-
-
-async def _store(session: AsyncSession, insert: Any, batch: list[dict[str, Any]]) -> int:
-    """Insert one batch; the number of rows it really added.
-
-    Executed with many parameter sets, which SQLAlchemy sends as multi-row INSERTs
-    ("insertmanyvalues") from one compiled statement; RETURNING gives back exactly the
-    rows inserted (a skipped duplicate returns nothing), on both backends, where a
-    rowcount of executemany is not reliable.
-    """
-    connection = await session.connection()
-    result = await connection.execute(insert, batch)
-    return len(result.all())

@@ -10,7 +10,9 @@ client, and an ops hub serving two services with fixed ids (the samples name the
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import random
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -648,23 +650,27 @@ def test_anthropic_pages_saved_one_after_the_other(tmp_path: Path) -> None:
     assert [r.tokens_in for r in rows[3:]] == [834340, 95000, 921515]  # type: ignore[union-attr]
 
 
-def test_a_file_changed_between_check_and_store_is_rolled_back(
+def test_a_file_changed_while_it_is_read_is_refused_and_nothing_written(
     fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
 ) -> None:
+    """The file is read once; should it change meanwhile, what was read may not be what
+    it now says: nothing is stored."""
     path = tmp_path / "growing.csv"
     path.write_text("date,amount,currency,vendor,category\n2026-03-01,1.00,EUR,Hetzner,server\n")
     passes: list[int] = []
 
     def reader(handle: Any) -> Any:
         passes.append(1)
-        if len(passes) == 2:  # someone appends to the export while it is being stored
-            with path.open("a") as more:
-                more.write("2026-03-02,2.00,EUR,Hetzner,server\n")
-        return read_cost_csv(handle, PRESETS["generic"])
+        rows = read_cost_csv(handle, PRESETS["generic"])
+        yield next(rows)
+        with path.open("a") as more:  # someone appends to the export while it is read
+            more.write("2026-03-02,2.00,EUR,Hetzner,server\n")
+        yield from rows
 
     report = run_import(fin_url, path, reader, ops=ops_hub, auth=fin_auth(fin_issuer), rules=[])
+    assert passes == [1]
     assert report.rejected and report.failure and "changed while it was imported" in report.failure
-    assert report.added == 0
+    assert report.added == 0 and not report.attribution
     assert rows_of(fin_url, "cost_entries") == []
 
 
@@ -710,3 +716,361 @@ def test_a_line_repeated_within_a_file_is_stored_once(
     )
     assert (report.rows_read, report.added, report.already_present) == (3, 2, 1)
     assert [r["source_row"] for r in rows_of(fin_url, "cost_entries")] == [2, 4]
+
+
+# --- the bulk path: one read, rows staged, stored by INSERT ... SELECT --------------------
+
+
+SAMPLE_READERS: dict[str, Any] = {
+    "hetzner_invoice_2026-03.csv": csv_reader("hetzner"),
+    "hetzner_invoices_2026-03_to_04.csv": csv_reader("hetzner"),
+    "aws_cur_2026-03.csv": csv_reader("aws-cur"),
+    "generic_costs_with_bad_rows.csv": csv_reader("generic"),
+    "opencost_allocation_namespace.json": lambda handle: read_opencost(handle, "EUR"),
+}
+
+
+def digests_of(path: Path, reader: Any) -> str:
+    """Each row's number and digest (or problem), one line each, hashed."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        lines = [
+            f"{item.row}:{item.message}"
+            if isinstance(item, ingest.Problem)
+            else f"{item.row}:{item.digest()}"
+            for item in reader(handle)
+        ]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    ("name", "pinned"),
+    [
+        ("hetzner_invoice_2026-03.csv", "34988d625e5ed627"),
+        ("hetzner_invoices_2026-03_to_04.csv", "593dabe8841d6af9"),
+        ("aws_cur_2026-03.csv", "a7b8372a5922b233"),
+        ("generic_costs_with_bad_rows.csv", "95266d7eef057fe7"),
+        ("opencost_allocation_namespace.json", "042a1b0884eaa844"),
+    ],
+)
+def test_digests_and_problems_are_those_already_stored(name: str, pinned: str) -> None:
+    """The digests of databases imported into before stay the digests: a change here
+    would make every re-import add its rows again (values taken from the first version)."""
+    assert digests_of(SAMPLES / name, SAMPLE_READERS[name]) == pinned
+
+
+def test_digests_of_unusual_amounts_days_and_services_are_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        "date,amount,currency,vendor,category,service,resource\n"
+        "2026-03-01,0.00,EUR,Hetzner,server,,web-01\n"
+        "2026-03-01,-0,eur,Hetzner,server,,web-01\n"
+        f"01.03.2026,+12.50,EUR, AWS ,compute,{PAYMENTS_API},\n"
+        "2026/03/02,100.000000,USD,GitHub,software,,\n"
+        "2026-03-03T10:00:00Z,0.000100,USD,GitHub,software,,repo-x\n"
+        "2026-03-04,999999999999.999999,JPY,Big,thing,,\n"
+        "2026-03-05,007.10,EUR,Hetzner,server,,web-02\n"
+    )
+    assert digests_of(path, csv_reader("generic")) == "8e9ea99bed5f909d"
+
+
+def test_canonical_amounts_are_the_normalised_decimal() -> None:
+    from subgraphs.fin.importers.rows import canonical_amount
+
+    def reference(amount: Decimal) -> str:
+        return format(amount.normalize(), "f")
+
+    texts = ["0", "-0", "0.000", "0E-6", "-0E+2", "12.50", "100", "100.00", "1E+3", "1.25E+1"]
+    texts += ["-0.50", "0.000001", "5E-7", "999999999999.999999", "7.10", "+1.50"]
+    texts += ["123456789012345678901234567890.5"]  # beyond the context's precision
+    rng = random.Random(15)
+    for _ in range(20_000):
+        whole = str(rng.randint(0, 10 ** rng.randint(0, 12)))
+        fraction = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 6)))
+        texts.append(rng.choice(["", "-", "+"]) + whole + (f".{fraction}" if fraction else ""))
+    for written in texts:
+        assert canonical_amount(Decimal(written)) == reference(Decimal(written)), written
+
+
+def test_plain_amounts_and_counts_read_as_the_general_parsers_read_them() -> None:
+    from subgraphs.fin.importers.values import amount_of, parse_count
+    from subgraphs.fin.money import parse_amount
+
+    def outcome(call: Any, value: Any) -> tuple[str, str]:
+        try:
+            result = call(value)
+        except ValueError as exc:
+            return ("refused", str(exc))
+        return (repr(result), str(result))
+
+    texts = ["0", "-0", "+0", "-0.000", "0.000000", "000000000001", "999999999999"]
+    texts += ["1000000000000", "999999999999.999999", "-999999999999.999999", "1.1234567"]
+    texts += ["1.", ".5", " 1.5", "1.5 ", "1,5", "1e3", "١٢", "12.30", "-12.300000"]
+    rng = random.Random(24)
+    for _ in range(5_000):
+        written = str(rng.randint(0, 10 ** rng.randint(0, 14)))
+        if rng.random() < 0.7:
+            written += "." + str(rng.randint(0, 10 ** rng.randint(0, 8)))
+        texts.append(rng.choice(["", "-", "+"]) + written)
+    for written in texts:
+        assert outcome(amount_of, written) == outcome(parse_amount, written), written
+
+    class Text(str):
+        """Text the short way does not take (it is not exactly a str)."""
+
+    for written in ["", "0", "12", "007", "١٢", "1,200", "1_200", " 5 ", "-3", "x", "1.5", "²"]:
+        general = outcome(lambda t: parse_count(Text(t), "n"), written)
+        assert outcome(lambda t: parse_count(t, "n"), written) == general, written
+
+
+def test_a_memo_gives_values_and_refusals_as_the_parser_does() -> None:
+    from subgraphs.fin.importers.values import Memo, parse_day
+
+    calls: list[str] = []
+
+    def counted(text: str) -> Any:
+        calls.append(text)
+        return parse_day(text)
+
+    memo = Memo(counted, size=2)
+    assert memo("2026-03-01") == memo("2026-03-01") == parse_day("2026-03-01")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="unreadable date 'soon'"):
+            memo("soon")
+    assert calls == ["2026-03-01", "soon"]
+    memo("2026-03-02")  # a third: the memo starts again rather than grow
+    assert len(memo.known) == 1
+
+
+def test_the_rule_matcher_agrees_with_first_match() -> None:
+    from subgraphs.fin.importers.attribution import Matcher, first_match
+
+    rules = [
+        Rule(vendor="Hetzner", resource="web-*", service=STOREFRONT, domain=None),
+        Rule(vendor="hetzner", resource="db-0[1-3]", service=PAYMENTS_API, domain=None),
+        Rule(vendor=None, resource="*-shop", service=None, domain="shop"),
+        Rule(vendor="AWS", resource=None, service=None, domain="platform"),
+    ]
+    matcher = Matcher(rules, size=8)
+    vendors = ["Hetzner", "HETZNER", "hetzner", "AWS", "aws", "GitHub", "Straße"]
+    resources = [None, "web-01", "Web-01", "db-02", "db-04", "lb-shop", "", "web-\n"]
+    for _ in range(3):  # the second and third time from the memo (and past its size)
+        for vendor in vendors:
+            for resource in resources:
+                assert matcher.first(vendor, resource) is first_match(rules, vendor, resource)
+    assert Matcher([]).first("Hetzner", "web-01") is None
+
+
+def test_random_ids_are_version_4_uuids() -> None:
+    from subgraphs.fin.importers.staging import _random_ids
+
+    ids = _random_ids(2_000)
+    assert len(set(ids)) == 2_000
+    for written in ids:
+        parsed = uuid.UUID(hex=written)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, written)
+
+
+class Recorded:
+    """A progress bar that writes down what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def start(self, label: str, total: int | None) -> None:
+        self.calls.append(("start", (label, total)))
+
+    def advance(self, rows: int) -> None:
+        self.calls.append(("advance", rows))
+
+
+def import_on(
+    url: str, path: Path, reader: Any, *, ops: str, auth: AuthSettings, **extra: Any
+) -> tuple[ingest.ImportReport, list[str], int | None]:
+    """One import on a database of its own, then what is left on its pooled connection:
+    the staging tables (any session's, on PostgreSQL) and SQLite's page cache size."""
+
+    async def run() -> tuple[ingest.ImportReport, list[str], int | None]:
+        db = Database(url)
+        peers = PeerHubs(auth)
+
+        async def lookup(ids: Any) -> Any:
+            return await known_services(peers, f"{ops}/graphql", ids)
+
+        try:
+            report = await ingest.import_costs(db, path, reader, services=lookup, **extra)
+            async with db.engine.connect() as connection:
+                if db.is_sqlite:
+                    listed = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
+                    cache = (await connection.exec_driver_sql("PRAGMA cache_size")).scalar()
+                else:
+                    listed = "SELECT relname FROM pg_class WHERE relname LIKE 'fin_staged_%'"
+                    cache = None
+                left = [row[0] for row in await connection.exec_driver_sql(listed)]
+            return report, left, cache
+        finally:
+            await peers.aclose()
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def test_staged_in_batches_stored_in_chunks_repeats_and_overlaps_counted(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Small batches and chunks, so that a repeated row and the rows of an overlapping
+    file fall in other batches and chunks than the rows they repeat; the progress bar
+    follows both steps; nothing of the staging is left behind."""
+    from subgraphs.fin.importers import staging
+
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 3)
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 4)
+    monkeypatch.setattr(staging, "STORE_ROWS", 4)
+    auth = fin_auth(fin_issuer)
+    header = "date,amount,currency,vendor,category,service,resource\n"
+    lines = [
+        f"2026-03-{day:02d},{day}.50,EUR,Hetzner,server,,web-{day:02d}\n" for day in range(1, 11)
+    ]
+    lines[3] = f"2026-03-01,0.00,EUR,GitHub,software,{PAYMENTS_API},\n"
+    first = tmp_path / "march.csv"
+    first.write_text(header + "".join(lines) + lines[1])  # the second line again, last
+    rules = [Rule(vendor="Hetzner", resource="web-0*", service=STOREFRONT, domain="web")]
+    bar = Recorded()
+    report, left, cache = import_on(
+        fin_url, first, csv_reader("generic"), ops=ops_hub, auth=auth, rules=rules, progress=bar
+    )
+    assert not report.rejected, report
+    assert (report.rows_read, report.added, report.already_present) == (11, 10, 1)
+    assert report.attribution == {"rule": 9, "service": 1, "unattributed": 1}  # repeats too
+    assert bar.calls == [
+        ("start", ("checking march.csv", None)),
+        ("advance", 4),
+        ("advance", 4),
+        ("start", ("importing march.csv", 11)),
+        ("advance", 4),
+        ("advance", 4),
+        ("advance", 3),
+    ]
+    assert left == [] and cache in (None, -2000)
+    stored = rows_of(fin_url, "cost_entries")
+    assert [r["source_row"] for r in stored] == list(range(2, 12))  # row 12 repeated row 3
+    by_row = {r["source_row"]: r for r in stored}
+    assert (by_row[2]["service_id"], by_row[2]["domain_slug"]) == (STOREFRONT, "web")
+    assert (by_row[5]["service_id"], by_row[5]["domain_slug"]) == (PAYMENTS_API, "payments")
+    assert (by_row[11]["service_id"], by_row[11]["domain_slug"]) == (None, None)  # web-10
+    assert len({r["id"] for r in stored}) == 10
+
+    overlap = tmp_path / "march-and-april.csv"
+    more = [f"2026-04-{day:02d},{day}.50,EUR,Hetzner,server,,web-{day:02d}\n" for day in (1, 2)]
+    overlap.write_text(header + "".join(reversed(lines)) + "".join(more))
+    again, left, _ = import_on(
+        fin_url, overlap, csv_reader("generic"), ops=ops_hub, auth=auth, rules=rules
+    )
+    assert (again.rows_read, again.added, again.already_present) == (12, 2, 10)
+    assert left == []
+    assert len(rows_of(fin_url, "cost_entries")) == 12
+
+
+def test_a_bad_row_after_staged_batches_writes_nothing_and_leaves_nothing(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 2)
+    path = tmp_path / "late.csv"
+    good = [f"2026-03-{day:02d},{day}.00,EUR,Hetzner,server" for day in range(1, 9)]
+    path.write_text("date,amount,currency,vendor,category\n" + "\n".join(good) + "\n")
+    with path.open("a") as more:
+        more.write("2026-03-09,1.0000001,EUR,Hetzner,server\n2026-03-10,2.00,EUR,Hetzner,server\n")
+    report, left, _ = import_on(
+        fin_url, path, csv_reader("generic"), ops=ops_hub, auth=fin_auth(fin_issuer), rules=[]
+    )
+    assert report.rejected and report.problem_count == 1 and report.rows_read == 10
+    assert [row for row, _ in problems(report)] == [10]
+    assert (report.added, report.attribution) == (0, {})
+    assert left == []
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_a_file_that_breaks_midway_writes_nothing_and_leaves_nothing(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The reader's own error (here JSON cut short) ends the import: nothing stored."""
+    from subgraphs.fin.importers.jsonstream import JsonFormatError
+
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 2)
+    text = (SAMPLES / "opencost_allocation_namespace.json").read_text()
+    path = tmp_path / "cut.json"
+    path.write_text(text[: len(text) * 3 // 4])
+
+    async def run() -> list[str]:
+        db = Database(fin_url)
+        try:
+            with pytest.raises(JsonFormatError):
+                await ingest.import_costs(
+                    db,
+                    path,
+                    lambda handle: read_opencost(handle, "EUR"),
+                    rules=[],
+                    services=lambda ids: asyncio.sleep(0, result={}),
+                )
+            async with db.engine.connect() as connection:
+                if db.is_sqlite:
+                    listed = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
+                else:
+                    listed = "SELECT relname FROM pg_class WHERE relname LIKE 'fin_staged_%'"
+                return [row[0] for row in await connection.exec_driver_sql(listed)]
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(run()) == []
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_values_are_stored_as_sqlalchemy_stores_them(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer
+) -> None:
+    """The staged values skip SQLAlchemy's type processing: what they become in the
+    table must be what it would have written (SQLite: text days and times, millionths,
+    32 hex digits; PostgreSQL: the types themselves)."""
+    report = run_import(
+        fin_url,
+        SAMPLES / "aws_cur_2026-03.csv",
+        csv_reader("aws-cur"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+    )
+    assert report.added == 5
+    table = CostEntry.__table__
+
+    read = rows_of(fin_url, "cost_entries")  # through the ORM: the values it reads back
+
+    async def raw_and_expected() -> tuple[list[Any], list[Any]]:
+        db = Database(fin_url)
+        try:
+            dialect = db.engine.dialect
+            names = ["id", "date", "amount", "imported_at", "source_row"]
+            processors = [
+                table.c[name].type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+                for name in names
+            ]
+            async with db.engine.connect() as connection:
+                raw = [
+                    tuple(row)
+                    for row in await connection.exec_driver_sql(
+                        f"SELECT {', '.join(names)} FROM cost_entries ORDER BY source_row"
+                    )
+                ]
+            expected = [
+                tuple(process(entry[name]) for name, process in zip(names, processors, strict=True))
+                for entry in read
+            ]
+            return raw, expected
+        finally:
+            await db.dispose()
+
+    raw, expected = asyncio.run(raw_and_expected())
+    if fin_url.startswith("sqlite"):
+        assert raw == expected
+        assert {type(value) for row in raw for value in row[:4]} == {str, int}
+        assert all(uuid.UUID(hex=row[0]).version == 4 for row in raw)
+    else:  # asyncpg hands back Python values: those the ORM read
+        assert [(str(r[0]), *r[1:]) for r in raw] == [(str(e[0]), *e[1:]) for e in expected]

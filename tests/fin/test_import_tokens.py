@@ -8,21 +8,26 @@ test_import_costs.py's.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from subgraphs.core.kit.database import Database
+from subgraphs.fin import ingest
 from subgraphs.fin.importers.attribution import Rule
 from subgraphs.fin.importers.prices import PriceConfigError, price_table
 from subgraphs.fin.importers.tokens import read_tokens
+from subgraphs.fin.models import TokenSpend
 from tests.auth_support import TestIssuer
 from tests.fin import test_import_costs as shared
 from tests.fin.test_import_costs import (
     PAYMENTS_API,
     SAMPLES,
     cli_env,
+    digests_of,
     fin_auth,
     invoke,
     problems,
@@ -222,3 +227,166 @@ def test_command_says_where_costs_came_from(
         env,
     )
     assert wrong.exit_code == 2
+
+
+# --- the bulk path ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "provider", "pinned"),
+    [
+        ("anthropic_usage_report.json", "anthropic", "c8f5fab519a8d914"),
+        ("anthropic_console_usage.csv", "anthropic", "5837deee0152f1b8"),
+        ("openai_usage_completions.json", "openai", "510efa527390df18"),
+        ("openai_activity_with_bad_rows.csv", "openai", "0ddb43d1075ee309"),
+    ],
+)
+def test_token_digests_and_problems_are_those_already_stored(
+    name: str, provider: str, pinned: str
+) -> None:
+    assert digests_of(SAMPLES / name, tokens(provider)) == pinned
+
+
+UNUSUAL = (
+    "start_time_iso,end_time,project_id,api_key_id,model,input_tokens,output_tokens,"
+    "amount_value,amount_currency,session_id\n"
+    "2026-03-01T00:00:00Z,1772409600,proj_1,key_1,gpt-4.1,1000,200,,,\n"
+    "2026-03-01T01:00:00+01:00,1772409600,proj_1,key_1,gpt-4.1,1000,200,0.5000,usd,s-1\n"
+    "1772323200,1772409600,proj_2,,gpt-4.1-mini,0,0,0,,\n"
+    "2026-03-02,,,,gpt-4.1,12345678901,5,,,\n"
+)
+
+
+def test_token_digests_of_unusual_times_counts_and_costs_are_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text(UNUSUAL)
+    assert digests_of(path, tokens("openai")) == "0b1e00153ac93b93"
+
+
+def test_token_overlap_across_batches_and_values_stored_as_sqlalchemy_stores_them(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from subgraphs.fin.importers import staging
+
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 2)
+    monkeypatch.setattr(staging, "STORE_ROWS", 3)
+    auth = fin_auth(fin_issuer)
+    first = tmp_path / "first.csv"
+    first.write_text(UNUSUAL)
+    report = run_import(
+        fin_url,
+        first,
+        tokens("openai"),
+        kind="tokens",
+        ops=ops_hub,
+        auth=auth,
+        rules=[],
+        prices=PRICES,
+    )
+    assert (report.rows_read, report.added, report.already_present) == (4, 4, 0)
+    assert report.cost_sources == {"export": 2, "price_table": 2}
+    header, *lines = UNUSUAL.splitlines()
+    more = "2026-03-03,,,,gpt-4.1-mini,10,10,,,"
+    overlap = tmp_path / "overlap.csv"
+    overlap.write_text("\n".join([header, more, *reversed(lines)]) + "\n")
+    again = run_import(
+        fin_url,
+        overlap,
+        tokens("openai"),
+        kind="tokens",
+        ops=ops_hub,
+        auth=auth,
+        rules=[],
+        prices=PRICES,
+    )
+    assert (again.rows_read, again.added, again.already_present) == (5, 1, 4)
+    assert stored(fin_url)[-1] == (
+        5,
+        "gpt-4.1",
+        12345678901,
+        5,
+        Decimal("24691.357842"),
+        "USD",
+        "price_table",
+    )
+    read = rows_of(fin_url, "token_spend")
+    assert sorted(r["at"].isoformat() for r in read) == [  # 01:00 at +01:00 is 00:00 UTC
+        *["2026-03-01T00:00:00+00:00"] * 3,
+        "2026-03-02T00:00:00+00:00",
+        "2026-03-03T00:00:00+00:00",
+    ]
+
+    async def raw_and_expected() -> tuple[list[Any], list[Any]]:
+        db = Database(fin_url)
+        try:
+            dialect = db.engine.dialect
+            table = TokenSpend.__table__
+            names = ["id", "at", "cost", "tokens_in", "imported_at"]
+            processors = [
+                table.c[name].type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+                for name in names
+            ]
+            async with db.engine.connect() as connection:
+                query = (
+                    f"SELECT {', '.join(names)} FROM token_spend ORDER BY imported_at, source_row"
+                )
+                raw = [tuple(row) for row in await connection.exec_driver_sql(query)]
+            expected = [
+                tuple(process(entry[n]) for n, process in zip(names, processors, strict=True))
+                for entry in sorted(read, key=lambda r: (r["imported_at"], r["source_row"]))
+            ]
+            return raw, expected
+        finally:
+            await db.dispose()
+
+    raw, expected = asyncio.run(raw_and_expected())
+    assert [(str(r[0]), *r[1:]) for r in raw] == [(str(e[0]), *e[1:]) for e in expected]
+
+
+def test_costs_and_counts_a_database_cannot_hold_are_bad_rows(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    """Rather than a database error part way through the store."""
+    path = tmp_path / "huge.csv"
+    path.write_text(
+        "start_time_iso,model,input_tokens,output_tokens\n"
+        "2026-03-01,gpt-4.1,1000,200\n"
+        f"2026-03-01,gpt-4.1,{10**18},0\n"
+        f"2026-03-01,gpt-4.1-mini,0,{2**63}\n"
+    )
+    report = run_import(
+        fin_url,
+        path,
+        tokens("openai"),
+        kind="tokens",
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[],
+        prices=PRICES,
+    )
+    assert problems(report) == [
+        (3, "the price table's cost 2000000000000.000000 is too large to store"),
+        (4, f"token counts above {2**63 - 1} cannot be stored"),
+    ]
+    assert rows_of(fin_url, "token_spend") == []
+
+
+def test_a_digest_writes_each_time_in_its_own_zone() -> None:
+    """Times are remembered as written: an equal instant in another zone is another text
+    (the readers give UTC; a row made otherwise keeps the digest it always had)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from subgraphs.fin.importers.rows import TokenRow, digest_of
+
+    def row(at: datetime) -> TokenRow:
+        return TokenRow(2, at, "OpenAI", "gpt-4.1", 10, 20, None, None)
+
+    for at in (
+        datetime(2026, 3, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(2026, 3, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+    ):
+        expected = digest_of(
+            "tokens", at.isoformat(), "OpenAI", "gpt-4.1", "10", "20", "", "", "", ""
+        )
+        assert row(at).digest() == expected

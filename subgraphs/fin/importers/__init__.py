@@ -3,7 +3,8 @@
 Every reader here is pure and streaming: it takes an open file and yields one
 :class:`~subgraphs.fin.importers.rows.CostRow` / ``TokenRow`` or one ``Problem`` per
 source row, never holding the file in memory. Checking (services in ops, attribution,
-prices) and storing are ``subgraphs/fin/ingest.py``'s business.
+prices) and storing are ``subgraphs/fin/ingest.py``'s business; ``staging`` is the
+database side it stores through.
 
 | module | reads |
 |--------|-------|
@@ -12,4 +13,5 @@ prices) and storing are ``subgraphs/fin/ingest.py``'s business.
 | ``tokens`` | Anthropic and OpenAI usage exports, CSV or JSON |
 | ``prices`` | the per-model price table for exports without a cost |
 | ``attribution`` | rules linking vendors and resource labels to ops services |
+| ``staging`` | (not a reader) a file's rows in a temporary table, then stored in bulk |
 """

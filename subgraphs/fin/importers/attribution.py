@@ -15,10 +15,11 @@ entry that names its own service keeps it; one no rule matches is stored
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import fnmatchcase, translate
 from typing import Any
 
 OPTION = "attribution"
@@ -68,6 +69,48 @@ def rules_from(options: Mapping[str, Any]) -> list[Rule]:
 
 def first_match(rules: Sequence[Rule], vendor: str, resource: str | None) -> Rule | None:
     return next((rule for rule in rules if rule.matches(vendor, resource)), None)
+
+
+_UNSEEN = object()
+
+
+class Matcher:
+    """:func:`first_match` for the rows of a file: each rule's vendor case-folded and its
+    glob compiled once (as ``fnmatchcase`` does), and the answer for a vendor and
+    resource label kept for the rows that repeat them (at most ``size``)."""
+
+    def __init__(self, rules: Sequence[Rule], size: int = 4096) -> None:
+        self.rules: list[tuple[str | None, Callable[[str], object] | None, Rule]] = [
+            (
+                rule.vendor.casefold() if rule.vendor is not None else None,
+                re.compile(translate(rule.resource)).match if rule.resource is not None else None,
+                rule,
+            )
+            for rule in rules
+        ]
+        self.size = size
+        self.known: dict[tuple[str, str | None], Rule | None] = {}
+
+    def first(self, vendor: str, resource: str | None) -> Rule | None:
+        if not self.rules:
+            return None
+        key = (vendor, resource)
+        known = self.known.get(key, _UNSEEN)
+        if known is not _UNSEEN:
+            return known  # type: ignore[return-value]
+        folded = vendor.casefold()
+        found = None
+        for rule_vendor, glob, rule in self.rules:
+            if rule_vendor is not None and rule_vendor != folded:
+                continue
+            if glob is not None and (resource is None or glob(resource) is None):
+                continue
+            found = rule
+            break
+        if len(self.known) >= self.size:
+            self.known.clear()
+        self.known[key] = found
+        return found
 
 
 def is_service_id(text: str) -> bool:

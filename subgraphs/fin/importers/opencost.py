@@ -21,12 +21,13 @@ and are kept (unattributed unless a rule says otherwise).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TextIO
 
 from subgraphs.fin.importers.jsonstream import JsonFormatError, JsonStream
 from subgraphs.fin.importers.rows import CostRow, Problem
-from subgraphs.fin.importers.values import amount_of, check_currency, parse_day
+from subgraphs.fin.importers.values import Memo, amount_of, check_currency, parse_day
 
 SERVICE_LABELS = ("hubgraph_service", "hubgraph_io_service")
 CATEGORY = "kubernetes"
@@ -37,6 +38,7 @@ def read_opencost(handle: TextIO, currency: str = "USD") -> Iterator[CostRow | P
     """One CostRow or Problem per allocation, numbered from 1 in file order."""
     code = check_currency(currency)
     stream = JsonStream(handle)
+    days = Memo(parse_day)
     number = 0
     for key in stream.members():
         if key != "data":
@@ -52,17 +54,19 @@ def read_opencost(handle: TextIO, currency: str = "USD") -> Iterator[CostRow | P
                 continue
             for name in stream.members():
                 number += 1
-                yield _allocation(number, name, stream.value(), code)
+                yield _allocation(number, name, stream.value(), code, days)
 
 
-def _allocation(number: int, name: str, data: Any, currency: str) -> CostRow | Problem:
+def _allocation(
+    number: int, name: str, data: Any, currency: str, days: Memo[date]
+) -> CostRow | Problem:
     if not isinstance(data, dict):
         return Problem(number, f"allocation {name!r} is not an object")
     problems: list[str] = []
     day = amount = None
     window = data.get("window") or {}
     try:
-        day = parse_day(str(window.get("start") or ""))
+        day = days(str(window.get("start") or ""))
     except ValueError as exc:
         problems.append(f"window start: {exc}")
     total = data.get("totalCost")

@@ -2,7 +2,11 @@
 
 A row's digest is over its normalised content, never its position in the file: the same
 charge exported again (another file, another order, an overlapping period) has the same
-digest, so storing it twice is a no-op (``ingest.py``: unique ``row_digest``).
+digest, so storing it twice is a no-op (``ingest.py``: unique ``row_digest``). The digests
+already stored were made this way: the text digested must never change.
+
+Rows are plain (not frozen) slotted dataclasses: a reader makes one per source row, and a
+frozen one costs several times as much to make. Nothing changes them once made.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ class Problem:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CostRow:
     row: int
     day: date
@@ -39,7 +43,7 @@ class CostRow:
     def digest(self) -> str:
         return digest_of(
             "cost",
-            self.day.isoformat(),
+            _iso(self.day),
             canonical_amount(self.amount),
             self.currency,
             self.vendor,
@@ -50,7 +54,7 @@ class CostRow:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TokenRow:
     row: int
     at: datetime
@@ -67,7 +71,7 @@ class TokenRow:
     def digest(self) -> str:
         return digest_of(
             "tokens",
-            self.at.isoformat(),
+            _iso(self.at),
             self.provider,
             self.model,
             str(self.tokens_in),
@@ -81,8 +85,31 @@ class TokenRow:
 
 
 def canonical_amount(amount: Decimal) -> str:
-    """``12.50``, ``12.5`` and ``1.25E+1`` are one amount, so one digest."""
-    return format(amount.normalize(), "f")  # never "1E+3"
+    """``12.50``, ``12.5`` and ``1.25E+1`` are one amount, so one digest: the amount
+    normalised, in plain notation (``format(amount.normalize(), "f")``, never ``1E+3``).
+
+    A nonzero amount that ``str`` writes without an exponent (every amount a reader
+    gives: at most six places and eighteen digits) is that text without the fraction's
+    trailing zeros, which is the same string at a fraction of the cost."""
+    text = str(amount)
+    if not amount or "E" in text or len(text) > 28:
+        return format(amount.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _iso(moment: date | datetime) -> str:
+    """``moment.isoformat()``, remembered: days and bucket times repeat down a file.
+    By the zone too: equal instants in two zones are written differently."""
+    key = (moment, getattr(moment, "tzinfo", None))
+    text = _ISO.get(key)
+    if text is None:
+        if len(_ISO) >= 4096:
+            _ISO.clear()
+        text = _ISO[key] = moment.isoformat()
+    return text
+
+
+_ISO: dict[tuple[date, object], str] = {}
 
 
 def digest_of(*parts: str) -> str:

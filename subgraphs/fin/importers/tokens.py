@@ -23,14 +23,17 @@ api key, workspace or project (as resource label).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, TextIO
 
 from subgraphs.fin.importers.jsonstream import JsonStream
 from subgraphs.fin.importers.rows import Problem, TokenRow
 from subgraphs.fin.importers.values import (
+    Memo,
     amount_of,
     check_currency,
     parse_count,
@@ -63,14 +66,17 @@ def read_tokens(handle: TextIO, provider: str) -> Iterator[TokenRow | Problem]:
 def _read_json(handle: TextIO, provider: str) -> Iterator[TokenRow | Problem]:
     stream = JsonStream(handle)
     counter = [0]
+    instants = Memo(parse_instant)
     if stream.peek() == "[":  # pages saved one after the other
         for _ in stream.items():
-            yield from _page(stream, provider, counter)
+            yield from _page(stream, provider, counter, instants)
     else:
-        yield from _page(stream, provider, counter)
+        yield from _page(stream, provider, counter, instants)
 
 
-def _page(stream: JsonStream, provider: str, counter: list[int]) -> Iterator[TokenRow | Problem]:
+def _page(
+    stream: JsonStream, provider: str, counter: list[int], instants: Memo[datetime]
+) -> Iterator[TokenRow | Problem]:
     for key in stream.members():
         if key != "data":
             stream.value()
@@ -88,19 +94,21 @@ def _page(stream: JsonStream, provider: str, counter: list[int]) -> Iterator[Tok
                     for _ in stream.items():
                         counter[0] += 1
                         yield _result(
-                            counter[0], provider, bucket_start, bucket_end, stream.value()
+                            counter[0], provider, bucket_start, bucket_end, stream.value(), instants
                         )
                 else:
                     stream.value()
 
 
-def _result(number: int, provider: str, start: Any, end: Any, result: Any) -> TokenRow | Problem:
+def _result(
+    number: int, provider: str, start: Any, end: Any, result: Any, instants: Memo[datetime]
+) -> TokenRow | Problem:
     if not isinstance(result, dict):
         return Problem(number, "a result that is not an object")
     problems: list[str] = []
     at = None
     try:
-        at = parse_instant(str(start if start is not None else ""))
+        at = instants(str(start if start is not None else ""))
     except ValueError as exc:
         problems.append(f"bucket start: {exc}")
     model = result.get("model")
@@ -236,10 +244,13 @@ def _read_csv(handle: TextIO, provider: str) -> Iterator[TokenRow | Problem]:
         )
     cost, currency = first(columns.cost), first(columns.currency)
     resource, session = first(columns.resource), first(columns.session)
-    identity = [where[n] for n in columns.identity if n in where]
+    identity = _picker([where[n] for n in columns.identity if n in where])
     width = len(header)
+    provider_name = PROVIDERS[provider]
+    instants, currencies = Memo(parse_instant), Memo(check_currency)
+    default_currency = columns.default_currency
     for number, record in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():
             continue
         if len(record) < width:
             record = record + [""] * (width - len(record))
@@ -247,12 +258,13 @@ def _read_csv(handle: TextIO, provider: str) -> Iterator[TokenRow | Problem]:
         problems: list[str] = []
         when = None
         try:
-            when = parse_instant(cell[at])
+            when = instants(cell[at])
         except ValueError as exc:
             problems.append(f"{header[at]}: {exc}")
         tokens_in = tokens_out = 0
         try:
-            tokens_in = sum(parse_count(cell[i], header[i]) for i in inputs)
+            for i in inputs:
+                tokens_in += parse_count(cell[i], header[i])
             tokens_out = parse_count(cell[outputs], header[outputs])
         except ValueError as exc:
             problems.append(str(exc))
@@ -264,7 +276,7 @@ def _read_csv(handle: TextIO, provider: str) -> Iterator[TokenRow | Problem]:
                 problems.append(f"{header[cost]}: {exc}")
             try:
                 given = cell[currency] if currency is not None else ""
-                code = check_currency(given or columns.default_currency)
+                code = currencies(given or default_currency)
             except ValueError as exc:
                 problems.append(f"currency: {exc}")
         if not cell[model]:
@@ -273,15 +285,22 @@ def _read_csv(handle: TextIO, provider: str) -> Iterator[TokenRow | Problem]:
             yield Problem(number, "; ".join(problems))
             continue
         yield TokenRow(
-            row=number,
-            at=when,
-            provider=PROVIDERS[provider],
-            model=cell[model],
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=amount,
-            currency=code,
-            session_id=(cell[session] or None) if session is not None else None,
-            resource=(cell[resource] or None) if resource is not None else None,
-            identity=tuple(cell[i] for i in identity),
+            number,
+            when,
+            provider_name,
+            cell[model],
+            tokens_in,
+            tokens_out,
+            amount,
+            code,
+            (cell[session] or None) if session is not None else None,
+            (cell[resource] or None) if resource is not None else None,
+            identity(cell),
         )
+
+
+def _picker(positions: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The cells at ``positions``, as a tuple (``itemgetter`` gives a single one bare)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    return lambda cells: tuple(cells[i] for i in positions)
