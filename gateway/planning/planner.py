@@ -440,6 +440,7 @@ class _Build:
         self.fetches: list[FetchBuilder] = []
         self.entity_fetches: dict[tuple[str, tuple[str, ...], int, int], FetchBuilder] = {}
         self.depth = 0
+        self.trail: list[str] = []  # what is being planned, outermost first (for errors)
         # (fetch id, path) -> the subgraphs that could have answered the object there
         # (see ``candidates``)
         self.positions: dict[tuple[int, tuple[str, ...]], frozenset[str]] = {}
@@ -680,9 +681,19 @@ class _Build:
         already carry (the fields an entity fetch was created for).
         """
         self.depth += 1
+        names = ", ".join(f.name for f in fields if not f.is_typename)
+        self.trail.append(f"{type_name} {{ {names} }} from {fetch.service}")
         if self.depth > self.MAX_DEPTH:
+            # Each step needed the one after it: the fields cannot be reached from there
+            # (typically a key no subgraph on the way can give).
+            seen: list[str] = []
+            for step in self.trail:
+                if step in seen:
+                    break
+                seen.append(step)
             raise PlanningError(
-                f"planning {type_name} at {'.'.join(path) or 'the root'} does not terminate"
+                f"cannot plan {type_name} at {'.'.join(p for p in path if p != '@') or 'the root'}: "
+                f"each way to it needs itself again ({' -> '.join(seen[-4:])} -> ...)"
             )
         try:
             writers: set[FetchBuilder] = {fetch}
@@ -729,6 +740,7 @@ class _Build:
             return writers
         finally:
             self.depth -= 1
+            self.trail.pop()
 
     def local(
         self,
