@@ -1,4 +1,4 @@
-"""``hubgraph gateway serve`` and ``hubgraph gateway plan``."""
+"""``hubgraph gateway serve``, ``hubgraph gateway plan`` and ``hubgraph gateway graph``."""
 
 from __future__ import annotations
 
@@ -422,3 +422,29 @@ def plan(
         if problems:
             raise typer.Exit(1)
         typer.echo("plan checked: no problem found", err=True)
+
+
+@app.command("graph")
+def graph(
+    supergraph: Path = typer.Option(..., help="The supergraph SDL file."),
+    type_name: str = typer.Option(
+        None, "--type", help="Only the edges leaving or reaching this type's vertices."
+    ),
+) -> None:
+    """Print the federated query graph: (type, subgraph) vertices and their edges."""
+    from gateway.planning.query_graph import build_query_graph
+    from gateway.supergraph import SupergraphError, read_supergraph
+
+    try:
+        loaded = read_supergraph(supergraph.read_text())
+    except OSError as exc:
+        typer.echo(f"cannot read the supergraph {supergraph}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    except SupergraphError as exc:
+        typer.echo(f"{supergraph}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if type_name is not None and type_name not in loaded.types:
+        typer.echo(f"{supergraph}: no type {type_name!r} in the supergraph", err=True)
+        raise typer.Exit(2)
+    lines = build_query_graph(loaded).describe(type_name)
+    sys.stdout.write("\n".join(lines) + "\n")

@@ -907,4 +907,9 @@ def compose_document(sources: list[SubgraphSDL]) -> tuple[str, DocumentNode]:
                 for e in invalid
             ]
         )
+    from gateway.composition.satisfiability import check_satisfiability
+    from gateway.supergraph import read_supergraph
+
+    if unsatisfiable := check_satisfiability(read_supergraph(sdl, document)):
+        raise CompositionFailed(unsatisfiable)
     return sdl, document

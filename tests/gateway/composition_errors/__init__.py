@@ -1138,6 +1138,174 @@ type Domain @key(fields: "id") {
         coordinate="@requiresScopes",
         code="INVALID_LINK_DIRECTIVE_USAGE",
     ),
+    # Reference: The following supergraph API query: { product(id: "<any id>") { price } }
+    # cannot be satisfied by the subgraphs because: from subgraph "products": cannot find
+    # field "Product.price"; cannot move to subgraph "pricing", which has field
+    # "Product.price", because type "Product" has no @key defined in subgraph "pricing"
+    ErrorCase(
+        name="satisfiability_no_resolvable_key",
+        subgraphs=[
+            (
+                "products",
+                _sdl("""
+type Query {
+  product(id: ID!): Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  name: String
+}
+"""),
+            ),
+            (
+                "pricing",
+                _sdl("""
+type Query {
+  discount: Int
+}
+
+type Product @key(fields: "id", resolvable: false) {
+  id: ID!
+  price: Int
+}
+"""),
+            ),
+        ],
+        subgraph="pricing",
+        coordinate="Product.price",
+        code="SATISFIABILITY_ERROR",
+    ),
+    # Reference: { products { price } } cannot be satisfied: from subgraph "catalog": cannot
+    # move to subgraph "pricing" using @key(fields: "upc") of "Product", the key field(s)
+    # cannot be resolved from subgraph "catalog" (and the same for "Product.upc", and for
+    # "Product.id" from "pricing")
+    ErrorCase(
+        name="satisfiability_key_fields_not_given",
+        subgraphs=[
+            (
+                "catalog",
+                _sdl("""
+type Query {
+  products: [Product!]!
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  name: String @shareable
+}
+"""),
+            ),
+            (
+                "pricing",
+                _sdl("""
+type Query {
+  bestseller: Product
+}
+
+type Product @key(fields: "upc") {
+  upc: ID!
+  name: String @shareable
+  price: Int
+}
+"""),
+            ),
+        ],
+        subgraph="pricing",
+        coordinate="Product.price",
+        code="SATISFIABILITY_ERROR",
+    ),
+    # Reference: { me { email } } cannot be satisfied: from subgraph "accounts": cannot find
+    # field "User.email"; cannot move to subgraph "mail" ... because type "User" has no @key
+    # defined in subgraph "mail"
+    ErrorCase(
+        name="satisfiability_value_type_field_elsewhere",
+        subgraphs=[
+            (
+                "accounts",
+                _sdl("""
+type Query {
+  me: User
+}
+
+type User {
+  name: String @shareable
+}
+"""),
+            ),
+            (
+                "mail",
+                _sdl("""
+type Query {
+  postmaster: User
+}
+
+type User {
+  name: String @shareable
+  email: String
+}
+"""),
+            ),
+        ],
+        subgraph="mail",
+        coordinate="User.email",
+        code="SATISFIABILITY_ERROR",
+    ),
+    # Reference: { product { cost } } cannot be satisfied: from subgraph "products": cannot
+    # find field "Product.cost"; from subgraph "shipping": cannot satisfy @require conditions
+    # on field "Product.cost" (Size.height is only in "warehouse", where Size has no key;
+    # and the same for "Size.width" and "Size.height" themselves)
+    ErrorCase(
+        name="satisfiability_requires_unreachable",
+        subgraphs=[
+            (
+                "products",
+                _sdl("""
+type Query {
+  product: Product
+}
+
+type Product @key(fields: "id") {
+  id: ID!
+  size: Size
+}
+
+type Size {
+  width: Int
+}
+"""),
+            ),
+            (
+                "shipping",
+                _sdl("""
+type Product @key(fields: "id") {
+  id: ID!
+  size: Size @external
+  cost: Int @requires(fields: "size { height }")
+}
+
+type Size {
+  height: Int @external
+}
+"""),
+            ),
+            (
+                "warehouse",
+                _sdl("""
+type Query {
+  sizes: [Size!]!
+}
+
+type Size {
+  height: Int
+}
+"""),
+            ),
+        ],
+        subgraph="shipping",
+        coordinate="Product.cost",
+        code="SATISFIABILITY_ERROR",
+    ),
 ]
 
 
