@@ -333,7 +333,7 @@ def serve(
         from gateway.mcp.tools import config_problems
 
         for problem in config_problems(reloading.current.api_schema, mcp_settings.tools):
-            typer.echo(f"warning: --mcp-mutations: {problem}", err=True)
+            typer.echo(f"warning: MCP tools: {problem}", err=True)
         typer.echo(
             f"MCP tools at http://{host}:{port}{mcp_settings.path} (mutations: {mcp_mutations})",
             err=True,
