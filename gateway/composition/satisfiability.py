@@ -13,8 +13,14 @@ where the required selection can itself be fetched from that vertex (jumps allow
 
 A field no vertex of the closure resolves is a ``SATISFIABILITY_ERROR`` naming the
 field's coordinate, the subgraphs the walk was in, the path and why no subgraph that
-resolves the field could be reached. Each state is walked once per position type (the
-schema's cycles end there); fields are reported once, on the shortest path found.
+resolves the field could be reached; each field is reported once, on the first path
+found. The walk is the reference composer's (``@theguild/federation-composition``):
+depth first, fields in schema order, a field not taken twice on one path, and a
+position not walked again with a state whose subgraphs include those of a state it was
+already walked with. That last rule makes it accept some sets where a deeper path to an
+entity would fail (the entity was walked first from a root in the subgraph that
+resolves the field): the reference accepts those too, and this check must never
+refuse what the reference composes.
 
 Where the rule is unsure it accepts: an ``@external`` field that is part of a key of its
 type in that subgraph counts as known when giving a key (federation-1 extensions), an
@@ -25,7 +31,7 @@ implementation the state can be resolves it.
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from graphql import FieldNode, InlineFragmentNode, SelectionSetNode, print_ast
@@ -237,43 +243,65 @@ class Satisfiability:
     # --- the walk ----------------------------------------------------------------------
 
     def check(self) -> list[CompositionError]:
+        """Depth first, fields in schema order, as the reference composer walks: a position
+        is not walked again with a state whose subgraphs include those of a state it was
+        already walked with, nor a field again on a path that already took it."""
         failures: dict[str, _Failure] = {}
-        seen: set[tuple[str, State]] = set()
-        queue: deque[tuple[str, State, list[str]]] = deque()
+        walked: dict[str, list[frozenset[tuple[str, bool]]]] = {}
+        stack: list[Iterator[tuple[str, State, list[str]]]] = []
         for kind, vertices in self.graph.roots.items():
             root = self.graph.root_types[kind]
             if vertices and root not in self._hidden:
-                queue.append((root, frozenset((t, g, None) for t, g in vertices), []))
-        while queue:
-            position, state, path = queue.popleft()
-            if (position, state) in seen:
+                start = frozenset((t, g, None) for t, g in vertices)
+                stack.append(iter([(root, start, [])]))
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
                 continue
-            seen.add((position, state))
-            closed = self.closure(state, position)
-            info = self.types[position]
-            for field_name in self.api_fields(position):
-                coordinate = f"{position}.{field_name}"
-                reached: State | None = self.take(closed, field_name)
-                if not reached:
-                    reached = (
-                        self.through_implementations(closed, position, field_name)
-                        if info.kind == "interface"
-                        else None
-                    )
-                if reached is None:
-                    if coordinate not in failures:
-                        graphs = sorted({g for _, g, _ in closed})
-                        failures[coordinate] = _Failure(coordinate, path, graphs)
-                    continue
-                below = self.graph.field_types.get(position, {}).get(field_name, "")
-                if reached and self.composite(below):
-                    queue.append((below, reached, [*path, coordinate]))
-            if info.kind in ("interface", "union"):
-                for member in self.api_members(position):
-                    narrowed = self.downcast(self.closure(state, member), member)
-                    if narrowed:
-                        queue.append((member, narrowed, [*path, f"... on {member}"]))
+            position, state, path = step
+            combo = frozenset((g, provided is not None) for _, g, provided in state)
+            earlier = walked.setdefault(position, [])
+            if any(seen <= combo for seen in earlier):
+                continue
+            earlier.append(combo)
+            stack.append(self.moves(position, state, path, failures))
         return [self.error(f) for f in failures.values()]
+
+    def moves(
+        self, position: str, state: State, path: list[str], failures: dict[str, _Failure]
+    ) -> Iterator[tuple[str, State, list[str]]]:
+        """The positions one field (or fragment) below, in schema order; a field no vertex
+        can take is recorded in ``failures``."""
+        closed = self.closure(state, position)
+        info = self.types[position]
+        for field_name in self.api_fields(position):
+            coordinate = f"{position}.{field_name}"
+            if coordinate in path:
+                continue
+            reached: State | None = self.take(closed, field_name)
+            if not reached:
+                reached = (
+                    self.through_implementations(closed, position, field_name)
+                    if info.kind == "interface"
+                    else None
+                )
+            if reached is None:
+                if coordinate not in failures:
+                    graphs = sorted({g for _, g, _ in closed})
+                    failures[coordinate] = _Failure(coordinate, path, graphs)
+                continue
+            below = self.graph.field_types.get(position, {}).get(field_name, "")
+            if reached and self.composite(below):
+                yield below, reached, [*path, coordinate]
+        if info.kind in ("interface", "union"):
+            for member in self.api_members(position):
+                fragment = f"... on {member}"
+                if fragment in path:
+                    continue
+                narrowed = self.downcast(self.closure(state, member), member)
+                if narrowed:
+                    yield member, narrowed, [*path, fragment]
 
     def through_implementations(
         self, closed: State, position: str, field_name: str

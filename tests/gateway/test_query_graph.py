@@ -300,6 +300,36 @@ type User {
 }
 """,
     },
+    # E1 is walked first from q1 (in "s1", which resolves E1.f0); the deeper path
+    # q2 -> E2.f1 reaches E1 in "s2", which cannot reach E1.f0 ("s1"'s key is not
+    # resolvable), but the reference composer does not walk E1 again there, and accepts
+    "entity_walked_first_from_its_subgraph": {
+        "s1": """
+type Query {
+  q1: E1 @shareable
+  q2: E2 @shareable
+}
+
+type E1 @key(fields: "id", resolvable: false) {
+  id: ID! @shareable
+  f0: E2 @shareable
+}
+
+type E2 @key(fields: "id") {
+  id: ID! @shareable
+}
+""",
+        "s2": """
+type E1 @key(fields: "id") {
+  id: ID! @shareable
+}
+
+type E2 @key(fields: "id") {
+  id: ID! @shareable
+  f1: E1 @shareable
+}
+""",
+    },
     # an @inaccessible field nobody could reach is not part of the API schema
     "inaccessible_field_is_not_checked": {
         "a": """
