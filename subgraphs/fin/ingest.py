@@ -21,6 +21,12 @@ One pass over the file, streamed (a 100,000-row file is never held in memory):
    adds nothing; an overlapping one adds only its new rows; a row repeated within a file
    is stored once (its first occurrence). The temporary table is dropped afterwards,
    whatever happened.
+
+On PostgreSQL the two overlap while no row has named a service: each staged batch is
+inserted in the staging transaction while the next is read (``Staging.store_ahead``),
+and that transaction is the one that commits; a bad row rolls it all back, and a row
+naming a service has what was stored ahead deleted again before the staged rows are
+committed and ops is asked.
 """
 
 from __future__ import annotations
@@ -221,26 +227,37 @@ async def _import(
     report = ImportReport(path=str(path), kind=kind)
     problems = _Problems()
     plan = _Plan()
+    constants = {"source_file": _source_name(path), "imported_at": datetime.now(UTC)}
     async with db.engine.connect() as connection:
-        staging = Staging(connection, table, staged)
+        staging = Staging(connection, table, staged, constants)
         try:
             await staging.create()
             rules = kind_rules(staging.encoding)
             await _read(path, reader, rules, staging, plan, problems, report, progress)
-            await connection.commit()  # the staged rows, in the connection's own table
-            if report.failure is None:
-                await _ask_ops(services, plan, problems, report)
+            refused = bool(report.failure or problems.count)
+            if plan.named or plan.rule_services:  # ops is asked outside any transaction
+                if refused:  # nothing staged is needed any more (nor stored ahead)
+                    await connection.rollback()
+                else:
+                    await staging.unstore()  # stored ahead before the file named a service
+                    await connection.commit()  # the staged rows: the connection's own table
+                if report.failure is None:  # bad rows or not, as they are reported too
+                    await _ask_ops(services, plan, problems, report)
+                if not (report.failure or problems.count):
+                    await staging.use_domains(plan.domains)
+            elif not staging.stored:
+                # Nothing stored ahead: the store begins a transaction of its own (on
+                # SQLite, not one begun while the file was read, which could not write
+                # should another connection have written meanwhile).
+                await connection.commit()
             report.problems, report.problem_count = problems.first(), problems.count
-            if report.rejected:
+            if report.rejected:  # anything stored ahead is rolled back by drop()
                 report.seconds = time.perf_counter() - started
                 return report
-            await staging.use_domains(plan.domains)
-            await connection.commit()
             if progress:
                 progress.start(f"importing {path.name}", staging.staged)
-            constants = {"source_file": _source_name(path), "imported_at": datetime.now(UTC)}
-            async with connection.begin():
-                report.added = await staging.store(constants, progress)
+            report.added = await staging.store(progress)
+            await connection.commit()
         finally:
             await staging.drop()
     report.attribution, report.cost_sources = rules.attribution, rules.cost_sources
@@ -282,9 +299,12 @@ async def _read(
             if len(batch) == STAGE_ROWS:
                 await staging.write(batch)
                 batch = []
+                if not (plan.named or plan.rule_services):  # no domain to ask ops for
+                    await staging.store_ahead()
     report.rows_read = read
     if batch and not problems.count:
         await staging.write(batch)
+    await staging.settle()
     if _stamp(path) != before:
         report.failure = f"{path} changed while it was imported"
 

@@ -390,6 +390,24 @@ def test_unknown_service_refused_with_every_row_naming_it(
     assert rows_of(fin_url, "cost_entries") == []
 
 
+def test_bad_rows_and_rows_naming_unknown_services_are_reported_together(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+) -> None:
+    path = tmp_path / "both.csv"
+    path.write_text(
+        "date,amount,currency,vendor,category,service\n"
+        f"2026-03-01,1.00,EUR,AWS,compute,{PAYMENTS_API}\n"
+        "someday,1.00,EUR,AWS,compute,\n"
+        f"2026-03-02,1.00,EUR,AWS,compute,{UNKNOWN}\n"
+    )
+    report = run_import(
+        fin_url, path, csv_reader("generic"), ops=ops_hub, auth=fin_auth(fin_issuer), rules=[]
+    )
+    assert [row for row, _ in problems(report)] == [3, 4] and report.problem_count == 2
+    assert problems(report)[1] == (4, f"service {UNKNOWN} does not exist in ops")
+    assert rows_of(fin_url, "cost_entries") == []
+
+
 def test_a_rule_naming_an_unknown_service_refuses_the_file(
     fin_url: str, ops_hub: str, fin_issuer: TestIssuer
 ) -> None:
@@ -651,17 +669,22 @@ def test_anthropic_pages_saved_one_after_the_other(tmp_path: Path) -> None:
 
 
 def test_a_file_changed_while_it_is_read_is_refused_and_nothing_written(
-    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path, monkeypatch: Any
 ) -> None:
     """The file is read once; should it change meanwhile, what was read may not be what
-    it now says: nothing is stored."""
+    it now says: nothing is stored (on PostgreSQL not even what was stored ahead)."""
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 1)
     path = tmp_path / "growing.csv"
-    path.write_text("date,amount,currency,vendor,category\n2026-03-01,1.00,EUR,Hetzner,server\n")
+    path.write_text(
+        "date,amount,currency,vendor,category\n"
+        "2026-03-01,1.00,EUR,Hetzner,server\n2026-03-02,1.00,EUR,Hetzner,server\n"
+    )
     passes: list[int] = []
 
     def reader(handle: Any) -> Any:
         passes.append(1)
         rows = read_cost_csv(handle, PRESETS["generic"])
+        yield next(rows)
         yield next(rows)
         with path.open("a") as more:  # someone appends to the export while it is read
             more.write("2026-03-02,2.00,EUR,Hetzner,server\n")
@@ -1074,3 +1097,119 @@ def test_values_are_stored_as_sqlalchemy_stores_them(
         assert all(uuid.UUID(hex=row[0]).version == 4 for row in raw)
     else:  # asyncpg hands back Python values: those the ORM read
         assert [(str(r[0]), *r[1:]) for r in raw] == [(str(e[0]), *e[1:]) for e in expected]
+
+
+def test_stored_ahead_while_read_and_committed_as_one(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """No row names a service: on PostgreSQL each batch is inserted while the next is
+    read, in the one transaction; the counts and the bar are as if stored at the end."""
+    from subgraphs.fin.importers import staging
+
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 3)
+    monkeypatch.setattr(staging, "STORE_ROWS", 4)
+    path = tmp_path / "ahead.csv"
+    lines = [f"2026-03-{day:02d},{day}.00,EUR,Hetzner,server\n" for day in range(1, 10)]
+    path.write_text("date,amount,currency,vendor,category\n" + "".join(lines) + lines[0])
+    bar = Recorded()
+    report, left, _ = import_on(
+        fin_url,
+        path,
+        csv_reader("generic"),
+        ops=ops_hub,
+        auth=fin_auth(fin_issuer),
+        rules=[Rule(vendor="Hetzner", resource=None, service=None, domain="web")],
+        progress=bar,
+    )
+    assert (report.rows_read, report.added, report.already_present) == (10, 9, 1)
+    assert left == []
+    stored = rows_of(fin_url, "cost_entries")
+    assert [(r["source_row"], r["domain_slug"]) for r in stored] == [
+        (row, "web") for row in range(2, 11)
+    ]
+    importing = bar.calls[bar.calls.index(("start", ("importing ahead.csv", 10))) + 1 :]
+    if fin_url.startswith("sqlite"):
+        assert importing == [("advance", 4), ("advance", 4), ("advance", 2)]
+    else:  # three batches of three were stored ahead, the last row is stored after
+        assert importing == [("advance", 9), ("advance", 1)]
+
+
+def test_a_file_that_breaks_after_rows_stored_ahead_writes_nothing(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 50)
+    path = tmp_path / "broken.csv"
+    good = "".join(f"2026-03-01,{i}.00,EUR,Hetzner,server\n" for i in range(2_000))
+    path.write_bytes(
+        b"date,amount,currency,vendor,category\n" + good.encode() + b"2026-03-02,\xff,EUR,x,y\n"
+    )
+    with pytest.raises(UnicodeDecodeError):
+        import_on(
+            fin_url, path, csv_reader("generic"), ops=ops_hub, auth=fin_auth(fin_issuer), rules=[]
+        )
+    assert rows_of(fin_url, "cost_entries") == []
+
+
+def test_ops_is_asked_outside_any_transaction_after_rows_stored_ahead(
+    fin_url: str, ops_hub: str, fin_issuer: TestIssuer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A service named after batches were stored ahead: those rows are taken out again
+    and the staging committed before ops is asked; then everything is stored, with the
+    service's domain."""
+    from subgraphs.fin.importers.staging import Staging
+
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 2)
+    taken_out: list[int] = []
+    unstore = Staging.unstore
+
+    async def counted(self: Staging) -> None:
+        await self.settle()
+        taken_out.append(self.stored)
+        await unstore(self)
+
+    monkeypatch.setattr(Staging, "unstore", counted)
+    path = tmp_path / "late-service.csv"
+    lines = [f"2026-03-{day:02d},{day}.00,EUR,Hetzner,server,,\n" for day in range(1, 8)]
+    lines.append(f"2026-03-08,8.00,EUR,GitHub,software,{STOREFRONT},\n")
+    path.write_text("date,amount,currency,vendor,category,service,resource\n" + "".join(lines))
+    seen: list[Any] = []
+
+    async def lookup(ids: Any) -> Any:
+        engine = create_async_engine(fin_url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                if fin_url.startswith("sqlite"):  # a writer would wait for a held lock
+                    await connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+                    await connection.exec_driver_sql("DELETE FROM budgets WHERE 1 = 0")
+                    await connection.commit()
+                    seen.append("free")
+                else:
+                    busy = await connection.exec_driver_sql(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND state LIKE 'idle in transaction%'"
+                    )
+                    seen.append(busy.scalar())
+        finally:
+            await engine.dispose()
+        return {STOREFRONT: "shop"}
+
+    async def run() -> ingest.ImportReport:
+        db = Database(fin_url)
+        try:
+            return await ingest.import_costs(
+                db, path, csv_reader("generic"), rules=[], services=lookup
+            )
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    assert seen in (["free"], [0])
+    assert taken_out == ([0] if fin_url.startswith("sqlite") else [6])  # three batches ahead
+    assert (report.rows_read, report.added, report.attribution) == (
+        8,
+        8,
+        {"unattributed": 7, "service": 1},
+    )
+    stored = rows_of(fin_url, "cost_entries")
+    assert [r["source_row"] for r in stored] == list(range(2, 10))
+    assert (stored[-1]["service_id"], stored[-1]["domain_slug"]) == (STOREFRONT, "shop")

@@ -22,10 +22,20 @@ moves the rows into the hub's table with ``INSERT ... SELECT ... ON CONFLICT
 kept), a chunk of ``STORE_ROWS`` per statement so that a progress bar can follow, the
 domains ops gave joined in from a second temporary table. The caller holds the one
 transaction around it.
+
+On PostgreSQL the rows of a batch may also be stored ahead (:meth:`Staging.store_ahead`),
+in the transaction that stages them, while the caller reads on: the server inserts one
+batch while the next is read, instead of all of them after the file. Nothing stored
+ahead is visible before that transaction commits; a file found bad is rolled back with
+it, and rows stored ahead before the file named an ops service (whose domains are not
+known until ops is asked, outside any transaction) are deleted again
+(:meth:`Staging.unstore`) before the staging transaction commits. SQLite does not store
+ahead: it would hold the database's one write lock while the file is read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -44,6 +54,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    delete,
     func,
     literal,
     select,
@@ -85,12 +96,24 @@ class Encoding:
 
 class Staging:
     """One import's temporary table: :meth:`create` it, :meth:`write` batches as the
-    file is read, :meth:`store` them into ``target`` at the end, :meth:`drop` it in any
-    case (which also puts back what :meth:`create` changed)."""
+    file is read (and :meth:`store_ahead`), :meth:`store` them into ``target`` at the
+    end, :meth:`drop` it in any case (which also puts back what :meth:`create`
+    changed). ``constants`` are the values of the target's columns that are neither
+    ``id`` nor staged."""
 
-    def __init__(self, connection: AsyncConnection, target: Table, columns: Sequence[str]):
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        target: Table,
+        columns: Sequence[str],
+        constants: Mapping[str, Any],
+    ):
+        names = [column.name for column in target.columns]
+        if sorted(names) != sorted(["id", *columns, *constants]):
+            raise ValueError(f"id, {columns} and {list(constants)} are not {names}")
         self.connection = connection
         self.target = target
+        self.constants = constants  # the values of the target's other columns
         self.name = f"fin_staged_{uuid.uuid4().hex[:16]}"
         self.columns = ["seq", "id", *columns]
         self.table = Table(
@@ -104,6 +127,10 @@ class Staging:
         self.encoding = Encoding(connection.dialect)
         self.postgres = connection.dialect.name == "postgresql"
         self.staged = 0
+        self.stored = 0  # the staged rows (by seq) inserted into the target so far
+        self.added = 0  # how many of them were new
+        self.pending: asyncio.Task[int] | None = None  # the insert storing ahead
+        self.insert: Any = None  # the statement storing a range of staged rows
         self.cache_size: int | None = None  # SQLite's, to be put back
 
     async def create(self) -> None:
@@ -116,6 +143,7 @@ class Staging:
 
     async def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Stage ``rows`` (values of the staged columns after ``seq`` and ``id``)."""
+        await self.settle()
         ids = _random_ids(len(rows))
         numbers = range(self.staged + 1, self.staged + 1 + len(rows))
         records = [(seq, id_, *row) for seq, id_, row in zip(numbers, ids, rows, strict=True)]
@@ -144,19 +172,62 @@ class Staging:
         )
         await self.connection.run_sync(self.domains.create)
         await self.connection.execute(self.domains.insert(), known)
+        self.insert = None  # joined to the domains from now on
 
-    async def store(self, constants: Mapping[str, Any], progress: Progress | None = None) -> int:
-        """Insert the staged rows (with ``constants`` for the target's other columns) in
-        file order, those whose digest is stored already skipped: how many were added."""
+    async def store_ahead(self) -> None:
+        """PostgreSQL: start inserting the rows staged since the last call, to go on
+        while the caller reads on (the previous such insert is awaited first). No rows
+        staged so far may need a domain from ops. Nothing on SQLite."""
+        await self.settle()
+        if not self.postgres or self.stored == self.staged:
+            return
+        after, self.stored = self.stored, self.staged
+        self.pending = asyncio.ensure_future(self._insert(after, self.stored))
+        await asyncio.sleep(0)  # the task sends the statement; the server works on
+
+    async def settle(self) -> None:
+        """Await the insert storing ahead, if one is under way."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            self.added += await pending
+
+    async def unstore(self) -> None:
+        """Delete again what was stored ahead (in the same, uncommitted transaction)."""
+        await self.settle()
+        if self.stored:
+            staged, target = self.table.c, self.target
+            ahead = select(staged.id).where(staged.seq <= self.stored)
+            await self.connection.execute(delete(target).where(target.c.id.in_(ahead)))
+        self.stored = self.added = 0
+
+    async def store(self, progress: Progress | None = None) -> int:
+        """Insert the staged rows not stored yet, in file order, those whose digest is
+        stored already skipped: how many of all the staged rows were added."""
+        await self.settle()
+        if progress is not None and self.stored:
+            progress.advance(self.stored)
+        for after in range(self.stored, self.staged, STORE_ROWS):
+            upto = min(after + STORE_ROWS, self.staged)
+            self.added += await self._insert(after, upto)
+            self.stored = upto
+            if progress is not None:
+                progress.advance(upto - after)
+        return self.added
+
+    async def _insert(self, after: int, upto: int) -> int:
+        """Insert the staged rows after ``after`` up to ``upto`` (by seq): how many."""
+        if self.insert is None:
+            self.insert = self._insert_statement()
+        result = await self.connection.execute(self.insert, {"after": after, "upto": upto})
+        return int(result.rowcount)
+
+    def _insert_statement(self) -> Any:
         staged, target = self.table.c, self.target
-        names = [column.name for column in target.columns]
-        if set(names) != {*self.columns[1:], *constants}:
-            raise ValueError(f"staged {self.columns[1:]} and {list(constants)} are not {names}")
         source: Any = self.table
         values: list[Any] = []
         for column in target.columns:
-            if column.name in constants:
-                values.append(literal(constants[column.name], column.type))
+            if column.name in self.constants:
+                values.append(literal(self.constants[column.name], column.type))
             elif column.name == "domain_slug" and self.domains is not None:
                 values.append(func.coalesce(staged.domain_slug, self.domains.c.domain_slug))
             elif isinstance(column.type, Amount) and self.postgres:
@@ -171,20 +242,18 @@ class Staging:
             .where(staged.seq > bindparam("after"), staged.seq <= bindparam("upto"))
             .order_by(staged.seq)
         )
+        names = [column.name for column in target.columns]
         insert = _dialect_insert(self.connection.dialect)(target).from_select(names, chunk)
-        statement = insert.on_conflict_do_nothing(index_elements=["row_digest"])
-        added = 0
-        for after in range(0, self.staged, STORE_ROWS):
-            upto = min(after + STORE_ROWS, self.staged)
-            result = await self.connection.execute(statement, {"after": after, "upto": upto})
-            added += result.rowcount
-            if progress is not None:
-                progress.advance(upto - after)
-        return added
+        return insert.on_conflict_do_nothing(index_elements=["row_digest"])
 
     async def drop(self) -> None:
         """Drop the tables (whatever transaction was open is rolled back first); should
         that fail, the connection is discarded, and its temporary tables with it."""
+        pending, self.pending = self.pending, None
+        if pending is not None:  # an insert storing ahead, when reading failed
+            await asyncio.wait([pending])
+            if not pending.cancelled():
+                pending.exception()  # retrieved: what went wrong is being raised already
         try:
             await self.connection.rollback()
             for name in (self.name, f"{self.name}_domains"):
