@@ -63,7 +63,7 @@ STAGE_ROWS = 5_000  # rows staged per write (one COPY, one executemany)
 CATEGORY_LENGTH = 100
 PROVIDER_LENGTH = 50
 LARGEST_COUNT = 2**63 - 1  # BIGINT
-LARGEST_AMOUNT = Decimal(10) ** (PRECISION - SCALE)  # exclusive: NUMERIC(18, 6)
+LARGEST_MILLIONTHS = 10**PRECISION  # exclusive: NUMERIC(18, 6), in millionths
 
 # Opens the file and reads it (once per import).
 Reader = Callable[[TextIO], Iterator[Any]]
@@ -473,7 +473,7 @@ class _TokenRules:
         if row.tokens_in > LARGEST_COUNT or row.tokens_out > LARGEST_COUNT:
             return Problem(row.row, f"token counts above {LARGEST_COUNT} cannot be stored")
         if row.cost is not None and row.currency is not None:
-            cost, currency, cost_source = row.cost, row.currency, "export"
+            cost, currency, cost_source = self.encoding.amount(row.cost), row.currency, "export"
         else:
             price = self._price(row.model)
             if price is None:
@@ -482,10 +482,11 @@ class _TokenRules:
                     f"the export has no cost and the price table has no price for model "
                     f"{row.model!r} ([hubs.fin.options.token_prices])",
                 )
-            cost, currency = price.cost(row.tokens_in, row.tokens_out), price.currency
+            cost, currency = price.cost_millionths(row.tokens_in, row.tokens_out), price.currency
             cost_source = "price_table"
-            if cost >= LARGEST_AMOUNT:
-                return Problem(row.row, f"the price table's cost {cost} is too large to store")
+            if cost >= LARGEST_MILLIONTHS:
+                shown = Decimal(cost).scaleb(-SCALE)
+                return Problem(row.row, f"the price table's cost {shown} is too large to store")
         service, domain, _ = self.attributing.of(plan, row.row, None, row.provider, row.resource)
         self.cost_sources[cost_source] += 1
         encoding = self.encoding
@@ -495,7 +496,7 @@ class _TokenRules:
             row.model,
             row.tokens_in,
             row.tokens_out,
-            encoding.amount(cost),
+            cost,  # millionths, as staged
             currency,
             cost_source,
             row.session_id,

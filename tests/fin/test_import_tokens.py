@@ -390,3 +390,31 @@ def test_a_digest_writes_each_time_in_its_own_zone() -> None:
             "tokens", at.isoformat(), "OpenAI", "gpt-4.1", "10", "20", "", "", "", ""
         )
         assert row(at).digest() == expected
+
+
+def test_costs_in_millionths_are_the_decimal_costs() -> None:
+    """The import prices in integers: exactly what Price.cost gives, ties included."""
+    import random
+
+    from subgraphs.fin.importers.prices import Price
+
+    rng = random.Random(7)
+    prices = [Price(Decimal("3.00"), Decimal("15.00"), "USD")]
+    prices += [Price(Decimal("0.000001"), Decimal("0.5"), "USD")]
+    prices += [Price(Decimal("0"), Decimal("999999.999999"), "EUR")]
+    for _ in range(200):
+        prices.append(
+            Price(
+                Decimal(rng.randint(0, 10**9)).scaleb(-rng.randint(0, 6)),
+                Decimal(rng.randint(0, 10**9)).scaleb(-rng.randint(0, 6)),
+                "USD",
+            )
+        )
+    counts = [0, 1, 2, 3, 500_000, 1_500_000, 2_500_000, 10**12]
+    for price in prices:
+        for _ in range(25):
+            counts.append(rng.randint(0, 10 ** rng.randint(0, 13)))
+        for tokens_in, tokens_out in zip(counts, reversed(counts), strict=True):
+            expected = int(price.cost(tokens_in, tokens_out).scaleb(6))
+            assert price.cost_millionths(tokens_in, tokens_out) == expected, (price, tokens_in)
+        del counts[8:]

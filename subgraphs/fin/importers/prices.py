@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cached_property
 from typing import Any
 
 from subgraphs.fin.importers.values import amount_of, check_currency
@@ -41,6 +42,20 @@ class Price:
     def cost(self, tokens_in: int, tokens_out: int) -> Decimal:
         exact = (tokens_in * self.input + tokens_out * self.output) / _MILLION
         return exact.quantize(_SIX_PLACES, rounding=ROUND_HALF_EVEN)
+
+    def cost_millionths(self, tokens_in: int, tokens_out: int) -> int:
+        """:meth:`cost` in whole millionths, computed in integers (an import prices every
+        row of a file): prices have at most six places, so the exact cost is a whole
+        number of millionths of a millionth, rounded half-even to millionths here."""
+        exact = tokens_in * self._millionths[0] + tokens_out * self._millionths[1]
+        whole, rest = divmod(exact, 1_000_000)
+        if rest > 500_000 or (rest == 500_000 and whole % 2):
+            whole += 1
+        return whole
+
+    @cached_property
+    def _millionths(self) -> tuple[int, int]:
+        return int(self.input.scaleb(6)), int(self.output.scaleb(6))
 
 
 class PriceTable:
