@@ -441,6 +441,8 @@ class _Build:
         self.entity_fetches: dict[tuple[str, tuple[str, ...], int, int], FetchBuilder] = {}
         self.depth = 0
         self.trail: list[str] = []  # what is being planned, outermost first (for errors)
+        # (subgraph, id of a selection set of the operation) -> reachable from there
+        self._reachable_known: dict[tuple[str, int], tuple[SelectionSet, bool]] = {}
         # (fetch id, path) -> the subgraphs that could have answered the object there
         # (see ``candidates``)
         self.positions: dict[tuple[int, tuple[str, ...]], frozenset[str]] = {}
@@ -866,6 +868,19 @@ class _Build:
 
     def reachable(self, service: str, selection: SelectionSet, provided: Provided | None) -> bool:
         """Whether ``service`` can answer ``selection``, entities below it being jump points."""
+        if provided:
+            return self._reachable(service, selection, provided)
+        # asked again for the same subtree at every level above it: remembered
+        key = (service, id(selection))
+        known = self._reachable_known.get(key)
+        if known is None or known[0] is not selection:  # (kept alive: ids are not reused)
+            known = self._reachable_known[key] = (
+                selection,
+                self._reachable(service, selection, None),
+            )
+        return known[1]
+
+    def _reachable(self, service: str, selection: SelectionSet, provided: Provided | None) -> bool:
         for concrete, fields in selection.by_type.items():
             if not self.planner.returns_type_in(service, selection.parent_type, concrete):
                 continue  # never an object of this type here: nothing to reach
