@@ -27,6 +27,8 @@ from gateway.supergraph import Supergraph
 from identity.access import Requirement, denial_message
 from identity.validation import Identity
 
+_OPEN = Requirement()
+
 # How many cut variants of one operation are kept (callers differ in scopes, not much more).
 MAX_VARIANTS = 16
 
@@ -54,12 +56,15 @@ class Requirements:
         self.enabled = bool(self.by_coordinate)
 
     def of(self, static_type: str, item: Field) -> Requirement:
-        get = self.by_coordinate.get
-        open_ = Requirement()
-        requirement = get(item.parent_type, open_) & get(f"{item.parent_type}.{item.name}", open_)
+        requirement = self.of_field(item.parent_type, item.name, get_named_type(item.type).name)
         if static_type != item.parent_type:
-            requirement &= get(f"{static_type}.{item.name}", open_)
-        return requirement & get(get_named_type(item.type).name, open_)
+            requirement &= self.by_coordinate.get(f"{static_type}.{item.name}", _OPEN)
+        return requirement
+
+    def of_field(self, parent_type: str, name: str, returned: str) -> Requirement:
+        """What ``parent_type.name`` asks: its type's, its own and its return type's."""
+        get = self.by_coordinate.get
+        return get(parent_type, _OPEN) & get(f"{parent_type}.{name}", _OPEN) & get(returned, _OPEN)
 
 
 def guards_of(requirements: Requirements, operation: Operation) -> tuple[Guard, ...]:

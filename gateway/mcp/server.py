@@ -217,7 +217,7 @@ class GraphTools:
         if catalog is None:
             specs = generate_tools(gateway.api_schema, self.config)
             selections = CallerSelections(
-                gateway.api_schema, gateway.supergraph.requirements, self.config.selection_depth
+                gateway.api_schema, gateway.requirements, self.config.selection_depth
             )
             catalog = Catalog({s.name: s for s in specs}, [mcp_tool(s) for s in specs], selections)
             self._catalogs[gateway] = catalog
