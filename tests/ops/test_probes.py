@@ -8,11 +8,14 @@ twice its timeout), never tightly: the point is "bounded", not "fast on this mac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import os
 import time
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -199,16 +202,38 @@ async def test_http_timeouts_say_what_they_waited_for(targets: LoopbackTargets) 
     assert handshake.detail == "timed out after 0.5 s in the TLS handshake"
 
 
+def _sockets_open_to(ports: set[int]) -> list[int]:
+    """The remote ports of this process's TCP sockets that point at ``ports`` (Linux:
+    the socket inodes of /proc/self/fd matched against /proc/net/tcp)."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (link := os.readlink(fd)).startswith("socket:["):
+                inodes.add(link[8:-1])
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port = int(fields[2].split(":")[1], 16)
+        if fields[9] in inodes and remote_port in ports:
+            found.append(remote_port)
+    return sorted(found)
+
+
 async def test_a_timed_out_https_probe_leaves_no_socket_open(targets: LoopbackTargets) -> None:
     # Cancelled mid-handshake, httpcore does not close its socket; the probe does.
+    ports = {targets.hung_port, targets.blackhole_port, targets.http_port}
+    before = _sockets_open_to(ports)  # the targets' own (the blackhole's queue filler)
+    gc.collect()  # what earlier tests on this worker left behind is not this test's
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
-        for port in (targets.hung_port, targets.blackhole_port, targets.http_port):
+        for port in sorted(ports):
             spec = ProbeSpec("http", f"https://127.0.0.1:{port}/", timeout_s=0.3)
             assert (await probe(spec, targets)).detail.startswith("timed out after 0.3 s")
         spec = ProbeSpec("tls", f"127.0.0.1:{targets.hung_port}", timeout_s=0.3)
         assert not (await probe(spec, targets)).ok
         await asyncio.sleep(0.05)
+        # Closed by the probe, not by the garbage collector: checked before collecting.
+        assert _sockets_open_to(ports) == before
         gc.collect()
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
