@@ -960,12 +960,23 @@ class _Build:
     def requirement_batches(
         self, service: str, type_name: str, group: list[Field], key: Key
     ) -> list[list[Field]]:
+        # Fields that need no requirement go first, on their own: a requirement fetched
+        # from ``service`` itself (its own field, completed elsewhere) then shares their
+        # fetch, and so does what the client selects below them, instead of both being
+        # asked again after the requirement (``entity_fetch`` merges the batches whenever
+        # the requirement allows).
+        free = [i for i in group if self.planner.requires_of(service, type_name, i.name) is None]
         batches: list[tuple[dict[str, str], list[Field]]] = []
+        if free and len(free) < len(group):
+            batches.append(({}, free))
+            group = [i for i in group if i not in free]
         for item in group:
             requires = self.planner.requires_of(service, type_name, item.name)
             wanted = _signatures(requires) if requires is not None else {}
             for signatures, members in batches:
-                if all(signatures.get(name, sig) == sig for name, sig in wanted.items()):
+                if signatures and all(
+                    signatures.get(name, sig) == sig for name, sig in wanted.items()
+                ):
                     signatures.update(wanted)
                     members.append(item)
                     break
