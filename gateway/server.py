@@ -322,9 +322,9 @@ class GraphQLEndpoint:
                         identity=identity,
                     )
                 except RequestError as error:
-                    status = error.status
-                    if media == JSON and status < 500:
-                        status = 200  # legacy clients: a well-formed request gets 200
+                    # legacy clients: every well-formed request gets 200 (GraphQL over
+                    # HTTP), a planning failure too — its coded error says what failed
+                    status = 200 if media == JSON else error.status
                     info.outcome = "rejected" if error.status < 500 else "internal_error"
                     info.errors = len(error.errors)
                     return _json({"errors": error.errors}, status, [("vary", "accept")], media)

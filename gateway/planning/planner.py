@@ -431,16 +431,15 @@ class Planner:
 class _Build:
     """The state of planning one operation."""
 
-    MAX_DEPTH = 64
-
     def __init__(self, planner: Planner, operation: Operation):
         self.planner = planner
         self.supergraph = planner.supergraph
         self.operation = operation
         self.fetches: list[FetchBuilder] = []
         self.entity_fetches: dict[tuple[str, tuple[str, ...], int, int], FetchBuilder] = {}
-        self.depth = 0
         self.trail: list[str] = []  # what is being planned, outermost first (for errors)
+        # the planning states on the way to the current one -> their place in the trail
+        self.active: dict[tuple[object, ...], int] = {}
         # (subgraph, id of a selection set of the operation) -> reachable from there
         self._reachable_known: dict[tuple[str, int], tuple[SelectionSet, bool]] = {}
         # (fetch id, path) -> the subgraphs that could have answered the object there
@@ -682,21 +681,21 @@ class _Build:
         ``satisfied`` names the fields whose ``@requires`` this fetch's representations
         already carry (the fields an entity fetch was created for).
         """
-        self.depth += 1
+        # Planning a set of fields may need other fields first (keys, @requires), planned
+        # the same way: the same fields of the same subgraph at the same path, needed
+        # again while they are being planned, are a cycle — each way to them needs
+        # themselves. The states are finite (the operation's and the supergraph's
+        # selections), so this bounds the recursion; no depth guard is needed.
+        state = (fetch.service, type_name, path, _shape(fields), satisfied)
         names = ", ".join(f.name for f in fields if not f.is_typename)
         self.trail.append(f"{type_name} {{ {names} }} from {fetch.service}")
-        if self.depth > self.MAX_DEPTH:
-            # Each step needed the one after it: the fields cannot be reached from there
-            # (typically a key no subgraph on the way can give).
-            seen: list[str] = []
-            for step in self.trail:
-                if step in seen:
-                    break
-                seen.append(step)
+        if state in self.active:
+            start = self.active[state]
             raise PlanningError(
                 f"cannot plan {type_name} at {'.'.join(p for p in path if p != '@') or 'the root'}: "
-                f"each way to it needs itself again ({' -> '.join(seen[-4:])} -> ...)"
+                f"each way to it needs itself again ({' -> '.join(self.trail[start:])})"
             )
+        self.active[state] = len(self.trail) - 1
         try:
             writers: set[FetchBuilder] = {fetch}
             remote: list[Field] = []
@@ -741,7 +740,7 @@ class _Build:
                 writers |= self.plan_jumps(fetch, target, type_name, remote, path, provided, client)
             return writers
         finally:
-            self.depth -= 1
+            del self.active[state]
             self.trail.pop()
 
     def local(
@@ -1142,6 +1141,21 @@ class _Build:
             root_keys=tuple(fetch.root_keys),
         )
         return Flatten(fetch.path, node) if fetch.entity else node
+
+
+def _shape(fields: list[Field]) -> tuple[object, ...]:
+    """What identifies a list of fields for cycle detection: names, arguments and the
+    shape below, not the objects (requirements are normalised afresh at each use)."""
+    return tuple(
+        (
+            f.name,
+            f.signature[1] if f.arguments else "",
+            None
+            if f.selection is None
+            else tuple((t, _shape(items)) for t, items in f.selection.by_type.items()),
+        )
+        for f in fields
+    )
 
 
 def _upstream(writers: set[FetchBuilder]) -> frozenset[int]:
