@@ -54,6 +54,7 @@ from gateway.operation import (
     composite_name,
     either,
 )
+from gateway.planning.costing import FREE, Cost, Costing, shape
 from gateway.planning.nodes import (
     EntityInput,
     Fetch,
@@ -438,6 +439,7 @@ class _Build:
         self.fetches: list[FetchBuilder] = []
         self.entity_fetches: dict[tuple[str, tuple[str, ...], int, int], FetchBuilder] = {}
         self.trail: list[str] = []  # what is being planned, outermost first (for errors)
+        self.costing = Costing(planner)
         # the planning states on the way to the current one -> their place in the trail
         self.active: dict[tuple[object, ...], int] = {}
         # (subgraph, id of a selection set of the operation) -> reachable from there
@@ -464,7 +466,6 @@ class _Build:
             services = self.supergraph.resolving_graphs(root, item.name)
             if not services:
                 raise PlanningError(f"no subgraph resolves {root}.{item.name}")
-            used = [g for g in groups if g[0] in services]
             if operation.kind == "mutation":
                 # consecutive fields of one subgraph share a request; order is kept
                 if groups and groups[-1][0] in services:
@@ -475,8 +476,7 @@ class _Build:
                 # subgraphs that can answer the whole selection (themselves or by key
                 # jumps) first; a subgraph already asked is preferred among them
                 able = [s for s in services if self.reaches(s, root, item, None)] or services
-                used = [g for g in groups if g[0] in able]
-                chosen = used[0][0] if used else self.best_service(able, root, [item])
+                chosen = self.cheapest_root(able, root, item, {g[0] for g in groups})
                 for service, part in self.split_root(chosen, services, root, item):
                     existing = next((g for g in groups if g[0] == service), None)
                     if existing is None:
@@ -539,6 +539,29 @@ class _Build:
             return True
         inner = self.planner.provided_below(service, concrete, child.name, provided)
         return self.reachable(service, child.selection, inner)
+
+    def cheapest_root(self, services: list[str], root: str, item: Field, asked: set[str]) -> str:
+        """The subgraph to ask a root field of: the one whose way through the query graph
+        answers the field's whole selection with fewest fetches, then fewest levels (a
+        subgraph already ``asked`` costs no new fetch); ties go to one already asked,
+        then to the one that answers most of the selection itself."""
+        if len(services) == 1:
+            return services[0]
+        ranked = {s: i for i, s in enumerate(self.by_coverage(services, root, [item]))}
+
+        def rank(service: str) -> tuple[Cost, bool, int]:
+            fetches, levels = self.costing.cost(service, root, [item])
+            own = 0 if service in asked else 1
+            return (fetches + own, levels), service not in asked, ranked[service]
+
+        return min(services, key=rank)
+
+    def by_coverage(self, services: list[str], type_name: str, fields: list[Field]) -> list[str]:
+        """``services``, the one answering most of the selection itself first."""
+        return sorted(
+            services,
+            key=lambda s: (-self.coverage(s, type_name, fields, None), services.index(s)),
+        )
 
     def best_service(self, services: list[str], type_name: str, fields: list[Field]) -> str:
         """Among subgraphs that can all resolve ``fields`` (``@shareable``), the one that
@@ -686,7 +709,7 @@ class _Build:
         # again while they are being planned, are a cycle — each way to them needs
         # themselves. The states are finite (the operation's and the supergraph's
         # selections), so this bounds the recursion; no depth guard is needed.
-        state = (fetch.service, type_name, path, _shape(fields), satisfied)
+        state = (fetch.service, type_name, path, shape(fields), satisfied)
         names = ", ".join(f.name for f in fields if not f.is_typename)
         self.trail.append(f"{type_name} {{ {names} }} from {fetch.service}")
         if state in self.active:
@@ -929,10 +952,7 @@ class _Build:
                     f"cannot resolve {type_name}.{item.name} from subgraph {fetch.service}: "
                     "no other subgraph resolves it through a resolvable @key"
                 )
-            chosen = next((t for t in targets if t in groups), None)
-            if chosen is None:
-                best = self.best_service([t[0] for t in targets], type_name, [item])
-                chosen = next(t for t in targets if t[0] == best)
+            chosen = self.cheapest_jump(fetch, type_name, item, targets, groups, path, provided)
             groups.setdefault(chosen, []).append(item)
         writers: set[FetchBuilder] = set()
         for (service, entity_type), group in groups.items():
@@ -955,6 +975,35 @@ class _Build:
                     )
                 )
         return writers
+
+    def cheapest_jump(
+        self,
+        fetch: FetchBuilder,
+        type_name: str,
+        item: Field,
+        targets: list[tuple[str, str]],
+        groups: dict[tuple[str, str], list[Field]],
+        path: tuple[str, ...],
+        provided: Provided | None,
+    ) -> tuple[str, str]:
+        """The key jump to take for ``item``: the one whose way through the query graph
+        (its key and @requires gathered first, then the field's selection there) costs
+        fewest fetches, then fewest levels; a jump to a subgraph this fetch already jumps
+        to at this path shares that fetch. Ties go to a shared jump, then to the subgraph
+        answering most of the selection itself."""
+        if len(targets) == 1:
+            return targets[0]
+        services = [t[0] for t in targets]
+        ranked = {s: i for i, s in enumerate(self.by_coverage(services, type_name, [item]))}
+
+        def rank(target: tuple[str, str]) -> tuple[Cost, bool, int]:
+            service, entity = target
+            shared = target in groups or (service, path, fetch.id, 0) in self.entity_fetches
+            way = self.costing.jump(fetch.service, type_name, service, entity, item, provided)
+            own = FREE if shared else (1, 0)
+            return (way[0] + own[0], way[1] + 1), not shared, ranked[service]
+
+        return min(targets, key=rank)
 
     def requirement_batches(
         self, service: str, type_name: str, group: list[Field], key: Key
@@ -1141,21 +1190,6 @@ class _Build:
             root_keys=tuple(fetch.root_keys),
         )
         return Flatten(fetch.path, node) if fetch.entity else node
-
-
-def _shape(fields: list[Field]) -> tuple[object, ...]:
-    """What identifies a list of fields for cycle detection: names, arguments and the
-    shape below, not the objects (requirements are normalised afresh at each use)."""
-    return tuple(
-        (
-            f.name,
-            f.signature[1] if f.arguments else "",
-            None
-            if f.selection is None
-            else tuple((t, _shape(items)) for t, items in f.selection.by_type.items()),
-        )
-        for f in fields
-    )
 
 
 def _upstream(writers: set[FetchBuilder]) -> frozenset[int]:

@@ -1,7 +1,8 @@
 """The plan checker (gateway/planning/checker.py) over every fixture case, and proof that
 it sees the mistakes it is for.
 
-Every plan the planner makes for a fixture case must hold: each entity fetch's inputs
+Every plan the planner makes for a fixture case must hold (and take the number of
+sequential levels the case names, if it names one): each entity fetch's inputs
 written by fetches that finish before it, each field asked for fetched; and each fetch
 document must be valid against the subgraph's *own* schema (not the supergraph's: a
 fragment on a union member the subgraph's field cannot return is refused there).
@@ -19,6 +20,7 @@ from graphql import parse, validate
 
 from gateway.engine import Gateway
 from gateway.planning.checker import check_plan
+from gateway.planning.display import plan_text
 from gateway.planning.nodes import Fetch, Flatten, Parallel, Sequence
 from tests.gateway.fixtures import SETS, supergraph_path
 
@@ -56,6 +58,10 @@ def test_every_fixture_plan_holds(set_name: str, case: Any) -> None:
     except Exception:  # cases about request errors have no plan
         pytest.skip("no plan: the case is about a request error")
     assert check_plan(prepared.plan, prepared.operation) == []
+    if case.levels is not None:
+        root = prepared.plan.node
+        levels = len(root.nodes) if isinstance(root, Sequence) else int(root is not None)
+        assert levels == case.levels, plan_text(prepared.plan)
     subgraphs = SETS[set_name].SUBGRAPHS
     for fetch in fetches(prepared.plan.node):
         schema = subgraphs[fetch.service]._schema
