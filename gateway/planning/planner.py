@@ -1079,7 +1079,20 @@ class _Build:
         # writers waits for (a requirement fetched from the same subgraph at the same
         # path would otherwise be merged into the very fetch that needs it).
         writers = self.plan_fields(fetch, target, type_name, input_fields, path, provided, client)
-        jump = self.entity_fetch(service, path, fetch, type_name, built, _upstream(writers))
+        carried_only = (
+            fetch.entity
+            and path == fetch.path
+            and type_name in fetch.inputs
+            and all(f.is_typename for f in input_fields)
+        )
+        if carried_only:
+            # Everything the jump sends is in the representations ``fetch`` was sent:
+            # written by the fetches ``fetch`` waits for, on objects they put there. The
+            # jump waits for those, not for ``fetch`` — the two run side by side.
+            writers = (writers - {fetch}) | fetch.depends
+        jump = self.entity_fetch(
+            service, path, fetch, type_name, built, _upstream(writers), not carried_only
+        )
         jump.depends |= writers
         _typename, known = jump.inputs.setdefault(type_name, (entity_type, {}))
         for input_field in built:
@@ -1100,21 +1113,27 @@ class _Build:
         type_name: str,
         inputs: list[InputField],
         upstream: frozenset[int] = frozenset(),
+        after_parent: bool = True,
     ) -> FetchBuilder:
         """The fetch to ``service`` at ``path`` from ``parent``, shared unless inputs clash
-        or it is ``upstream`` of the fetches writing the inputs (it would wait for itself)."""
+        or it is ``upstream`` of the fetches writing the inputs (it would wait for itself).
+        It runs after ``parent`` unless ``after_parent`` is false (and no other use of
+        the shared fetch needs it to)."""
         variant = 0
         while True:
             key = (service, path, parent.id, variant)
             fetch = self.entity_fetches.get(key)
             if fetch is None:
                 fetch = self.entity_fetches[key] = self.new_fetch(service, "query", path, True)
-                fetch.depends.add(parent)
+                if after_parent:
+                    fetch.depends.add(parent)
                 return fetch
             known = fetch.inputs.get(type_name, ("", {}))[1]
             if fetch.id not in upstream and all(
                 known.get(i.name, i).data_key == i.data_key for i in inputs
             ):
+                if after_parent:
+                    fetch.depends.add(parent)
                 return fetch
             variant += 1
 
