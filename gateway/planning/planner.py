@@ -937,6 +937,7 @@ class _Build:
         client: SelectionSet | None,
     ) -> set[FetchBuilder]:
         groups: dict[tuple[str, str], list[Field]] = {}
+        choices: list[tuple[Field, list[tuple[str, str]]]] = []
         for item in fields:
             targets = [
                 (service, entity)
@@ -952,8 +953,15 @@ class _Build:
                     f"cannot resolve {type_name}.{item.name} from subgraph {fetch.service}: "
                     "no other subgraph resolves it through a resolvable @key"
                 )
-            chosen = self.cheapest_jump(fetch, type_name, item, targets, groups, path, provided)
-            groups.setdefault(chosen, []).append(item)
+            choices.append((item, targets))
+        # A jump some field has no alternative to is made anyway: the others may share it.
+        for item, targets in choices:
+            if len(targets) == 1:
+                groups.setdefault(targets[0], []).append(item)
+        for item, targets in choices:
+            if len(targets) > 1:
+                chosen = self.cheapest_jump(fetch, type_name, item, targets, groups, path, provided)
+                groups.setdefault(chosen, []).append(item)
         writers: set[FetchBuilder] = set()
         for (service, entity_type), group in groups.items():
             key = self.planner.choose_key(service, entity_type, fetch.service, type_name, provided)
