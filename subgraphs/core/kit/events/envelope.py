@@ -1,13 +1,16 @@
 """The event as it travels between hubs, and its JSON form.
 
 An event is immutable once emitted. ``sequence`` is the producer's count of events for
-the event's subject (1, 2, ...): a consumer applies a subject's events in that order
-whatever order they arrive in (``inbox``).
+the event's subject (1, 2, ...) as the receiving hub sees them: a consumer applies a
+subject's events in that order whatever order they arrive in (``inbox``). Over HTTP
+each destination is sent its own ``sequence``; over NATS one message serves every
+subscriber, so ``sequences`` carries each subscribing hub's (``sequence_for``).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -35,6 +38,11 @@ class Event:
     time: datetime  # when it happened (UTC)
     payload: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    sequences: Mapping[str, int] = field(default_factory=dict)  # hub -> its sequence
+
+    def sequence_for(self, hub: str) -> int:
+        """The sequence ``hub`` applies this event at."""
+        return self.sequences.get(hub, self.sequence)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +54,7 @@ class Event:
             "time": self.time.astimezone(UTC).isoformat(),
             "schemaVersion": self.schema_version,
             "payload": self.payload,
+            **({"sequences": dict(self.sequences)} if self.sequences else {}),
         }
 
     def to_bytes(self) -> bytes:
@@ -92,7 +101,22 @@ class Event:
         version = data.get("schemaVersion", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise InvalidEvent(f"schema version {version!r} is not {SCHEMA_VERSION}")
-        return cls(event_id, event_type, source, subject, sequence, time.astimezone(UTC), payload)
+        sequences = data.get("sequences", {})
+        if not isinstance(sequences, dict) or not all(
+            isinstance(h, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 1
+            for h, n in sequences.items()
+        ):
+            raise InvalidEvent("sequences must map hub names to positive integers")
+        return cls(
+            event_id,
+            event_type,
+            source,
+            subject,
+            sequence,
+            time.astimezone(UTC),
+            payload,
+            sequences=sequences,
+        )
 
     @classmethod
     def from_bytes(cls, body: bytes) -> Event:
