@@ -1,0 +1,209 @@
+"""The relay: delivers a hub's pending events, in order per subject and destination.
+
+One background task per hub process. It takes the due deliveries — for each subject
+and destination only the lowest pending sequence, so a subject's events go out one
+after another — hands each to its transport, and records the result:
+
+* delivered (the consumer applied it, or had applied it before) -> ``delivered``;
+* the consumer is not ready for it (an earlier event of the subject has not arrived)
+  -> retried soon, without counting as a failure;
+* refused for good (a poison event) -> ``dead`` at once;
+* any failure (the consumer down, a 5xx, a timeout) -> retried after an exponential
+  backoff with full jitter; after ``max_attempts`` failures -> ``dead``.
+
+Dead deliveries stay visible (``undelivered``, ``/metrics``) until ``retry`` puts them
+back. Deliveries run concurrently across subjects and destinations, never within one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+
+from subgraphs.core.kit.database import Database
+from subgraphs.core.kit.events.envelope import Event, Outcome
+from subgraphs.core.kit.events.outbox import HubEvents
+from subgraphs.core.kit.events.tables import DEAD, DELIVERED, PENDING
+
+log = logging.getLogger("hubgraph.events")
+
+BATCH = 100
+NOT_YET_DELAY_S = 0.25
+
+
+class DeliveryFailed(Exception):
+    """A delivery that did not get through; retried (the message says what happened)."""
+
+
+# destination, event -> what the consumer made of it (raises DeliveryFailed)
+Transport = Callable[[str, Event], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event: Event
+    destination: str
+    attempts: int
+
+
+class Relay:
+    def __init__(self, events: HubEvents, db: Database, transport: Transport) -> None:
+        self.events = events
+        self.db = db
+        self.transport = transport
+        self.delivered = 0  # since start, for /metrics
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        settings = self.events.settings
+        while True:
+            try:
+                count = await self.deliver_due()
+            except Exception:
+                log.exception("event relay of %s failed; trying again", self.events.hub)
+                count = 0
+            if count:
+                continue  # more may be due already
+            self.events.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.poll_s):
+                    await self.events.wake.wait()
+
+    async def deliver_due(self) -> int:
+        """One pass: deliver what is due now; how many deliveries were attempted."""
+        due = await self._due()
+        if due:
+            await asyncio.gather(*(self._deliver(d) for d in due))
+        return len(due)
+
+    async def _due(self) -> list[Delivery]:
+        t = self.events.tables
+        d, o = t.deliveries, t.outbox
+        now = datetime.now(UTC)
+        # the first pending sequence of each subject and destination
+        first = (
+            select(d.c.destination, d.c.subject, func.min(d.c.sequence).label("sequence"))
+            .where(d.c.status == PENDING)
+            .group_by(d.c.destination, d.c.subject)
+            .subquery()
+        )
+        query = (
+            select(d.c.destination, d.c.attempts, d.c.sequence, o)
+            .join(
+                first,
+                and_(
+                    d.c.destination == first.c.destination,
+                    d.c.subject == first.c.subject,
+                    d.c.sequence == first.c.sequence,
+                ),
+            )
+            .join(o, o.c.id == d.c.event_id)
+            .where(d.c.status == PENDING, d.c.next_attempt_at <= now)
+            .order_by(d.c.next_attempt_at)
+            .limit(BATCH)
+        )
+        async with self.db.session() as session:
+            rows = (await session.execute(query)).mappings().all()
+        return [
+            Delivery(_event(self.events.hub, row), row["destination"], row["attempts"])
+            for row in rows
+        ]
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        event = delivery.event
+        if delivery.destination != "nats":
+            event = replace(event, sequence=event.sequence_for(delivery.destination))
+        try:
+            outcome = await self.transport(delivery.destination, event)
+        except DeliveryFailed as exc:
+            await self._failed(delivery, str(exc))
+            return
+        except Exception as exc:  # a bug in a transport must not stop the relay
+            log.exception("delivering event %s failed unexpectedly", event.id)
+            await self._failed(delivery, f"{type(exc).__name__}: {exc}")
+            return
+        if outcome in (Outcome.APPLIED, Outcome.DUPLICATE):
+            await self._set(delivery, status=DELIVERED, delivered_at=datetime.now(UTC))
+            self.delivered += 1
+        elif outcome is Outcome.NOT_YET:
+            later = datetime.now(UTC) + timedelta(seconds=NOT_YET_DELAY_S)
+            await self._set(
+                delivery, next_attempt_at=later, last_error="waiting for an earlier event"
+            )
+        else:
+            log.warning("event %s refused by %s: dead", event.id, delivery.destination)
+            await self._set(
+                delivery,
+                status=DEAD,
+                attempts=delivery.attempts + 1,
+                last_error=f"refused by {delivery.destination}",
+            )
+
+    async def _failed(self, delivery: Delivery, reason: str) -> None:
+        settings = self.events.settings
+        attempts = delivery.attempts + 1
+        if attempts >= settings.max_attempts:
+            log.warning(
+                "event %s to %s dead after %d attempts: %s",
+                delivery.event.id,
+                delivery.destination,
+                attempts,
+                reason,
+            )
+            await self._set(delivery, status=DEAD, attempts=attempts, last_error=reason)
+            return
+        # full jitter: anywhere up to the exponential bound, so retries spread out
+        bound = min(settings.retry_max_s, settings.retry_base_s * 2 ** (attempts - 1))
+        later = datetime.now(UTC) + timedelta(seconds=random.uniform(0, bound))
+        await self._set(delivery, attempts=attempts, next_attempt_at=later, last_error=reason)
+
+    async def _set(self, delivery: Delivery, **values: Any) -> None:
+        d = self.events.tables.deliveries
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(d)
+                .where(
+                    d.c.event_id == delivery.event.id,
+                    d.c.destination == delivery.destination,
+                    d.c.status == PENDING,
+                )
+                .values(**values)
+            )
+
+
+def _event(hub: str, row: Any) -> Event:
+    return Event(
+        id=row["id"],
+        type=row["event_type"],
+        source=hub,
+        subject=row["subject"],
+        sequence=1,
+        time=row["occurred_at"],
+        payload=row["payload"],
+        schema_version=row["schema_version"],
+        sequences=row["sequences"] or {},
+    )
+
+
+async def retry(events: HubEvents, db: Database, event_id: uuid.UUID) -> int:
+    """Put an event's dead deliveries back to pending, due now; how many."""
+    d = events.tables.deliveries
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(d)
+            .where(d.c.event_id == event_id, d.c.status == DEAD)
+            .values(status=PENDING, attempts=0, next_attempt_at=datetime.now(UTC))
+        )
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if count:
+        events.wake.set()
+    return count
