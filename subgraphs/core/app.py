@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from subgraphs.core import demo, models
+from subgraphs.core import demo, events, models
 from subgraphs.core.integration_rules import rules_from_options
 from subgraphs.core.kit.app import create_hub_app
 from subgraphs.core.kit.hub import HubDefinition
@@ -28,6 +28,8 @@ HUB = HubDefinition(
     migrations=migrations_dir(__file__),
     demo=demo.load,
     context_factory=_context,
+    events=events.EVENTS,
+    event_handlers=events.HANDLERS,
 )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from subgraphs.core.kit.events.tables import event_tables
 from subgraphs.core.kit.orm import (
     TYPE_ANNOTATION_MAP,
     JSONDocument,
@@ -182,3 +183,7 @@ class ProgressEvent(RowIdentity, Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set by the emitting hub so a redelivered event is recorded once.
     event_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+# The kit's event tables (outbox, deliveries, inbox) in this hub's own database.
+EVENT_TABLES = event_tables(Base.metadata)

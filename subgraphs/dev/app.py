@@ -10,7 +10,7 @@ from subgraphs.core.kit.app import create_hub_app
 from subgraphs.core.kit.hub import HubDefinition
 from subgraphs.core.kit.migrations import migrations_dir
 from subgraphs.core.kit.settings import HubSettings, load_settings
-from subgraphs.dev import demo, models
+from subgraphs.dev import demo, events, models
 from subgraphs.dev.schema import schema
 
 HUB = HubDefinition(
@@ -20,6 +20,8 @@ HUB = HubDefinition(
     metadata=models.Base.metadata,
     migrations=migrations_dir(__file__),
     demo=demo.load,
+    events=events.EVENTS,
+    event_handlers=events.HANDLERS,
 )
 
 

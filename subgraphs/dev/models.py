@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from subgraphs.core.kit.events.tables import event_tables
 from subgraphs.core.kit.orm import (
     TYPE_ANNOTATION_MAP,
     JSONDocument,
@@ -206,3 +207,7 @@ class SbomComponent(Base):
     # SPDX ids or expressions, canonically spelled (sbom.py); empty when none is declared.
     licenses: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     position: Mapped[int] = mapped_column(Integer)
+
+
+# The kit's event tables (outbox, deliveries, inbox) in this hub's own database.
+EVENT_TABLES = event_tables(Base.metadata)

@@ -10,7 +10,7 @@ from subgraphs.core.kit.app import create_hub_app
 from subgraphs.core.kit.hub import HubDefinition
 from subgraphs.core.kit.migrations import migrations_dir
 from subgraphs.core.kit.settings import HubSettings, load_settings
-from subgraphs.fin import demo, models
+from subgraphs.fin import demo, events, models
 from subgraphs.fin.reports import FinConfig
 from subgraphs.fin.schema import schema
 
@@ -29,6 +29,8 @@ HUB = HubDefinition(
     migrations=migrations_dir(__file__),
     demo=demo.load,
     context_factory=_context,
+    events=events.EVENTS,
+    event_handlers=events.HANDLERS,
 )
 
 

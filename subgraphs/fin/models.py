@@ -38,6 +38,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
+from subgraphs.core.kit.events.tables import event_tables
 from subgraphs.core.kit.orm import (
     TYPE_ANNOTATION_MAP,
     RowIdentity,
@@ -239,3 +240,7 @@ class Balance(RowIdentity, Base):
     currency: Mapped[str] = mapped_column(String(3))
     as_of: Mapped[date] = mapped_column(Date)
     alert_below_months: Mapped[int] = mapped_column(Integer, default=6)
+
+
+# The kit's event tables (outbox, deliveries, inbox) in this hub's own database.
+EVENT_TABLES = event_tables(Base.metadata)

@@ -12,7 +12,7 @@ from subgraphs.core.kit.hub import HubDefinition
 from subgraphs.core.kit.migrations import migrations_dir
 from subgraphs.core.kit.peers import hub_url
 from subgraphs.core.kit.settings import HubSettings, load_settings
-from subgraphs.ops import demo, models
+from subgraphs.ops import demo, events, models
 from subgraphs.ops.scheduler_wiring import probe_scheduler
 from subgraphs.ops.schema import schema
 
@@ -42,6 +42,8 @@ HUB = HubDefinition(
     demo=demo.load,
     context_factory=_context,
     background=probe_scheduler,
+    events=events.EVENTS,
+    event_handlers=events.HANDLERS,
 )
 
 

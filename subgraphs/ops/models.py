@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from subgraphs.core.kit.events.tables import event_tables
 from subgraphs.core.kit.orm import (
     TYPE_ANNOTATION_MAP,
     JSONDocument,
@@ -306,3 +307,7 @@ class ChangeRecord(RowIdentity, Base):
     service_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("services.id", ondelete="SET NULL"), index=True
     )
+
+
+# The kit's event tables (outbox, deliveries, inbox) in this hub's own database.
+EVENT_TABLES = event_tables(Base.metadata)

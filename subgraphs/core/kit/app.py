@@ -16,6 +16,7 @@ media type, JSON shape) and checks its document against the gateway's operation 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -28,7 +29,7 @@ from cross_web import HTTPException, StarletteRequestAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
@@ -248,11 +249,16 @@ def create_hub_app(
         if migrate_on_start:
             await migrations.upgrade(hub, database)
         try:
-            if hub.background is None:
+            async with contextlib.AsyncExitStack() as running:
+                if inbox is not None and hub.events is not None:
+                    from subgraphs.core.kit.events.runtime import event_runtime
+
+                    await running.enter_async_context(
+                        event_runtime(hub.events, database, peers, inbox)
+                    )
+                if hub.background is not None:
+                    await running.enter_async_context(hub.background(settings, database))
                 yield
-            else:
-                async with hub.background(settings, database):
-                    yield
         finally:
             await peers.aclose()
             if owns_authenticator:
@@ -262,8 +268,18 @@ def create_hub_app(
 
     peers = PeerHubs(settings.auth)
     graphql = HubGraphQL(hub, database, settings, peers)
+    inbox = None
+    event_routes = []
+    if hub.events is not None:
+        from subgraphs.core.kit.events.http import events_endpoint
+        from subgraphs.core.kit.events.inbox import Inbox
+
+        inbox = Inbox(hub.events, database, hub.event_handlers)
+        receive = AuthenticateRequests(request_response(events_endpoint(inbox)), auth)
+        event_routes.append(Route("/events", receive, methods=["POST"]))
     app = Starlette(
         routes=[
+            *event_routes,
             Route("/graphql", AuthenticateRequests(graphql, auth), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

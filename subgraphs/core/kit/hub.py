@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,10 @@ from strawberry.federation import Schema
 
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.settings import HubSettings
+
+if TYPE_CHECKING:
+    from subgraphs.core.kit.events.inbox import Handler
+    from subgraphs.core.kit.events.outbox import HubEvents
 
 DemoLoader = Callable[[AsyncSession], Awaitable[dict[str, int]]]
 
@@ -37,3 +41,7 @@ class HubDefinition:
     # Work the hub does in the background while it serves (e.g. ops's probe scheduler):
     # entered once the database is migrated, left when the app stops.
     background: Callable[[HubSettings, Database], AbstractAsyncContextManager[None]] | None = None
+    # Its events (kit/events): the outbox it emits to, and its handlers of the event
+    # types it consumes (served at /events, or taken from NATS).
+    events: HubEvents | None = None
+    event_handlers: Mapping[str, Handler] = field(default_factory=dict)

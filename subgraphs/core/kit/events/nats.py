@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
@@ -94,23 +94,30 @@ class NatsPublisher:
     @classmethod
     async def open(cls, url: str, *, timeout_s: float = 5.0) -> NatsPublisher:
         """A publisher connected to ``url``; NatsUnavailable if it cannot be reached."""
+        nc = Client()
         try:
-            nc = await nats.connect(
-                url,
-                connect_timeout=timeout_s,
-                # Keep trying in the background after a disconnect: publishes made
-                # meanwhile fail with NatsUnavailable (the relay retries them later).
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=1,
-                error_cb=_log_error,
+            # With unlimited reconnects nats-py also retries the first connection
+            # forever: bound it, the relay retries later anyway.
+            await asyncio.wait_for(
+                nc.connect(
+                    url,
+                    connect_timeout=max(1, math.ceil(timeout_s)),
+                    # Keep trying in the background after a disconnect: publishes made
+                    # meanwhile fail with NatsUnavailable (the relay retries them later).
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    error_cb=_log_error,
+                ),
+                timeout_s,
             )
         except (nats.errors.Error, OSError, TimeoutError) as exc:
+            await _close(nc)
             raise NatsUnavailable(f"cannot connect to NATS at {url}: {exc!r}") from exc
         js = nc.jetstream(timeout=timeout_s)
         try:
             await ensure_stream(js)
         except (nats.errors.Error, TimeoutError) as exc:
-            await nc.close()
+            await _close(nc)
             raise NatsUnavailable(f"cannot set up stream {STREAM}: {exc!r}") from exc
         return cls(nc, js, timeout_s)
 
@@ -131,8 +138,7 @@ class NatsPublisher:
             log.info("event %s was already in the stream: the copy was dropped", event.id)
 
     async def close(self) -> None:
-        if not self._nc.is_closed:
-            await self._nc.close()
+        await _close(self._nc)
 
 
 class NatsSubscriber:
@@ -172,6 +178,7 @@ class NatsSubscriber:
         self._stop = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopped.set()
+        self._runner: asyncio.Task[Any] | None = None
 
     @property
     def durable(self) -> str:
@@ -189,14 +196,17 @@ class NatsSubscriber:
         return {f"{self.durable}-{t}": [subject_of(t)] for t in self.event_types}
 
     async def run(self) -> None:
-        self._stop.clear()
+        if self._stop.is_set():
+            return  # closed before it started
         self._stopped.clear()
-        nc: Client | None = None
+        self._runner = asyncio.current_task()
+        nc = Client()
         try:
-            nc = await nats.connect(
+            await nc.connect(
                 self.url,
-                # A hub outlives server restarts: reconnect forever, and the durable
-                # consumer resumes from its acknowledged position.
+                # A hub outlives server restarts (and may start before the server):
+                # connect and reconnect forever; the durable consumer resumes from
+                # its acknowledged position.
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=1,
                 error_cb=_log_error,
@@ -215,14 +225,23 @@ class NatsSubscriber:
                     task.cancel()
                 await asyncio.gather(*loops, return_exceptions=True)
         finally:
-            if nc is not None and not nc.is_closed:
-                await nc.close()
+            await _close(nc)
             self._stopped.set()
 
-    async def close(self) -> None:
-        """Stop after the message in hand; the rest of the batch is handed back."""
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Stop after the message in hand; the rest of the batch is handed back.
+
+        Cancels ``run`` if it has not stopped within ``timeout_s`` (still waiting for
+        a first connection, or a slow ``receive``): an unacknowledged message comes
+        back after ack_wait and the inbox recognises it.
+        """
         self._stop.set()
-        await self._stopped.wait()
+        try:
+            await asyncio.wait_for(self._stopped.wait(), timeout_s)
+        except TimeoutError:
+            if self._runner is not None:
+                self._runner.cancel()
+            await self._stopped.wait()
 
     async def _ensure_consumer(self, js: JetStreamContext, name: str, subjects: list[str]) -> None:
         config = ConsumerConfig(
@@ -323,6 +342,15 @@ async def _quietly(step: Awaitable[Any]) -> None:
         await step
     except nats.errors.Error as exc:
         log.debug("ignored: %r", exc)
+
+
+async def _close(nc: Client) -> None:
+    # Also for a client whose first connection never succeeded (nats-py asserts then).
+    if not nc.is_closed:
+        try:
+            await nc.close()
+        except Exception as exc:
+            log.debug("closing the NATS connection: %r", exc)
 
 
 async def _log_error(exc: Exception) -> None:

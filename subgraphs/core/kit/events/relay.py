@@ -63,20 +63,34 @@ class Relay:
         self.delivered = 0  # since start, for /metrics
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
+        """Deliver until cancelled. Idle, it asks the database nothing: it sleeps until
+        the earliest pending retry is due, or until an emit in this process wakes it."""
         settings = self.events.settings
         while True:
+            self.events.wake.clear()  # before looking: a wake from now on is not lost
             try:
-                count = await self.deliver_due()
+                if await self.deliver_due():
+                    continue  # more may be due already
+                wait = await self._seconds_to_next_due()
             except Exception:
                 log.exception("event relay of %s failed; trying again", self.events.hub)
-                count = 0
-            if count:
-                continue  # more may be due already
-            self.events.wake.clear()
+                wait = settings.poll_s
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.poll_s):
+                async with asyncio.timeout(wait):
                     await self.events.wake.wait()
+
+    async def _seconds_to_next_due(self) -> float | None:
+        """How long until the earliest pending delivery is due; None if there is none."""
+        d = self.events.tables.deliveries
+        async with self.db.session() as session:
+            earliest = await session.scalar(
+                select(func.min(d.c.next_attempt_at)).where(d.c.status == PENDING)
+            )
+        if earliest is None:
+            return None
+        if earliest.tzinfo is None:  # SQLite hands an aggregate back as it is stored
+            earliest = earliest.replace(tzinfo=UTC)
+        return max(0.0, (earliest - datetime.now(UTC)).total_seconds())
 
     async def deliver_due(self) -> int:
         """One pass: deliver what is due now; how many deliveries were attempted."""

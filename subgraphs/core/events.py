@@ -1,0 +1,12 @@
+"""The core hub's events: its outbox (emit in the transaction of the change) and the
+handlers of the event types it consumes (kit/events/subscriptions.py)."""
+
+from __future__ import annotations
+
+from subgraphs.core import models
+from subgraphs.core.kit.events.inbox import Handler
+from subgraphs.core.kit.events.outbox import HubEvents
+
+EVENTS = HubEvents("core", models.EVENT_TABLES)
+
+HANDLERS: dict[str, Handler] = {}
