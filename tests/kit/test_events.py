@@ -104,6 +104,9 @@ class Consumer:
             return list(rows)
 
 
+Pair = tuple[Relay, "Consumer", Database]
+
+
 @pytest.fixture
 async def pair(
     tmp_path: Path, issuer: TestIssuer
@@ -153,10 +156,10 @@ async def _statuses(relay: Relay) -> list[tuple[str, int, str | None]]:
     d = relay.events.tables.deliveries
     async with relay.db.session() as session:
         rows = await session.execute(select(d.c.status, d.c.attempts, d.c.last_error))
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
 
-async def test_events_arrive_once_in_order_per_subject(pair) -> None:
+async def test_events_arrive_once_in_order_per_subject(pair: Pair) -> None:
     relay, consumer, db = pair
     emitted = [
         await _emit(relay, db, OPENED, "incident:a"),
@@ -171,7 +174,9 @@ async def test_events_arrive_once_in_order_per_subject(pair) -> None:
     assert [s for s, _, _ in await _statuses(relay)] == [DELIVERED] * 3
 
 
-async def test_a_redelivered_or_early_event_has_no_second_effect(pair, issuer) -> None:
+async def test_a_redelivered_or_early_event_has_no_second_effect(
+    pair: Pair, issuer: TestIssuer
+) -> None:
     relay, consumer, db = pair
     first = await _emit(relay, db, OPENED, "incident:c")
     second = await _emit(relay, db, RESOLVED, "incident:c")
@@ -203,7 +208,9 @@ class _peers:
         await self.peers.aclose()
 
 
-async def test_events_need_a_hub_service_account_and_a_known_type(pair, issuer) -> None:
+async def test_events_need_a_hub_service_account_and_a_known_type(
+    pair: Pair, issuer: TestIssuer
+) -> None:
     _relay, consumer, _db = pair
     event = Event(uuid.uuid4(), OPENED, "ops", "incident:d", 1, datetime.now(UTC), {})
     url = f"{consumer.server.url}/events"
@@ -232,7 +239,7 @@ async def test_events_need_a_hub_service_account_and_a_known_type(pair, issuer) 
     assert await consumer.effects() == []
 
 
-async def test_a_refused_event_is_dead_at_once_and_can_be_retried(pair) -> None:
+async def test_a_refused_event_is_dead_at_once_and_can_be_retried(pair: Pair) -> None:
     relay, consumer, db = pair
     consumer.refuse.add("incident:e")
     poison = await _emit(relay, db, OPENED, "incident:e")
@@ -245,7 +252,7 @@ async def test_a_refused_event_is_dead_at_once_and_can_be_retried(pair) -> None:
     assert await consumer.effects() == [f"effect:{poison.id}"]
 
 
-async def test_a_consumer_that_is_down_is_retried_then_dead(pair) -> None:
+async def test_a_consumer_that_is_down_is_retried_then_dead(pair: Pair) -> None:
     relay, consumer, db = pair
     consumer.server.stop()
     await _emit(relay, db, OPENED, "incident:f")
