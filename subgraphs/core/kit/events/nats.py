@@ -41,6 +41,7 @@ SUBJECT_PREFIX = "hubgraph.events"
 # A relay that crashes between the publish and marking the event sent publishes it
 # again after restart: within this window JetStream drops the copy (same Nats-Msg-Id).
 DUPLICATE_WINDOW_S = 120.0
+ACK_TIMEOUT_S = 5.0
 # The stream name already exists with another configuration (e.g. created by a
 # concurrent process, or tuned by an operator): it is used as it is.
 _STREAM_NAME_IN_USE = 10058
@@ -142,7 +143,12 @@ class NatsPublisher:
 
 
 class NatsSubscriber:
-    """Feeds one hub's events from JetStream to ``receive`` until cancelled or closed."""
+    """Feeds one hub's events from JetStream to ``receive`` until cancelled or closed.
+
+    A message that will never be applied (not an event, REJECTED, or still not applied
+    after ``max_deliver`` deliveries) goes to ``on_dead(event or raw bytes, reason)``
+    (default: logged) and is then terminated, so it stops coming back.
+    """
 
     def __init__(
         self,
@@ -297,6 +303,11 @@ class NatsSubscriber:
         except InvalidEvent as exc:
             await self._dead(msg, msg.data, f"invalid event: {exc}")
             return
+        if subject_of(event.type) != msg.subject:
+            # Filtering is by subject: an event on another type's subject would reach
+            # hubs that never subscribed to its type.
+            await self._dead(msg, event, f"a {event.type} event on {msg.subject}")
+            return
         if delivered > self._max_deliver:
             await self._dead(msg, event, f"not applied after {self._max_deliver} deliveries")
             return
@@ -310,7 +321,7 @@ class NatsSubscriber:
         if outcome in (Outcome.APPLIED, Outcome.DUPLICATE):
             # Double ack: confirmed by the server before we move on, so a restart
             # does not see (and count a delivery of) an event already applied.
-            await msg.ack_sync(timeout=self._fetch_timeout_s * 5)
+            await msg.ack_sync(timeout=ACK_TIMEOUT_S)
         elif outcome is Outcome.REJECTED:
             await self._dead(msg, event, "rejected by the consumer")
         elif delivered >= self._max_deliver:
@@ -346,9 +357,10 @@ async def _quietly(step: Awaitable[Any]) -> None:
 
 async def _close(nc: Client) -> None:
     # Also for a client whose first connection never succeeded (nats-py asserts then).
+    # Bounded: a shutdown must not hang on a connection that is going away anyway.
     if not nc.is_closed:
         try:
-            await nc.close()
+            await asyncio.wait_for(nc.close(), 5)
         except Exception as exc:
             log.debug("closing the NATS connection: %r", exc)
 
