@@ -28,6 +28,7 @@ from strawberry.scalars import JSON
 
 from identity.access import ADMIN, HUB_READ, HUB_WRITE
 from subgraphs.core import models, service
+from subgraphs.core.events import EVENTS
 from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
@@ -1127,4 +1128,4 @@ class Mutation:
         return Alert.from_tracked(alert)
 
 
-schema = hub_schema(Query, Mutation, types=[Domain, ManagedRepo])
+schema = hub_schema(Query, Mutation, types=[Domain, ManagedRepo], events=EVENTS)

@@ -40,6 +40,7 @@ from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
 from subgraphs.dev import models, service
+from subgraphs.dev.events import EVENTS
 
 Info = strawberry.Info[HubContext, None]
 
@@ -780,4 +781,4 @@ class Mutation:
         return Sbom.from_row(row)
 
 
-schema = hub_schema(Query, Mutation, types=[Domain, ManagedRepo, Task])
+schema = hub_schema(Query, Mutation, types=[Domain, ManagedRepo, Task], events=EVENTS)

@@ -32,6 +32,7 @@ from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
 from subgraphs.fin import reports, service
 from subgraphs.fin.calculations import Period
+from subgraphs.fin.events import EVENTS
 from subgraphs.fin.money import Totals
 from subgraphs.fin.schema_money import ConvertedTotal, CurrencyTotals, Decimal
 from subgraphs.fin.schema_types import (
@@ -563,4 +564,4 @@ class Mutation:
         return Balance.from_row(row)
 
 
-schema = hub_schema(Query, Mutation, types=[Service, Domain])
+schema = hub_schema(Query, Mutation, types=[Service, Domain], events=EVENTS)

@@ -33,6 +33,7 @@ from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
 from subgraphs.ops import dev_tasks, models, probe_records, service
+from subgraphs.ops.events import EVENTS
 from subgraphs.ops.probes import run_probes
 from subgraphs.ops.schema_cluster import ClusterQuery
 from subgraphs.ops.schema_enums import HealthStatus
@@ -734,4 +735,4 @@ class Mutation(OperationsMutation):
         return ServiceHealthReport.of(Service.from_row(row))
 
 
-schema = hub_schema(Query, Mutation, types=[Domain, Task, Service])
+schema = hub_schema(Query, Mutation, types=[Domain, Task, Service], events=EVENTS)

@@ -56,6 +56,7 @@ CORE_DEV_QUERIES = [
     "list_events",
     "get_risks",
     "get_alerts",
+    "list_core_undelivered_events",
     "list_workplans",
     "get_topics",
     "get_workplan",
@@ -65,6 +66,7 @@ CORE_DEV_QUERIES = [
     "list_deployments",
     "get_sbom",
     "get_licence_summary",
+    "list_dev_undelivered_events",
 ]
 CORE_DEV_MUTATIONS = [
     "register_domain",
@@ -83,6 +85,7 @@ CORE_DEV_MUTATIONS = [
     "record_event",
     "acknowledge_alert",
     "resolve_alert",
+    "retry_core_event",
     "update_task_status",
     "block_task",
     "unblock_task",
@@ -90,6 +93,7 @@ CORE_DEV_MUTATIONS = [
     "record_decision",
     "record_deployment",
     "import_sbom",
+    "retry_dev_event",
 ]
 
 # The fin hub's root fields, after core's and dev's in the supergraph (generated names:
@@ -105,6 +109,7 @@ FIN_QUERIES = [
     "get_burn_rate",
     "get_runway",
     "get_budget_alerts",
+    "list_fin_undelivered_events",
 ]
 FIN_MUTATIONS = [
     "set_budget",
@@ -114,6 +119,7 @@ FIN_MUTATIONS = [
     "end_commitment",
     "delete_commitment",
     "set_balance",
+    "retry_fin_event",
 ]
 
 # The ops hub's root fields, after fin's in the supergraph.
@@ -129,6 +135,7 @@ OPS_QUERIES = [
     "get_service_health",
     "list_incidents",
     "get_incident",
+    "list_ops_undelivered_events",
 ]
 OPS_MUTATIONS = [
     "create_runbook",
@@ -145,6 +152,7 @@ OPS_MUTATIONS = [
     "update_incident",
     "resolve_incident",
     "probe_service",
+    "retry_ops_event",
 ]
 
 
@@ -358,7 +366,7 @@ def test_a_hub_schema_of_its_own() -> None:
 
     tools = generate_tools(dev._schema, ToolConfig.for_hub())
     names = [t.name for t in tools]
-    assert names == CORE_DEV_QUERIES[18:] + CORE_DEV_MUTATIONS[16:] + list(GENERIC_TOOLS)
+    assert names == CORE_DEV_QUERIES[19:] + CORE_DEV_MUTATIONS[17:] + list(GENERIC_TOOLS)
     workplans = tool(tools, "list_workplans")
     assert "first (Int): Page size (default 50, at most 500);" in workplans.description
     for spec in field_tools(tools):

@@ -8,7 +8,7 @@ fields, and gets the enforcement without writing any.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
@@ -18,6 +18,9 @@ from strawberry.types import ExecutionContext
 from subgraphs.core.kit.auth import protect_schema
 from subgraphs.core.kit.errors import classify_errors
 from subgraphs.core.kit.logs import set_operation_name
+
+if TYPE_CHECKING:
+    from subgraphs.core.kit.events.outbox import HubEvents
 
 # Strawberry's default link is v2.11, which some standard composers still reject.
 # 2.7 has everything the hubs use (@key, @shareable, @override, @interfaceObject,
@@ -57,11 +60,25 @@ def hub_schema(
     types: Sequence[type] = (),
     *,
     cache_documents: bool = True,
+    events: HubEvents | None = None,
 ) -> Schema:
     """A federation schema with the kit's extensions, its authorization enforced.
 
-    ``cache_documents=False`` exists for the benchmark that measures what the caches buy.
+    ``events``: the hub's outbox, whose undelivered events and their retry the schema
+    then serves (kit/events/graphql.py). ``cache_documents=False`` exists for the
+    benchmark that measures what the caches buy.
     """
+    if events is not None:
+        from strawberry.tools import merge_types
+
+        from subgraphs.core.kit.events.graphql import event_fields
+
+        events_query, events_mutation = event_fields(events)
+        query = merge_types(query.__name__, (query, events_query))
+        mutation = merge_types(
+            mutation.__name__ if mutation else "Mutation",
+            (mutation, events_mutation) if mutation else (events_mutation,),
+        )
     extensions: list[Any] = [OperationName]
     if cache_documents:
         extensions[:0] = [
