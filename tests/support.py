@@ -25,6 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 
+from subgraphs.core.kit.events.relay import TAG as RELAY_TAG
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "HUBGRAPH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -232,7 +234,8 @@ class LiveServer:
         statements: list[str] = []
 
         def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            statements.append(statement)
+            if RELAY_TAG not in statement:  # the hub's event relay, not the request
+                statements.append(statement)
 
         engine = self.app.state.db.engine.sync_engine
         event.listen(engine, "before_cursor_execute", record)

@@ -7,7 +7,9 @@
 * ``HUBGRAPH_EVENTS_MAX_ATTEMPTS`` (default 8): failed deliveries before an event is
   dead (an event waiting for an earlier one of its subject is not failing);
 * ``HUBGRAPH_EVENTS_RETRY_BASE_S`` (default 0.5) and ``_RETRY_MAX_S`` (default 60):
-  the exponential backoff, with full jitter, between attempts.
+  the exponential backoff, with full jitter, between attempts;
+* ``HUBGRAPH_EVENTS_POLL_S`` (default 2): how often an idle relay looks for events
+  written by another process.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class EventSettings:
     max_attempts: int = 8
     retry_base_s: float = 0.5
     retry_max_s: float = 60.0
-    poll_s: float = 1.0  # how often the relay looks for due deliveries when not woken
+    poll_s: float = 2.0  # how often an idle relay looks for events other processes wrote
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EventSettings:
@@ -48,6 +50,7 @@ class EventSettings:
             max_attempts=_positive_int(env, "HUBGRAPH_EVENTS_MAX_ATTEMPTS", 8),
             retry_base_s=_positive_float(env, "HUBGRAPH_EVENTS_RETRY_BASE_S", 0.5),
             retry_max_s=_positive_float(env, "HUBGRAPH_EVENTS_RETRY_MAX_S", 60.0),
+            poll_s=_positive_float(env, "HUBGRAPH_EVENTS_POLL_S", 2.0),
         )
 
     def destinations(self, event_type: str) -> list[str]:
