@@ -260,3 +260,33 @@ async def test_a_consumer_that_is_down_is_retried_then_dead(pair: Pair) -> None:
     [(status, attempts, error)] = await _statuses(relay)
     assert (status, attempts) == (DEAD, SETTINGS.max_attempts)
     assert error is not None and "dev unreachable" in error
+
+
+async def test_metrics_count_deliveries_and_the_oldest_pending(pair: Pair) -> None:
+    from subgraphs.core.kit.events.metrics import event_metrics
+
+    relay, consumer, db = pair
+    consumer.refuse.add("incident:g")
+    await _emit(relay, db, OPENED, "incident:g")  # dead: refused
+    await _emit(relay, db, OPENED, "incident:h")  # delivered
+    await _drain(relay)
+    await _emit(relay, db, OPENED, "incident:i")  # pending: not relayed yet
+    await asyncio.sleep(0.05)
+    lines = dict(
+        line.rsplit(" ", 1)
+        for line in (await event_metrics(relay.events, db)).splitlines()
+        if not line.startswith("#")
+    )
+    assert lines['hubgraph_events_deliveries{hub="ops",status="pending"}'] == "1"
+    assert lines['hubgraph_events_deliveries{hub="ops",status="delivered"}'] == "1"
+    assert lines['hubgraph_events_deliveries{hub="ops",status="dead"}'] == "1"
+    assert float(lines['hubgraph_events_oldest_pending_age_seconds{hub="ops"}']) >= 0.05
+    consumer_lines = await event_metrics(consumer.events, consumer.db)
+    assert 'hubgraph_events_applied{hub="dev"} 1' in consumer_lines
+
+
+def test_a_hub_serves_its_event_metrics(core_server: LiveServer) -> None:
+    response = core_server.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'hubgraph_events_deliveries{hub="core",status="dead"}' in response.text

@@ -277,6 +277,15 @@ def create_hub_app(
         inbox = Inbox(hub.events, database, hub.event_handlers)
         receive = AuthenticateRequests(request_response(events_endpoint(inbox)), auth)
         event_routes.append(Route("/events", receive, methods=["POST"]))
+        hub_events = hub.events
+
+        async def metrics(_: Request) -> Response:
+            from subgraphs.core.kit.events.metrics import event_metrics
+
+            text = await event_metrics(hub_events, database)
+            return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+        event_routes.append(Route("/metrics", metrics, methods=["GET"]))
     app = Starlette(
         routes=[
             *event_routes,
