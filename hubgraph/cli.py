@@ -33,6 +33,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "hubgraph.mcp_cli",
         "MCP servers over the graph or one hub (stdio), and MCP client set-up.",
     ),
+    "events": (
+        "subgraphs.core.kit.events.cli",
+        "Events between hubs: follow them live, put dead ones back.",
+    ),
     "repos": (
         "subgraphs.core.repos_cli",
         "Files kept in the managed repos' checkouts (agent rule files).",
