@@ -179,6 +179,19 @@ async def domain_subtree(session: AsyncSession, domain: models.Domain) -> list[m
     return result
 
 
+async def domain_path(session: AsyncSession, domain: models.Domain) -> list[models.Domain]:
+    """The domain's ancestors from the root of its tree down to the domain itself."""
+    rows = {d.id: d for d in (await session.scalars(select(models.Domain))).all()}
+    path, seen = [domain], {domain.id}
+    while path[0].parent_id is not None and path[0].parent_id not in seen:
+        parent = rows.get(path[0].parent_id)
+        if parent is None:
+            break
+        seen.add(parent.id)
+        path.insert(0, parent)
+    return path
+
+
 # --- repos -------------------------------------------------------------------------
 
 

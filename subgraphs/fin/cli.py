@@ -108,8 +108,10 @@ def _usage(message: str) -> NoReturn:
 def _run(file: Path, kind: str, prepare: Any) -> None:
     import asyncio  # here, not at the top: 50 ms that --help need not wait for
 
+    from subgraphs.core.kit.errors import NotConfigured
     from subgraphs.core.kit.settings import ConfigError, load_settings
     from subgraphs.fin.importers.attribution import rules_from
+    from subgraphs.fin.reports import FinConfig
 
     if not file.is_file():
         _usage(f"{file} is not a file")
@@ -117,7 +119,9 @@ def _run(file: Path, kind: str, prepare: Any) -> None:
         settings = load_settings("fin")
         rules = rules_from(settings.options)
         prepared = prepare(settings)
-    except (ConfigError, ValueError) as exc:
+        # The budget thresholds and rates the import's signals are judged with.
+        prepared["config"] = FinConfig.from_options(settings.options)
+    except (ConfigError, ValueError, NotConfigured) as exc:
         _usage(str(exc))
     started = time.perf_counter()
     try:
@@ -150,6 +154,7 @@ async def _import(
                     rules=rules,
                     services=lookup,
                     progress=progress,
+                    config=prepared["config"],
                 )
             return await ingest.import_tokens(
                 db,
@@ -159,6 +164,7 @@ async def _import(
                 prices=prepared["prices"],
                 services=lookup,
                 progress=progress,
+                config=prepared["config"],
             )
     except (MappingError, JsonFormatError, TokenFormatError, UnicodeDecodeError) as exc:
         raise UsageProblem(f"{file}: {exc}") from None

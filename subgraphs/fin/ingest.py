@@ -19,8 +19,10 @@ One pass over the file, streamed (a 100,000-row file is never held in memory):
    (row_digest) DO NOTHING`` on PostgreSQL and SQLite — not SQLite's ``INSERT OR
    IGNORE``, which would also swallow a violated check constraint). Re-importing a file
    adds nothing; an overlapping one adds only its new rows; a row repeated within a file
-   is stored once (its first occurrence). The temporary table is dropped afterwards,
-   whatever happened.
+   is stored once (its first occurrence). The budget and runway lines the new rows make
+   a domain cross are signalled in the same transaction (``signals.py``): the events
+   are committed with the rows, or neither is. The temporary table is dropped
+   afterwards, whatever happened.
 
 On PostgreSQL the two overlap while no row has named a service: each staged batch is
 inserted in the staging transaction while the next is read (``Staging.store_ahead``),
@@ -42,8 +44,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.errors import Unavailable
+from subgraphs.fin import signals
 from subgraphs.fin.importers.attribution import Matcher, Rule
 from subgraphs.fin.importers.prices import Price, PriceTable
 from subgraphs.fin.importers.rows import CostRow, Problem, TokenRow
@@ -56,6 +61,7 @@ from subgraphs.fin.models import (
     CostEntry,
     TokenSpend,
 )
+from subgraphs.fin.reports import FinConfig
 
 MAX_REPORTED = 100
 BATCH_ROWS = 1_000  # rows between two advances of the progress bar while reading
@@ -175,6 +181,7 @@ async def import_costs(
     rules: Sequence[Rule],
     services: ServiceLookup,
     progress: Progress | None = None,
+    config: FinConfig | None = None,
 ) -> ImportReport:
     return await _import(
         db,
@@ -186,6 +193,7 @@ async def import_costs(
         progress,
         CostEntry.__table__,
         COST_STAGED,
+        config,
     )
 
 
@@ -198,6 +206,7 @@ async def import_tokens(
     prices: PriceTable,
     services: ServiceLookup,
     progress: Progress | None = None,
+    config: FinConfig | None = None,
 ) -> ImportReport:
     return await _import(
         db,
@@ -209,6 +218,7 @@ async def import_tokens(
         progress,
         TokenSpend.__table__,
         TOKEN_STAGED,
+        config,
     )
 
 
@@ -222,6 +232,7 @@ async def _import(
     progress: Progress | None,
     table: Any,
     staged: Sequence[str],
+    config: FinConfig | None,
 ) -> ImportReport:
     started = time.perf_counter()
     report = ImportReport(path=str(path), kind=kind)
@@ -257,6 +268,8 @@ async def _import(
             if progress:
                 progress.start(f"importing {path.name}", staging.staged)
             report.added = await staging.store(progress)
+            if report.added:
+                await _signal(connection, config or FinConfig())
             await connection.commit()
         finally:
             await staging.drop()
@@ -264,6 +277,15 @@ async def _import(
     report.already_present = plan.valid - report.added
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _signal(connection: AsyncConnection, config: FinConfig) -> None:
+    """The budget and runway lines crossed by what was stored, signalled in the store's
+    own transaction (``signals.py``): committed with the rows, or not at all."""
+    async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+        # Joined to the connection's transaction: closing the session leaves it open
+        # for the commit below.
+        await signals.evaluate(session, config)
 
 
 async def _read(

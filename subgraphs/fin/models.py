@@ -242,5 +242,30 @@ class Balance(RowIdentity, Base):
     alert_below_months: Mapped[int] = mapped_column(Integer, default=6)
 
 
+SIGNAL_KINDS = ("budget_threshold_crossed", "runway_below_threshold")
+
+
+class ThresholdSignal(Base):
+    """A line the fin hub has told the other hubs a domain crossed, and that still holds.
+
+    One row per budget (``kind`` budget_threshold_crossed, its ``period``) or runway
+    (runway_below_threshold, ``period`` empty) while it stays past the line; ``threshold``
+    is the line signalled (the highest budget percentage crossed, or the runway's
+    months). Evaluating again finds the row and emits nothing; falling back removes it
+    (or lowers a budget's to the line still crossed), so crossing again emits again
+    (``signals.py``).
+    """
+
+    __tablename__ = "threshold_signals"
+    __table_args__ = (_one_of("kind", SIGNAL_KINDS, "kind"),)
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    domain_slug: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # "" for a runway
+    threshold: Mapped[str] = mapped_column(String(40))  # a Decimal, as text: exact
+    event_id: Mapped[uuid.UUID]  # the event that signalled it
+    signalled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # The kit's event tables (outbox, deliveries, inbox) in this hub's own database.
 EVENT_TABLES = event_tables(Base.metadata)

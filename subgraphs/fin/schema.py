@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from identity.access import FIN_READ, FIN_WRITE
@@ -30,7 +31,7 @@ from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.errors import BadUserInput
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
-from subgraphs.fin import reports, service
+from subgraphs.fin import models, reports, service, signals
 from subgraphs.fin.calculations import Period
 from subgraphs.fin.events import EVENTS
 from subgraphs.fin.money import Totals
@@ -93,6 +94,12 @@ def _config(info: Info) -> reports.FinConfig:
 
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+async def _signal(info: Info, session: AsyncSession, *domains: str | None) -> None:
+    """Tell the other hubs, in the mutation's transaction, of the lines ``domains`` have
+    crossed by it (``signals.py``): the events exist exactly when the change does."""
+    await signals.evaluate(session, _config(info), today(), domains=domains)
 
 
 def _period(text: str | None, default_kind: str = "quarter") -> Period:
@@ -504,13 +511,17 @@ class Mutation:
                 allocated=input.allocated,
                 currency_code=input.currency,
             )
+            await _signal(info, s, row.domain_slug)
             (status,) = await reports.budget_statuses(s, [row], today(), _config(info))
         return Budget.of(status)
 
     @strawberry.federation.mutation(requires_scopes=WRITE, description="Remove a budget.")
     async def delete_budget(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         async with _ctx(info).db.transaction() as s:
+            row = await s.get(models.Budget, service.row_id(str(id), "budget"))
+            slug = row.domain_slug if row is not None else None
             key = await service.delete_budget(s, str(id))
+            await _signal(info, s, slug)
         return strawberry.ID(str(key))
 
     @strawberry.federation.mutation(
@@ -521,6 +532,7 @@ class Mutation:
     async def create_commitment(self, info: Info, input: CommitmentInput) -> Commitment:
         async with _ctx(info).db.transaction() as s:
             row = await service.create_commitment(s, input.definition())
+            await _signal(info, s, row.domain_slug)
         return Commitment.from_row(row)
 
     @strawberry.federation.mutation(
@@ -530,7 +542,9 @@ class Mutation:
         self, info: Info, id: strawberry.ID, input: CommitmentInput
     ) -> Commitment:
         async with _ctx(info).db.transaction() as s:
+            before = (await service.get_commitment(s, str(id))).domain_slug
             row = await service.update_commitment(s, str(id), input.definition())
+            await _signal(info, s, before, row.domain_slug)
         return Commitment.from_row(row)
 
     @strawberry.federation.mutation(
@@ -539,12 +553,15 @@ class Mutation:
     async def end_commitment(self, info: Info, id: strawberry.ID, end: date) -> Commitment:
         async with _ctx(info).db.transaction() as s:
             row = await service.end_commitment(s, str(id), end)
+            await _signal(info, s, row.domain_slug)
         return Commitment.from_row(row)
 
     @strawberry.federation.mutation(requires_scopes=WRITE, description="Remove a commitment.")
     async def delete_commitment(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         async with _ctx(info).db.transaction() as s:
+            slug = (await service.get_commitment(s, str(id))).domain_slug
             key = await service.delete_commitment(s, str(id))
+            await _signal(info, s, slug)
         return strawberry.ID(str(key))
 
     @strawberry.federation.mutation(
@@ -561,6 +578,7 @@ class Mutation:
                 as_of=input.as_of,
                 alert_below_months=input.alert_below_months,
             )
+            await _signal(info, s, row.domain_slug)
         return Balance.from_row(row)
 
 
