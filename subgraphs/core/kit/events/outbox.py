@@ -139,7 +139,7 @@ def _wake_after_commit(session: AsyncSession, wake: asyncio.Event) -> None:
         sync_session.info.pop("events_wake", None)
         wake.set()
 
-    def rolled_back(_: object) -> None:
+    def rolled_back(*_: object) -> None:  # (session, previous transaction)
         sync_session.info.pop("events_wake", None)
 
     sa_event.listen(sync_session, "after_commit", committed, once=True)
