@@ -290,3 +290,16 @@ def test_a_hub_serves_its_event_metrics(core_server: LiveServer) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert 'hubgraph_events_deliveries{hub="core",status="dead"}' in response.text
+
+
+async def test_an_emit_in_a_failed_transaction_leaves_nothing_and_its_error(pair: Pair) -> None:
+    relay, _consumer, db = pair
+    with pytest.raises(LookupError, match="the change failed"):
+        async with db.transaction() as session:
+            await relay.events.emit(session, OPENED, "incident:j")
+            raise LookupError("the change failed")
+    assert await _statuses(relay) == []
+    with pytest.raises(ValueError, match="unknown event type 'incident_exploded'"):
+        async with db.transaction() as session:
+            await relay.events.emit(session, "incident_exploded", "incident:k")
+    assert not relay.events.wake.is_set()
