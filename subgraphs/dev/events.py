@@ -1,12 +1,44 @@
 """The dev hub's events: its outbox (emit in the transaction of the change) and the
-handlers of the event types it consumes (kit/events/subscriptions.py)."""
+handlers of the event types it consumes (kit/events/subscriptions.py).
+
+It emits ``deployment_recorded`` (``service.record_deployment``) and ``task_blocked`` /
+``task_unblocked`` (``flows.py``, as ops incidents block and release tasks). What it does
+with other hubs' events is ``flows.py``.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.core.kit.events.envelope import Event
 from subgraphs.core.kit.events.inbox import Handler
 from subgraphs.core.kit.events.outbox import HubEvents
 from subgraphs.dev import models
 
 EVENTS = HubEvents("dev", models.EVENT_TABLES)
 
-HANDLERS: dict[str, Handler] = {}
+
+def _flow(name: str) -> Handler:
+    """The handler ``flows.<name>``, imported when first called: ``flows`` uses the
+    service, which emits through ``EVENTS`` (so this module cannot import it first)."""
+
+    async def handle(session: AsyncSession, event: Event) -> None:
+        from subgraphs.dev import flows
+
+        await getattr(flows, name)(session, event)
+
+    handle.__name__ = name
+    return handle
+
+
+# ``flows.incident_updated`` is not among them: the default subscriptions do not send dev
+# ``incident_updated`` (and a handler here would have dev's NATS consumer take it, out
+# of the sequence the producer counts for dev). Whoever subscribes dev to it adds
+# ``"incident_updated": _flow("incident_updated")`` too. Without it, a task added to an
+# incident ops has already announced is not blocked here, and one removed is released
+# when the incident is resolved (flows.py).
+HANDLERS: dict[str, Handler] = {
+    "incident_opened": _flow("incident_opened"),
+    "incident_resolved": _flow("incident_resolved"),
+    "budget_threshold_crossed": _flow("budget_threshold_crossed"),
+}

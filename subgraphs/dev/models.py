@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -117,6 +118,9 @@ class Task(RowIdentity, Base):
     blocked_reason: Mapped[str | None] = mapped_column(Text)
     # The status a blocked task had before it was blocked, so unblocking resumes it.
     blocked_from: Mapped[str | None] = mapped_column(String(20))
+    # The ops incident (its id) that blocked it through an ``incident_opened`` event
+    # (``flows.py``): its ``incident_resolved`` unblocks the task only while this holds.
+    blocked_by_incident: Mapped[str | None] = mapped_column(String(KEY_LENGTH), index=True)
     # The status the file had at the last sync; status != file_status: write it back.
     file_status: Mapped[str | None] = mapped_column(String(20))
     source_line: Mapped[int | None] = mapped_column(Integer)
@@ -207,6 +211,28 @@ class SbomComponent(Base):
     # SPDX ids or expressions, canonically spelled (sbom.py); empty when none is declared.
     licenses: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     position: Mapped[int] = mapped_column(Integer)
+
+
+class ResourcePressure(Base):
+    """A domain's budget for a period crossed a threshold (fin's ``budget_threshold_crossed``,
+    T25): a signal on the domain's work, not a change of any task's status. One row per
+    domain and period, updated as further thresholds are crossed."""
+
+    __tablename__ = "resource_pressures"
+    __table_args__ = (UniqueConstraint("domain_slug", "period"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    domain_slug: Mapped[str] = mapped_column(String(KEY_LENGTH), index=True)
+    period: Mapped[str] = mapped_column(String(50))  # fin's, e.g. "2026-Q4"
+    percent: Mapped[float] = mapped_column(Float)  # of the allocation spent
+    threshold: Mapped[float] = mapped_column(Float)  # the last crossed, in percent
+    # Amounts as fin's decimal strings ("1000.00"): never rounded through a float.
+    allocated: Mapped[str | None] = mapped_column(String(50))
+    spent: Mapped[str | None] = mapped_column(String(50))
+    currency: Mapped[str | None] = mapped_column(String(10))
+    # When ``threshold`` was crossed; ``updated_at`` when fin last said anything.
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # The kit's event tables (outbox, deliveries, inbox) in this hub's own database.

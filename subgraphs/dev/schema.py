@@ -135,6 +135,41 @@ def _with_status(rows: Sequence[models.Task], status: TaskStatus | None) -> list
     return [Task.from_row(r) for r in rows if status is None or r.status == status.value]
 
 
+@strawberry.type(
+    description="A domain's budget for a period past a threshold (the fin hub's "
+    "budget_threshold_crossed): pressure on its work, not a status of any task."
+)
+class ResourcePressure:
+    domain: str = strawberry.field(description="The domain's slug.")
+    period: str = strawberry.field(description='The budget period, e.g. "2026-Q4".')
+    percent_used: float = strawberry.field(description="Of the allocation spent, in percent.")
+    threshold: float = strawberry.field(description="The threshold last crossed, in percent.")
+    allocated: str | None = strawberry.field(description="The allocation, a decimal string.")
+    spent: str | None = strawberry.field(description="Spent so far, a decimal string.")
+    currency: str | None
+    since: datetime = strawberry.field(description="When the period first crossed a threshold.")
+    updated_at: datetime = strawberry.field(description="When the fin hub last reported it.")
+
+    @classmethod
+    def from_row(cls, row: models.ResourcePressure) -> ResourcePressure:
+        return cls(
+            domain=row.domain_slug,
+            period=row.period,
+            percent_used=row.percent,
+            threshold=row.threshold,
+            allocated=row.allocated,
+            spent=row.spent,
+            currency=row.currency,
+            since=row.since,
+            updated_at=row.updated_at,
+        )
+
+
+async def _resource_pressure(info: Info, slug: str) -> ResourcePressure | None:
+    row = await _batched(info, ("resource_pressures",), service.resource_pressures, None).load(slug)
+    return ResourcePressure.from_row(row) if row else None
+
+
 # --- core's entities, extended -------------------------------------------------------
 
 
@@ -180,6 +215,14 @@ class Domain:
             self.slug
         )
         return count
+
+    @strawberry.federation.field(
+        requires_scopes=READ,
+        description="Budget pressure on its work: the latest period whose spending crossed "
+        "a threshold (the fin hub's events), or null.",
+    )
+    async def resource_pressure(self, info: Info) -> ResourcePressure | None:
+        return await _resource_pressure(info, self.slug)
 
 
 @strawberry.federation.type(keys=["name"])
@@ -261,6 +304,10 @@ class Workplan:
     @strawberry.field(description="The domain it belongs to (the core hub has the rest).")
     def domain(self) -> Domain:
         return Domain(slug=self.domain_slug)
+
+    @strawberry.field(description="Budget pressure on its domain's work (Domain.resourcePressure).")
+    async def resource_pressure(self, info: Info) -> ResourcePressure | None:
+        return await _resource_pressure(info, self.domain_slug)
 
     @strawberry.field(description="Its phases, by number.")
     async def phases(self, info: Info) -> list[Phase]:

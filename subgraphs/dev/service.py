@@ -29,6 +29,7 @@ from subgraphs.core.kit.orm import utcnow
 from subgraphs.core.kit.pagination import Page, paginate
 from subgraphs.core.kit.transitions import Lifecycle, transition
 from subgraphs.dev import models
+from subgraphs.dev.events import EVENTS
 from subgraphs.dev.sbom import (
     ParsedComponent,
     SbomError,
@@ -357,7 +358,7 @@ async def _move(
     changes: dict[str, object] = {"status_changed_at": utcnow(), **values}
     if task.status == "blocked":
         # Leaving blocked, however: the reason no longer holds.
-        changes.update(blocked_reason=None, blocked_from=None)
+        changes.update(blocked_reason=None, blocked_from=None, blocked_by_incident=None)
     await transition(session, TASK, task, status, label=task.key, values=changes)
     return task
 
@@ -372,12 +373,24 @@ async def update_task_status(
     return await _move(session, task, status)
 
 
-async def block_task(session: AsyncSession, key: str, reason: str | None) -> models.Task:
-    """Block a task, saying why; the status it had is kept for ``unblock_task``."""
+async def block_task(
+    session: AsyncSession, key: str, reason: str | None, *, incident: str | None = None
+) -> models.Task:
+    """Block a task, saying why; the status it had is kept for ``unblock_task``.
+
+    ``incident``: the ops incident blocking it (``flows.py``), whose resolution unblocks it.
+    """
     reason = _required(reason, "reason", 2000)
     task = await get_task(session, key)
     # The status read is the one the step is made from, or none is made (CONFLICT).
-    return await _move(session, task, "blocked", blocked_reason=reason, blocked_from=task.status)
+    return await _move(
+        session,
+        task,
+        "blocked",
+        blocked_reason=reason,
+        blocked_from=task.status,
+        blocked_by_incident=incident,
+    )
 
 
 async def unblock_task(session: AsyncSession, key: str) -> models.Task:
@@ -400,6 +413,25 @@ async def unblock_task(session: AsyncSession, key: str) -> models.Task:
 
 async def complete_task(session: AsyncSession, key: str) -> models.Task:
     return await _move(session, await get_task(session, key), "done")
+
+
+# --- resource pressure (fin's budget thresholds, flows.py) ------------------------------
+
+
+async def resource_pressures(
+    session: AsyncSession, domain_slugs: Sequence[str]
+) -> dict[str, models.ResourcePressure]:
+    """Each domain's latest budget pressure (the period fin last reported on), in one
+    query; absent means none."""
+    stmt = (
+        select(models.ResourcePressure)
+        .where(models.ResourcePressure.domain_slug.in_(domain_slugs))
+        .order_by(models.ResourcePressure.updated_at.desc(), models.ResourcePressure.period.desc())
+    )
+    latest: dict[str, models.ResourcePressure] = {}
+    for row in (await session.scalars(stmt)).all():
+        latest.setdefault(row.domain_slug, row)
+    return latest
 
 
 # --- decisions -----------------------------------------------------------------------
@@ -476,6 +508,22 @@ async def record_deployment(
     )
     session.add(deployment)
     await session.flush()
+    # dev -> ops (T17): ops records the change; the event commits with the deployment.
+    await EVENTS.emit(
+        session,
+        "deployment_recorded",
+        f"deployment:{deployment.id}",
+        {
+            "deployment_id": str(deployment.id),
+            "service": deployment.service,
+            "version": deployment.version,
+            "environment": deployment.environment,
+            "repo": deployment.repo,
+            "deployed_at": deployment.deployed_at.isoformat(),
+            "notes": deployment.notes,
+            "recorded_by": deployment.recorded_by,
+        },
+    )
     return deployment
 
 

@@ -653,6 +653,8 @@ async def _sync_tasks(session: AsyncSession, workplan_id: Any, parsed: ParsedWor
                 changes.append(f"task {task.key}: status {row.status!r} -> {task.status!r}")
                 row.status = task.status
                 row.status_changed_at = now
+                # A person moved it: an incident's resolution no longer owns its status.
+                row.blocked_by_incident = None
             row.file_status = task.status
     if new_rows:
         # One INSERT for all of a file's new tasks: the first import of a large folder

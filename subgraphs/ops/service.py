@@ -25,6 +25,7 @@ from subgraphs.core.kit.orm import utcnow
 from subgraphs.core.kit.pagination import Page, paginate
 from subgraphs.core.kit.transitions import Lifecycle, transition
 from subgraphs.ops import models
+from subgraphs.ops.events import EVENTS
 
 # open -> investigating -> mitigated -> resolved. A false alarm is resolved at once; a
 # mitigation that does not hold goes back to investigating; resolved is final (a
@@ -467,7 +468,103 @@ async def create_incident(
     affected = f"; affects {', '.join(s.name for s in services)}" if services else ""
     note(session, incident, opened_by, f"opened as {severity}: {title}{affected}", at)
     await session.flush()
+    if keys:
+        await _announce(session, incident, sorted(keys))
     return incident
+
+
+# --- what other hubs are told (events, in the transaction of the change) -------------
+#
+# An incident that blocks dev tasks is announced with ``incident_opened`` (at creation,
+# or when its first tasks are added later); a change of the tasks it blocks after that
+# is ``incident_updated`` with the whole new list (and what was added and removed); its
+# resolution is ``incident_resolved`` with the tasks it blocked then. All have subject
+# ``incident:<id>``, so consumers apply them in that order. Incidents that never block a
+# task (most of those the probes open) are not announced at all. The dev hub consumes
+# opened and resolved by default: it blocks the tasks at the first, and at the second
+# releases every task it blocked for the incident, including any removed meanwhile.
+
+
+def _incident_payload(incident: models.Incident, keys: Sequence[str]) -> dict[str, object]:
+    return {
+        "incident_id": str(incident.id),
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "blocked_tasks": list(keys),
+    }
+
+
+async def _blocked_keys(session: AsyncSession, incident: models.Incident) -> list[str]:
+    return list(
+        (
+            await session.scalars(
+                select(models.IncidentTask.task_key)
+                .where(models.IncidentTask.incident_id == incident.id)
+                .order_by(models.IncidentTask.task_key)
+            )
+        ).all()
+    )
+
+
+async def _announced(session: AsyncSession, incident: models.Incident) -> bool:
+    """Whether its ``incident_opened`` was emitted: this hub's outbox says (a lookup on
+    rare steps only — tasks relinked, the incident resolved — so no column of its own)."""
+    outbox = EVENTS.tables.outbox
+    found = await session.scalar(
+        select(outbox.c.id)
+        .where(
+            outbox.c.subject == f"incident:{incident.id}",
+            outbox.c.event_type == "incident_opened",
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def _announce(session: AsyncSession, incident: models.Incident, keys: Sequence[str]) -> None:
+    await EVENTS.emit(
+        session,
+        "incident_opened",
+        f"incident:{incident.id}",
+        _incident_payload(incident, keys),
+        occurred_at=incident.opened_at,
+    )
+
+
+async def _tasks_changed(
+    session: AsyncSession,
+    incident: models.Incident,
+    added: Sequence[str],
+    removed: Sequence[str],
+) -> None:
+    keys = await _blocked_keys(session, incident)
+    if not await _announced(session, incident):
+        if keys:
+            await _announce(session, incident, keys)
+        return
+    await EVENTS.emit(
+        session,
+        "incident_updated",
+        f"incident:{incident.id}",
+        {**_incident_payload(incident, keys), "added": list(added), "removed": list(removed)},
+    )
+
+
+async def _resolved(session: AsyncSession, incident: models.Incident) -> None:
+    keys = await _blocked_keys(session, incident)
+    if not keys and not await _announced(session, incident):
+        return
+    await EVENTS.emit(
+        session,
+        "incident_resolved",
+        f"incident:{incident.id}",
+        {**_incident_payload(incident, keys), "resolved_at": _iso(incident.resolved_at)},
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 @dataclass(frozen=True)
@@ -491,8 +588,10 @@ async def update_incident(
     notes only (its status cannot move: INVALID_TRANSITION).
     """
     incident = await get_incident(session, incident_id)
+    resolving = False
     if change.status is not None and change.status != incident.status:
         to = INCIDENT.parse(change.status)
+        resolving = to == "resolved"
         await transition(
             session,
             INCIDENT,
@@ -511,11 +610,19 @@ async def update_incident(
         note(session, incident, author, f"severity: {before} -> {change.severity}")
     if change.add_services:
         await _link_services(session, incident, change.add_services, author)
+    added: list[str] = []
+    removed: list[str] = []
     if change.add_tasks or change.remove_tasks:
-        await _relink_tasks(session, incident, change.add_tasks, change.remove_tasks, author)
+        added, removed = await _relink_tasks(
+            session, incident, change.add_tasks, change.remove_tasks, author
+        )
     if change.note is not None:
         note(session, incident, author, required(change.note, "note", 10_000))
     await session.flush()
+    if resolving:
+        await _resolved(session, incident)
+    elif (added or removed) and incident.status != "resolved":
+        await _tasks_changed(session, incident, added, removed)
     return incident
 
 
@@ -544,7 +651,8 @@ async def _relink_tasks(
     add: Sequence[str],
     remove: Sequence[str],
     author: str,
-) -> None:
+) -> tuple[list[str], list[str]]:
+    """Link ``add``, unlink ``remove``: the keys actually added and removed."""
     rows = (
         await session.scalars(
             select(models.IncidentTask).where(models.IncidentTask.incident_id == incident.id)
@@ -560,6 +668,7 @@ async def _relink_tasks(
         note(session, incident, author, f"blocks also {', '.join(added)}")
     if removed:
         note(session, incident, author, f"no longer blocks {', '.join(removed)}")
+    return added, removed
 
 
 async def resolve_incident(
@@ -577,6 +686,7 @@ async def resolve_incident(
     )
     note(session, incident, author, f"resolved: {text}" if text else "resolved")
     await session.flush()
+    await _resolved(session, incident)
     return incident
 
 
