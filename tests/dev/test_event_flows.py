@@ -320,13 +320,6 @@ async def test_a_recorded_deployment_is_an_event_of_the_same_transaction(
     assert len(await outbox(db)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="kit bug: outbox._wake_after_commit's after_soft_rollback listener takes one "
-    "argument, SQLAlchemy passes two, so rolling back a transaction that emitted an event "
-    "with a destination raises TypeError (the rollback itself happens)",
-)
 async def test_a_transaction_failing_after_the_deployment_leaves_no_event(
     dev: LiveServer, db: Database
 ) -> None:

@@ -302,4 +302,13 @@ async def test_an_emit_in_a_failed_transaction_leaves_nothing_and_its_error(pair
     with pytest.raises(ValueError, match="unknown event type 'incident_exploded'"):
         async with db.transaction() as session:
             await relay.events.emit(session, "incident_exploded", "incident:k")
-    assert not relay.events.wake.is_set()
+    wake = asyncio.Event()
+    relay.events.attach(wake)
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            await relay.events.emit(session, OPENED, "incident:l")
+            raise RuntimeError("no")
+    assert not wake.is_set()  # a rolled-back emit wakes nobody
+    async with db.transaction() as session:
+        await relay.events.emit(session, OPENED, "incident:m")
+    assert wake.is_set()  # a committed one wakes the relay

@@ -508,7 +508,8 @@ def test_default_selection_of_a_connection(hubs: GraphQLSchema) -> None:
         "{ totalCount pageInfo { hasNextPage endCursor } nodes { id slug name description "
         "createdAt updatedAt openTaskCount parent { id slug name } children { id slug name } "
         "repos { id name } capabilities { id name } workplans { id title status } "
-        "tasks { id title status } budget { id } runway { domain balanceAsOf monthsRemaining "
+        "tasks { id title status } resourcePressure { domain period percentUsed threshold "
+        "allocated spent currency since updatedAt } budget { id } runway { domain balanceAsOf monthsRemaining "
         "exhaustedIn thresholdMonths belowThreshold notes } services { id name } "
         "openIncidents { id title status } } }"
     )

@@ -207,13 +207,6 @@ async def test_a_failing_change_leaves_no_event(ops: LiveServer, tasks: None, db
     assert await outbox(db) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="kit bug: outbox._wake_after_commit's after_soft_rollback listener takes one "
-    "argument, SQLAlchemy passes two, so rolling back a transaction that emitted an event "
-    "with a destination raises TypeError (the rollback itself happens)",
-)
 async def test_a_transaction_failing_after_the_incident_leaves_no_event(
     ops: LiveServer, db: Database
 ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +35,32 @@ class HubEvents:
         self.hub = hub
         self.tables = tables
         self._settings = settings
-        self.wake = asyncio.Event()  # set after a commit that emitted something
+        # The running relays of this hub in this process, each woken after a commit that
+        # emitted something: (its loop, its event) — an asyncio.Event belongs to one loop.
+        self._relays: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def attach(self, wake: asyncio.Event) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
+        """Have ``wake`` set whenever an event is committed; for a relay, in its loop."""
+        entry = (asyncio.get_running_loop(), wake)
+        self._relays.add(entry)
+        return entry
+
+    def detach(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+        self._relays.discard(entry)
+
+    def wake_relays(self) -> None:
+        for loop, wake in list(self._relays):
+            if loop.is_closed():
+                self._relays.discard((loop, wake))
+                continue
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                wake.set()
+            else:
+                loop.call_soon_threadsafe(wake.set)
 
     @property
     def settings(self) -> EventSettings:
@@ -105,7 +130,7 @@ class HubEvents:
                 )
             )
         if destinations:
-            _wake_after_commit(session, self.wake)
+            _wake_after_commit(session, self.wake_relays)
         return event
 
     async def _next_sequence(self, session: AsyncSession, subject: str, hub: str) -> int:
@@ -126,7 +151,7 @@ class HubEvents:
         return int(last) + 1
 
 
-def _wake_after_commit(session: AsyncSession, wake: asyncio.Event) -> None:
+def _wake_after_commit(session: AsyncSession, wake: Callable[[], None]) -> None:
     """Wake the relay once the transaction commits (not before: it would find nothing)."""
     from sqlalchemy import event as sa_event
 
@@ -137,7 +162,7 @@ def _wake_after_commit(session: AsyncSession, wake: asyncio.Event) -> None:
 
     def committed(_: object) -> None:
         sync_session.info.pop("events_wake", None)
-        wake.set()
+        wake()
 
     def rolled_back(*_: object) -> None:  # (session, previous transaction)
         sync_session.info.pop("events_wake", None)

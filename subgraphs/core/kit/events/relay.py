@@ -70,9 +70,17 @@ class Relay:
         due, an emit in this process wakes it, or ``poll_s`` has passed (events committed
         by another process: a replica, a command-line import, a process that died before
         delivering)."""
+        wake = asyncio.Event()
+        attached = self.events.attach(wake)
+        try:
+            await self._loop(wake)
+        finally:
+            self.events.detach(attached)
+
+    async def _loop(self, wake: asyncio.Event) -> None:
         settings = self.events.settings
         while True:
-            self.events.wake.clear()  # before looking: a wake from now on is not lost
+            wake.clear()  # before looking: a wake from now on is not lost
             try:
                 if await self.deliver_due():
                     continue  # more may be due already
@@ -83,7 +91,7 @@ class Relay:
                 wait = settings.poll_s
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
-                    await self.events.wake.wait()
+                    await wake.wait()
 
     async def _seconds_to_next_due(self) -> float | None:
         """How long until the earliest pending delivery is due; None if there is none."""
@@ -198,6 +206,7 @@ class Relay:
                     d.c.status == PENDING,
                 )
                 .values(**values)
+                .prefix_with(TAG)
             )
 
 
@@ -223,8 +232,9 @@ async def retry(events: HubEvents, db: Database, event_id: uuid.UUID) -> int:
             update(d)
             .where(d.c.event_id == event_id, d.c.status == DEAD)
             .values(status=PENDING, attempts=0, next_attempt_at=datetime.now(UTC))
+            .prefix_with(TAG)
         )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if count:
-        events.wake.set()
+        events.wake_relays()
     return count
