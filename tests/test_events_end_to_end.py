@@ -153,3 +153,84 @@ def test_deployments_reach_ops_once_over_nats_through_crashes(
     start_up: StartUp, nats_url: str
 ) -> None:
     _crash_run(start_up(env={"HUBGRAPH_EVENTS_URL": nats_url}))
+
+
+def _data(up: Up, token: str, query: str, **variables: object) -> dict:
+    body = _post(up, query, token, **variables)  # type: ignore[arg-type]
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def _eventually(check: object, what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except (AssertionError, KeyError, TypeError):
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def _flows_run(up: Up) -> None:
+    """ops -> dev (an incident blocks a task, its resolution gives it back), fin -> dev
+    (budget pressure on the domain's work) and fin -> core (a short runway is a critical
+    alert), each through the gateway as a person would see it."""
+    from datetime import date
+
+    up.wait_until_announced()
+    token = up.token()
+    todo = _data(up, token, "{ tasks(status: TODO, first: 1) { nodes { id } } }")
+    [task] = [n["id"] for n in todo["tasks"]["nodes"]]
+    status = "query ($id: ID!) { task(id: $id) { status } }"
+    incident = _data(
+        up,
+        token,
+        "mutation ($t: String!) { createIncident(input: "
+        '{title: "e2e: the cluster is down", severity: SEV2, blocksTasks: [$t]}) { id } }',
+        t=task,
+    )["createIncident"]["id"]
+    _eventually(lambda: _data(up, token, status, id=task)["task"]["status"] == "BLOCKED", "blocked")
+    _data(up, token, "mutation ($i: ID!) { resolveIncident(id: $i) { id } }", i=incident)
+    _eventually(lambda: _data(up, token, status, id=task)["task"]["status"] == "TODO", "back")
+
+    today = date.today()
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    _data(
+        up,
+        token,
+        "mutation ($p: String!) { setBudget(input: "
+        '{domain: "custodian", period: $p, allocated: "100.00", currency: "EUR"}) { id } }',
+        p=quarter,
+    )
+    pressure = '{ domain(slug: "custodian") { resourcePressure { period threshold } } }'
+    _eventually(
+        lambda: _data(up, token, pressure)["domain"]["resourcePressure"]["period"] == quarter,
+        "budget pressure in dev",
+    )
+    _data(
+        up,
+        token,
+        'mutation ($d: Date!) { setBalance(input: {domain: "custodian", amount: "100.00", '
+        'currency: "EUR", asOf: $d, alertBelowMonths: 6}) { domain } }',
+        d=today.isoformat(),
+    )
+    alerts = "{ alerts { title severity sourceHub } }"
+    _eventually(
+        lambda: any(
+            a["severity"] == "CRITICAL" and a["sourceHub"] == "fin"
+            for a in _data(up, token, alerts)["alerts"]
+        ),
+        "a critical runway alert in core",
+    )
+    assert up.stop() == 0
+
+
+def test_the_workplan_flows_over_http(start_up: StartUp) -> None:
+    _flows_run(start_up("--demo"))
+
+
+def test_the_workplan_flows_over_nats(start_up: StartUp, nats_url: str) -> None:
+    _flows_run(start_up("--demo", env={"HUBGRAPH_EVENTS_URL": nats_url}))

@@ -37,6 +37,7 @@ import logging
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -161,7 +162,14 @@ async def incident_resolved(session: AsyncSession, event: Event) -> None:
 
 
 def _number(payload: dict[str, Any], name: str, event: Event) -> float:
+    """A number of the payload: JSON number, or a decimal string as fin sends its
+    figures (exact decimals never travel as binary floats between hubs)."""
     value = payload.get(name)
+    if isinstance(value, str):
+        try:
+            value = float(Decimal(value.strip()))
+        except (InvalidOperation, ValueError):
+            value = None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise EventRejected(f"{event.type} {event.id}: {name} must be a number")
     return float(value)

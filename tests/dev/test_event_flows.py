@@ -228,7 +228,7 @@ async def test_a_status_edited_in_the_file_takes_the_task_from_the_incident(
 PRESSURE = "resourcePressure { domain period percentUsed threshold allocated spent currency since }"
 
 
-def budget(percent: float, threshold: int, spent: str, sequence: int = 1) -> Event:
+def budget(percent: float | str, threshold: int | str, spent: str, sequence: int = 1) -> Event:
     return event(
         "budget_threshold_crossed",
         "budget:custodian:2026-Q4",
@@ -274,7 +274,8 @@ async def test_a_crossed_budget_threshold_is_pressure_on_the_domains_work(
     assert datetime.fromisoformat(since) == first.time
 
     # a higher threshold later: the same signal, updated; still since the first crossing
-    assert await inbox.receive(budget(101.5, 100, "1015.00", sequence=2)) is Outcome.APPLIED
+    # (with its figures as fin sends them: decimal strings)
+    assert await inbox.receive(budget("101.50", "100", "1015.00", sequence=2)) is Outcome.APPLIED
     on_workplan = dev.gql(workplan % ("CUST-WP-0025", PRESSURE))["workplan"]
     assert on_workplan["resourcePressure"]["percentUsed"] == 101.5
     assert on_workplan["resourcePressure"]["threshold"] == 100.0
