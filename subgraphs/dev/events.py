@@ -31,14 +31,10 @@ def _flow(name: str) -> Handler:
     return handle
 
 
-# ``flows.incident_updated`` is not among them: the default subscriptions do not send dev
-# ``incident_updated`` (and a handler here would have dev's NATS consumer take it, out
-# of the sequence the producer counts for dev). Whoever subscribes dev to it adds
-# ``"incident_updated": _flow("incident_updated")`` too. Without it, a task added to an
-# incident ops has already announced is not blocked here, and one removed is released
-# when the incident is resolved (flows.py).
 HANDLERS: dict[str, Handler] = {
     "incident_opened": _flow("incident_opened"),
+    # tasks added to an open incident are blocked, tasks taken off it released
+    "incident_updated": _flow("incident_updated"),
     "incident_resolved": _flow("incident_resolved"),
     "budget_threshold_crossed": _flow("budget_threshold_crossed"),
 }

@@ -125,6 +125,18 @@ async def test_an_incident_blocks_its_tasks_once_and_its_resolution_restores_the
     ]
 
 
+async def test_tasks_added_to_an_open_incident_are_blocked_and_those_taken_off_released(
+    dev: LiveServer, sample: None, inbox: Inbox
+) -> None:
+    assert await inbox.receive(incident("incident_opened", [T02])) is Outcome.APPLIED
+    updated = incident("incident_updated", [T03], sequence=2)  # T02 off it, T03 on it
+    assert await inbox.receive(updated) is Outcome.APPLIED
+    assert task(dev, T02) == {"status": "TODO", "blockedReason": None}
+    assert task(dev, T03)["status"] == "BLOCKED"
+    assert await inbox.receive(incident("incident_resolved", [T03], 3)) is Outcome.APPLIED
+    assert task(dev, T03)["status"] != "BLOCKED"
+
+
 async def test_resolved_before_opened_waits_for_it(
     dev: LiveServer, sample: None, inbox: Inbox
 ) -> None:

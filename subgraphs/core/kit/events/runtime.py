@@ -53,7 +53,9 @@ async def event_runtime(
             return Outcome.APPLIED  # stored by JetStream: the consumers take it from there
 
         relay = Relay(events, db, publish)
-        types = sorted(inbox.handlers)
+        # what this hub is subscribed to and has a handler for (a type it handles but is
+        # not subscribed to is not counted for it by producers: taking it would stall)
+        types = sorted(set(inbox.handlers) & settings.subscriptions.get(events.hub, frozenset()))
         if types:
             subscriber = NatsSubscriber(settings.nats_url, events.hub, types, inbox.receive)
             tasks.append(asyncio.create_task(subscriber.run(), name=f"{events.hub}-events-in"))

@@ -26,6 +26,7 @@ DEFAULT_SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
     "dev": frozenset(
         {
             EventType.INCIDENT_OPENED.value,
+            EventType.INCIDENT_UPDATED.value,
             EventType.INCIDENT_RESOLVED.value,
             EventType.BUDGET_THRESHOLD_CROSSED.value,
         }
