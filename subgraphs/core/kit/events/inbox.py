@@ -13,6 +13,8 @@ other exception is a transient failure, retried by the sender.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -41,6 +43,10 @@ class Inbox:
         self.events = events
         self.db = db
         self.handlers = dict(handlers)
+        # SQLite has one writer at a time, and a writer waiting for the lock sleeps in
+        # SQLite's busy handler (up to 100 ms a turn): with many deliveries arriving at
+        # once, taking turns here instead is several times faster.
+        self._turns = asyncio.Lock() if db.is_sqlite else contextlib.nullcontext()
 
     def accepts(self, event_type: str) -> bool:
         return event_type in self.handlers
@@ -57,7 +63,7 @@ class Inbox:
         t = self.events.tables
         sequence = event.sequence_for(self.events.hub)
         try:
-            async with self.db.transaction() as session:
+            async with self._turns, self.db.transaction() as session:
                 await lock_subject(session, "event_inbox", f"{event.source}\x00{event.subject}")
                 if await session.scalar(
                     select(t.inbox.c.event_id).where(t.inbox.c.event_id == event.id)

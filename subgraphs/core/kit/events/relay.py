@@ -110,7 +110,12 @@ class Relay:
         """One pass: deliver what is due now; how many deliveries were attempted."""
         due = await self._due()
         if due:
+            # What each delivery came to is written for the whole pass in one transaction
+            # (a crash before it only sends them again: the consumers' inboxes make that
+            # a duplicate with no effect).
+            self._results: list[tuple[Delivery, dict[str, Any]]] = []
             await asyncio.gather(*(self._deliver(d) for d in due))
+            await self._write(self._results)
         return len(due)
 
     async def _due(self) -> list[Delivery]:
@@ -196,18 +201,22 @@ class Relay:
         await self._set(delivery, attempts=attempts, next_attempt_at=later, last_error=reason)
 
     async def _set(self, delivery: Delivery, **values: Any) -> None:
+        self._results.append((delivery, values))
+
+    async def _write(self, results: list[tuple[Delivery, dict[str, Any]]]) -> None:
         d = self.events.tables.deliveries
         async with self.db.transaction() as session:
-            await session.execute(
-                update(d)
-                .where(
-                    d.c.event_id == delivery.event.id,
-                    d.c.destination == delivery.destination,
-                    d.c.status == PENDING,
+            for delivery, values in results:
+                await session.execute(
+                    update(d)
+                    .where(
+                        d.c.event_id == delivery.event.id,
+                        d.c.destination == delivery.destination,
+                        d.c.status == PENDING,
+                    )
+                    .values(**values)
+                    .prefix_with(TAG)
                 )
-                .values(**values)
-                .prefix_with(TAG)
-            )
 
 
 def _event(hub: str, row: Any) -> Event:
