@@ -53,6 +53,16 @@ def _fail(lines: list[str]) -> NoReturn:
     raise typer.Exit(2)
 
 
+# The browser origins allowed to call the gateway, space-separated: read by `gateway
+# serve`, and set by `hubgraph up --cors-origin` for the gateway it starts.
+CORS_ORIGINS_ENV = "HUBGRAPH_GATEWAY_CORS_ORIGINS"
+
+
+def check_origins(origins: list[str]) -> tuple[str, ...]:
+    """The origins, normalised; exit 2 naming the first that is not an origin."""
+    return _check_origins(origins)
+
+
 def _check_origins(origins: list[str]) -> tuple[str, ...]:
     checked = []
     for origin in origins:
@@ -187,8 +197,9 @@ def serve(
     ),
     cors_origin: list[str] = typer.Option(
         [],
+        envvar=CORS_ORIGINS_ENV,
         help="A browser origin allowed to call the gateway (https://host:port), or * for "
-        "any; repeat for each.",
+        f"any; repeat for each ({CORS_ORIGINS_ENV}: space-separated).",
     ),
     cors_credentials: bool = typer.Option(
         False, help="Let allowed origins send credentials (cookies) with CORS requests."

@@ -7,6 +7,7 @@ gateway's, the identity's and MCP's (``hubgraph mcp``) come from their packages.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -163,12 +164,26 @@ def up(
         help="The local OIDC issuer's port. No issuer is started when one is configured "
         "(HUBGRAPH_AUTH_ISSUER, or issuer in the auth table of hubgraph.toml).",
     ),
+    cors_origin: list[str] = typer.Option(
+        [],
+        "--cors-origin",
+        envvar="HUBGRAPH_GATEWAY_CORS_ORIGINS",
+        help="A browser origin allowed to call the gateway, e.g. a notebook's host "
+        "(https://host:port), or * for any; repeat for each "
+        "(HUBGRAPH_GATEWAY_CORS_ORIGINS: space-separated).",
+    ),
 ) -> None:
     """Start the development OIDC issuer, every hub (migrated first), each on its own
     loopback port, and the gateway over them, all trusting that issuer; print an admin
     token. Ctrl-C stops everything."""
     from hubgraph import up as orchestration
 
+    if cors_origin:
+        from gateway.cli import CORS_ORIGINS_ENV, check_origins
+
+        # checked before anything starts; the gateway (a child, or this process
+        # embedded) reads them from its environment
+        os.environ[CORS_ORIGINS_ENV] = " ".join(check_origins(cors_origin))
     run = orchestration.run_embedded if embedded else orchestration.run
     raise typer.Exit(run(demo=demo, gateway_port=gateway_port, identity_port=identity_port))
 

@@ -448,6 +448,7 @@ def _embedded_servers(hubs: dict[str, HubSettings], ports: Ports, auth: Auth) ->
     """The hubs, the gateway over them (in-process) and our issuer, each on its port."""
     from gateway.composition import SubgraphSDL, compose_document
     from gateway.engine import Gateway
+    from gateway.http.settings import ServerSettings
     from gateway.mcp.config import tool_config
     from gateway.mcp.settings import McpSettings
     from gateway.server import create_gateway_app
@@ -470,8 +471,11 @@ def _embedded_servers(hubs: dict[str, HubSettings], ports: Ports, auth: Auth) ->
     served = [Served(name, app, hubs[name].host, hubs[name].port) for name, app in apps.items()]
     # The gateway validates tokens as its own process would: as HUBGRAPH_AUTH_* say.
     # MCP at /mcp as `gateway serve` offers it by default (read-only tools).
+    # Browser origins allowed to call it, as `gateway serve` reads them (`up --cors-origin`).
+    origins = tuple(os.environ.get("HUBGRAPH_GATEWAY_CORS_ORIGINS", "").split())
     gateway_app = create_gateway_app(
         gateway,
+        ServerSettings(cors_origins=origins),
         authenticator=Authenticator(load_auth_settings()),
         mcp=McpSettings(tools=tool_config("none")),
     )

@@ -408,3 +408,58 @@ def test_children_stop_when_up_is_killed(start_up: StartUp) -> None:
     assert processes_of(up.home) == set()
     for port in (*up.hub_ports.values(), up.identity_port):
         assert not port_taken("127.0.0.1", port), port
+
+
+NOTEBOOK_HOST = "https://notebooks.example.org"
+
+
+def _preflight(up: Up, origin: str) -> httpx.Response:
+    return httpx.options(
+        up.gateway_url,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+        timeout=10,
+        trust_env=False,
+    )
+
+
+@pytest.mark.parametrize("mode", [[], ["--embedded"]])
+def test_a_notebook_host_can_be_allowed_to_call_the_gateway(
+    start_up: StartUp, mode: list[str]
+) -> None:
+    # The flag in one mode, the variable in the other: both reach the gateway.
+    if mode:
+        up = start_up(*mode, env={"HUBGRAPH_GATEWAY_CORS_ORIGINS": NOTEBOOK_HOST})
+    else:
+        up = start_up("--cors-origin", NOTEBOOK_HOST)
+    up.wait_until_announced()
+    allowed = _preflight(up, NOTEBOOK_HOST)
+    assert allowed.status_code == 204, allowed.text
+    assert allowed.headers["access-control-allow-origin"] == NOTEBOOK_HOST
+    assert _preflight(up, "https://elsewhere.example.org").status_code == 403
+    query = httpx.post(
+        up.gateway_url,
+        json={"query": "{ __typename }"},
+        headers={"Origin": NOTEBOOK_HOST, "Authorization": f"Bearer {up.token()}"},
+        timeout=10,
+        trust_env=False,
+    )
+    assert query.headers["access-control-allow-origin"] == NOTEBOOK_HOST
+    assert up.stop() == 0
+
+
+def test_a_bad_cors_origin_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hubgraph", "up", "--cors-origin", "notebooks.example.org/x"],
+        env=up_env(tmp_path / "home", gateway=free_port(), identity=free_port()),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--cors-origin 'notebooks.example.org/x': expected an origin" in done.stderr
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").iterdir())
