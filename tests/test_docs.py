@@ -93,3 +93,19 @@ def test_architecture_pointers_name_existing_sections() -> None:
     assert pointers, "no code points at docs/architecture.md"
     missing = [f"{path.relative_to(ROOT)}: §{n}" for path, n in pointers if n not in sections]
     assert not missing, f"docs/architecture.md has no such section: {missing}"
+
+
+def test_the_notebook_guides_queries_are_valid_against_the_graph() -> None:
+    """Every ``graphql`` block of docs/notebooks.md is a valid operation on the composed
+    graph as clients see it (schema/supergraph.graphql's API schema)."""
+    from graphql import parse, validate
+
+    from gateway.api_schema import build_api_schema
+    from gateway.supergraph import read_supergraph
+
+    api = build_api_schema(read_supergraph((ROOT / "schema/supergraph.graphql").read_text()))
+    text = (ROOT / "docs/notebooks.md").read_text()
+    blocks = re.findall(r"```graphql\n(.*?)```", text, re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        assert [e.message for e in validate(api, parse(block))] == [], block
