@@ -568,9 +568,7 @@ class _Build:
         answers most of what is selected below them, so fewest jumps follow."""
         if len(services) == 1:
             return services[0]
-        return max(
-            services, key=lambda s: (self.coverage(s, type_name, fields, None), -services.index(s))
-        )
+        return self.by_coverage(services, type_name, fields)[0]
 
     def coverage(
         self, service: str, type_name: str, fields: list[Field], provided: Provided | None

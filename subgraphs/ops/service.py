@@ -538,6 +538,7 @@ async def _tasks_changed(
     added: Sequence[str],
     removed: Sequence[str],
 ) -> None:
+    await EVENTS.lock(session, f"incident:{incident.id}")  # one announcement, whoever races
     keys = await _blocked_keys(session, incident)
     if not await _announced(session, incident):
         if keys:
@@ -552,6 +553,7 @@ async def _tasks_changed(
 
 
 async def _resolved(session: AsyncSession, incident: models.Incident) -> None:
+    await EVENTS.lock(session, f"incident:{incident.id}")
     keys = await _blocked_keys(session, incident)
     if not keys and not await _announced(session, incident):
         return

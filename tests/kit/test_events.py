@@ -312,3 +312,39 @@ async def test_an_emit_in_a_failed_transaction_leaves_nothing_and_its_error(pair
     async with db.transaction() as session:
         await relay.events.emit(session, OPENED, "incident:m")
     assert wake.is_set()  # a committed one wakes the relay
+
+
+async def test_an_oversized_event_is_refused_unread(pair: Pair, issuer: TestIssuer) -> None:
+    from subgraphs.core.kit.events.http import MAX_EVENT_BYTES
+
+    _relay, consumer, _db = pair
+    big = Event(
+        uuid.uuid4(),
+        OPENED,
+        "ops",
+        "incident:n",
+        1,
+        datetime.now(UTC),
+        {"x": "y" * MAX_EVENT_BYTES},
+    )
+    async with _peers(issuer) as peers:
+        response = await peers.http.post(f"{consumer.server.url}/events", content=big.to_bytes())
+    assert response.status_code == 413 and "at most" in response.json()["reason"]
+    assert await consumer.effects() == []
+
+
+def test_bad_event_settings_are_configuration_errors() -> None:
+    from subgraphs.core.kit.settings import ConfigError
+
+    for env, said in (
+        ({"HUBGRAPH_EVENTS_URL": "http://127.0.0.1:4222"}, "must be a nats:// URL"),
+        ({"HUBGRAPH_EVENTS_SUBSCRIPTIONS": "ops"}, "expected HUB=TYPE,TYPE"),
+        ({"HUBGRAPH_EVENTS_SUBSCRIPTIONS": "dev=incident_exploded"}, "unknown event type"),
+        ({"HUBGRAPH_EVENTS_MAX_ATTEMPTS": "0"}, "must be at least 1"),
+        ({"HUBGRAPH_EVENTS_RETRY_BASE_S": "soon"}, "must be a number of seconds"),
+    ):
+        with pytest.raises(ConfigError, match=said):
+            EventSettings.from_env(env)
+    custom = EventSettings.from_env({"HUBGRAPH_EVENTS_SUBSCRIPTIONS": "ops=deployment_recorded"})
+    assert custom.destinations("deployment_recorded") == ["ops"]
+    assert custom.destinations("incident_opened") == []

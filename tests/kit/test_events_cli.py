@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from sqlalchemy import update
@@ -90,3 +91,24 @@ def test_tail_shows_each_event_with_its_deliveries_and_retry_puts_a_dead_one_bac
     assert again.returncode == 1 and "has no dead delivery in the ops hub" in again.stderr
     after = _run(tmp_path, "events", "tail", "--no-follow", "--type", "incident_opened")
     assert after.stdout.rstrip().endswith(f"-> dev pending {opened}")
+
+
+def test_following_reads_from_the_oldest_event_still_on_its_way() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from subgraphs.core.kit.events.cli import _next_since
+
+    t0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    shown = {
+        ("ops", first): ("dev delivered", t0),
+        ("ops", second): ("dev pending", t0 + timedelta(seconds=1)),
+        ("dev", third): ("ops delivered", t0 + timedelta(seconds=2)),
+    }
+    assert _next_since(shown, None) == t0 + timedelta(seconds=1)
+    # the settled one before it is forgotten; the later settled one is kept (re-read)
+    assert sorted(state for state, _ in shown.values()) == ["dev pending", "ops delivered"]
+    for key, (state, at) in list(shown.items()):
+        shown[key] = (state.replace("pending", "delivered"), at)
+    assert _next_since(shown, None) == t0 + timedelta(seconds=2)  # the newest, once settled
+    assert len(shown) == 1

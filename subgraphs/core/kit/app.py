@@ -274,6 +274,7 @@ def create_hub_app(
         from subgraphs.core.kit.events.http import events_endpoint
         from subgraphs.core.kit.events.inbox import Inbox
 
+        hub.events.settings  # noqa: B018 - read now: a bad HUBGRAPH_EVENTS_* stops start-up
         inbox = Inbox(hub.events, database, hub.event_handlers)
         receive = AuthenticateRequests(request_response(events_endpoint(inbox)), auth)
         event_routes.append(Route("/events", receive, methods=["POST"]))

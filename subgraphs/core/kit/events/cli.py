@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -70,96 +71,117 @@ def retry(
     typer.echo(f"{count} deliver{'y' if count == 1 else 'ies'} of {event_id} put back")
 
 
-class _hub_databases:
-    """Each named hub's events and database (as its settings give them), disposed on exit."""
+@contextlib.asynccontextmanager
+async def _hub_databases(hubs: list[str]) -> AsyncIterator[list[tuple[Any, Any]]]:
+    """Each named hub's events and database (as its settings give them), disposed after."""
+    from subgraphs import available_hubs, load_hub
+    from subgraphs.core.kit.database import Database
+    from subgraphs.core.kit.settings import load_settings
 
-    def __init__(self, hubs: list[str]) -> None:
-        self.hubs = hubs
-        self.opened: list[Any] = []
-
-    async def __aenter__(self) -> list[Any]:
-        from subgraphs import available_hubs, load_hub
-        from subgraphs.core.kit.database import Database
-        from subgraphs.core.kit.settings import load_settings
-
-        for name in self.hubs or available_hubs():
+    opened: list[tuple[Any, Any]] = []
+    try:
+        for name in hubs or available_hubs():
             try:
                 definition = load_hub(name)
             except LookupError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--hub") from None
-            if definition.events is None:
-                continue
-            settings = load_settings(name)
-            db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-            self.opened.append((definition.events, db))
-        return self.opened
-
-    async def __aexit__(self, *_: object) -> None:
-        for _events, db in self.opened:
+            if definition.events is not None:
+                settings = load_settings(name)
+                db = Database(
+                    settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+                )
+                opened.append((definition.events, db))
+        yield opened
+    finally:
+        for _events, db in opened:
             await db.dispose()
 
 
+# One printed event: (hub, id) -> its deliveries as last printed, and its time.
+Shown = dict[tuple[str, uuid.UUID], tuple[str, datetime]]
+
+
 async def _tail(types: set[str], hubs: list[str], last: int, follow: bool, interval: float) -> None:
+    """Each look reads only what can be news: the newest ``last`` events at first, then
+    events since the oldest one still on its way (or the newest seen), with their
+    deliveries; never a hub's whole outbox."""
     from rich.console import Console
-    from sqlalchemy import select
 
     console = Console(highlight=False, soft_wrap=True)
-    seen: dict[tuple[str, uuid.UUID], str] = {}  # printed events -> their deliveries then
-    since = datetime.now(UTC) - timedelta(days=36500)
+    shown: Shown = {}
+    since: datetime | None = None
     async with _hub_databases(hubs) as opened:
-        first = True
         while True:
-            rows: list[tuple[datetime, str, Any, dict[str, str]]] = []
+            rows = []
             for events, db in opened:
-                o, d = events.tables.outbox, events.tables.deliveries
-                query = select(o.c.id, o.c.occurred_at, o.c.event_type, o.c.subject).where(
-                    o.c.occurred_at >= since
-                )
-                if types:
-                    query = query.where(o.c.event_type.in_(types))
                 try:
-                    async with db.session() as session:
-                        found = (await session.execute(query)).all()
-                        states = (
-                            await session.execute(select(d.c.event_id, d.c.destination, d.c.status))
-                        ).all()
+                    rows += await _recent(events, db, types, since, last)
                 except Exception as exc:  # a hub not migrated yet: say so once, go on
-                    if first:
+                    if since is None:
                         console.print(f"[yellow]{events.hub}: {type(exc).__name__}[/]")
-                    continue
-                by_event: dict[Any, dict[str, str]] = {}
-                for event_id, destination, status in states:
-                    by_event.setdefault(event_id, {})[destination] = status
-                for event_id, occurred_at, event_type, subject in found:
-                    rows.append(
-                        (
-                            occurred_at,
-                            events.hub,
-                            (event_id, event_type, subject),
-                            by_event.get(event_id, {}),
-                        )
-                    )
             rows.sort(key=lambda r: r[0])
-            shown_from = max(0, len(rows) - last) if first else 0  # older: known, not shown
-            for index, (
-                occurred_at,
-                source,
-                (event_id, event_type, subject),
-                deliveries,
-            ) in enumerate(rows):
-                state = (
-                    ", ".join(f"{k} {v}" for k, v in sorted(deliveries.items())) or "no subscriber"
-                )
-                if seen.get((source, event_id)) == state:
+            if since is None:
+                rows = rows[-last:] if last else []
+            for occurred_at, source, event_id, event_type, subject, state in rows:
+                if shown.get((source, event_id), ("", occurred_at))[0] == state:
                     continue  # printed already, and nothing has happened to it since
-                seen[(source, event_id)] = state
-                if index < shown_from:
-                    continue
+                shown[(source, event_id)] = (state, occurred_at)
                 console.print(
                     f"{occurred_at:%H:%M:%S} [bold]{source}[/] {event_type} "
                     f"[cyan]{subject}[/] -> {state} [dim]{event_id}[/]"
                 )
-            first = False
+            since = _next_since(shown, since)
             if not follow:
                 return
             await asyncio.sleep(interval)
+
+
+def _next_since(shown: Shown, since: datetime | None) -> datetime:
+    """From where the next look reads: the oldest printed event still on its way, else
+    the newest printed (whose time later events share or pass). Settled events are
+    forgotten, so what is remembered stays as small as what is in flight."""
+    waiting = [at for state, at in shown.values() if "pending" in state]
+    newest = max((at for _, at in shown.values()), default=since or datetime.now(UTC))
+    following = min(waiting, default=newest)
+    for key in [k for k, (_, at) in shown.items() if at < following]:
+        del shown[key]  # settled, and older than anything the next look reads
+    return following
+
+
+async def _recent(
+    events: Any, db: Any, types: set[str], since: datetime | None, last: int
+) -> list[tuple[datetime, str, uuid.UUID, str, str, str]]:
+    """A hub's events from ``since`` (or its newest ``last``), each with its deliveries
+    ("dev delivered, ops pending", or "no subscriber")."""
+    from sqlalchemy import select
+
+    o, d = events.tables.outbox, events.tables.deliveries
+    query = select(o.c.id, o.c.occurred_at, o.c.event_type, o.c.subject)
+    if types:
+        query = query.where(o.c.event_type.in_(types))
+    if since is None:
+        query = query.order_by(o.c.occurred_at.desc()).limit(max(last, 1))
+    else:
+        query = query.where(o.c.occurred_at >= since)
+    async with db.session() as session:
+        found = (await session.execute(query)).all()
+        states: dict[Any, dict[str, str]] = {}
+        if found:
+            ids = [row[0] for row in found]
+            deliveries = select(d.c.event_id, d.c.destination, d.c.status).where(
+                d.c.event_id.in_(ids)
+            )
+            for event_id, destination, status in (await session.execute(deliveries)).all():
+                states.setdefault(event_id, {})[destination] = status
+    return [
+        (
+            occurred_at,
+            events.hub,
+            event_id,
+            event_type,
+            subject,
+            ", ".join(f"{k} {v}" for k, v in sorted(states.get(event_id, {}).items()))
+            or "no subscriber",
+        )
+        for event_id, occurred_at, event_type, subject in found
+    ]

@@ -13,11 +13,13 @@ Answers, which the relay acts on: 200 ``{"outcome": "applied" | "duplicate"}``; 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.http.bodies import read_limited
 from subgraphs.core.kit.auth import identity_of
 from subgraphs.core.kit.events.envelope import Event, InvalidEvent, Outcome
 from subgraphs.core.kit.events.inbox import Inbox
@@ -69,7 +71,7 @@ class HttpTransport:
         )
 
 
-def events_endpoint(inbox: Inbox):  # type: ignore[no-untyped-def]
+def events_endpoint(inbox: Inbox) -> Callable[[Request], Awaitable[Response]]:
     """The ``/events`` handler of a hub (behind the kit's ``AuthenticateRequests``)."""
 
     async def receive(request: Request) -> Response:
@@ -90,8 +92,8 @@ def events_endpoint(inbox: Inbox):  # type: ignore[no-untyped-def]
                 f"{identity.subject} may not send events: a hub's service account with "
                 f"{SENDER_SCOPE} may",
             )
-        body = await request.body()
-        if len(body) > MAX_EVENT_BYTES:
+        body = await read_limited(request, MAX_EVENT_BYTES)  # abandoned once too large
+        if body is None:
             return _answer(413, "rejected", f"an event is at most {MAX_EVENT_BYTES} bytes")
         try:
             event = Event.from_bytes(body)

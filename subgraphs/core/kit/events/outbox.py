@@ -71,6 +71,12 @@ class HubEvents:
     def configure(self, settings: EventSettings) -> None:
         self._settings = settings
 
+    async def lock(self, session: AsyncSession, subject: str) -> None:
+        """Hold ``subject``'s event lock until the transaction ends (``emit`` takes the
+        same): for reading what was emitted about it and emitting after, which two
+        concurrent transactions must not both do from the same reading."""
+        await lock_subject(session, "event_subject", subject)
+
     async def emit(
         self,
         session: AsyncSession,
@@ -91,7 +97,7 @@ class HubEvents:
         counted = settings.subscribers(kind) if settings.nats_url else destinations
         sequences: dict[str, int] = {}
         if counted:
-            await lock_subject(session, "event_subject", subject)
+            await self.lock(session, subject)
             for hub in counted:
                 sequences[hub] = await self._next_sequence(session, subject, hub)
         event = Event(

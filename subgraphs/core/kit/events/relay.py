@@ -63,7 +63,7 @@ class Relay:
         self.events = events
         self.db = db
         self.transport = transport
-        self.delivered = 0  # since start, for /metrics
+        self._results: list[tuple[Delivery, dict[str, Any]]] = []  # of the current pass
 
     async def run(self) -> None:
         """Deliver until cancelled. Idle, it sleeps until the earliest pending retry is
@@ -113,7 +113,7 @@ class Relay:
             # What each delivery came to is written for the whole pass in one transaction
             # (a crash before it only sends them again: the consumers' inboxes make that
             # a duplicate with no effect).
-            self._results: list[tuple[Delivery, dict[str, Any]]] = []
+            self._results = []
             await asyncio.gather(*(self._deliver(d) for d in due))
             await self._write(self._results)
         return len(due)
@@ -167,7 +167,6 @@ class Relay:
             return
         if outcome in (Outcome.APPLIED, Outcome.DUPLICATE):
             await self._set(delivery, status=DELIVERED, delivered_at=datetime.now(UTC))
-            self.delivered += 1
         elif outcome is Outcome.NOT_YET:
             later = datetime.now(UTC) + timedelta(seconds=NOT_YET_DELAY_S)
             await self._set(

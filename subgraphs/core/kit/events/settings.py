@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from subgraphs.core.kit.events.subscriptions import DEFAULT_SUBSCRIPTIONS, parse_subscriptions
+from subgraphs.core.kit.settings import ConfigError
 
 NATS = "nats"
 
@@ -39,11 +40,14 @@ class EventSettings:
         env = os.environ if env is None else env
         url = env.get("HUBGRAPH_EVENTS_URL") or None
         if url is not None and not url.startswith(("nats://", "tls://")):
-            raise ValueError(f"HUBGRAPH_EVENTS_URL must be a nats:// URL, not {url!r}")
+            raise ConfigError(f"HUBGRAPH_EVENTS_URL must be a nats:// URL, not {url!r}")
         text = env.get("HUBGRAPH_EVENTS_SUBSCRIPTIONS")
-        subscriptions = (
-            parse_subscriptions(text) if text is not None else dict(DEFAULT_SUBSCRIPTIONS)
-        )
+        try:
+            subscriptions = (
+                parse_subscriptions(text) if text is not None else dict(DEFAULT_SUBSCRIPTIONS)
+            )
+        except ValueError as exc:
+            raise ConfigError(f"HUBGRAPH_EVENTS_SUBSCRIPTIONS: {exc}") from None
         return cls(
             nats_url=url,
             subscriptions=subscriptions,
@@ -56,7 +60,7 @@ class EventSettings:
     def destinations(self, event_type: str) -> list[str]:
         """Where one event of ``event_type`` is delivered: each subscribing hub over
         HTTP; the stream alone over NATS (the subscribers' consumers take it there)."""
-        hubs = sorted(h for h, types in self.subscriptions.items() if event_type in types)
+        hubs = self.subscribers(event_type)
         if self.nats_url is not None:
             return [NATS] if hubs else []
         return hubs
@@ -72,9 +76,9 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
     if value < 1:
-        raise ValueError(f"{name} must be at least 1, not {value}")
+        raise ConfigError(f"{name} must be at least 1, not {value}")
     return value
 
 
@@ -85,7 +89,7 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+        raise ConfigError(f"{name} must be a number of seconds, not {text!r}") from None
     if value <= 0:
-        raise ValueError(f"{name} must be more than 0, not {value}")
+        raise ConfigError(f"{name} must be more than 0, not {value}")
     return value

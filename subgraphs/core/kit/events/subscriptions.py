@@ -56,8 +56,3 @@ def parse_subscriptions(text: str) -> dict[str, frozenset[str]]:
             parse_event_type(t.strip()).value for t in types.split(",") if t.strip()
         )
     return found
-
-
-def subscribers(subscriptions: Mapping[str, frozenset[str]], event_type: str) -> list[str]:
-    """The hubs that consume ``event_type``, in a stable order."""
-    return sorted(hub for hub, types in subscriptions.items() if event_type in types)
