@@ -38,6 +38,14 @@ GROUPS: dict[str, tuple[str, str]] = {
         "subgraphs.core.kit.events.cli",
         "Events between hubs: follow them live, put dead ones back.",
     ),
+    "dashboards": (
+        "hubgraph.dashboards_cli",
+        "Dashboards over the graph (Observable Framework): build, preview, serve.",
+    ),
+    "notebooks": (
+        "hubgraph.notebooks_cli",
+        "Observable notebooks over the graph (Notebook Kit): build, preview, serve.",
+    ),
     "repos": (
         "subgraphs.core.repos_cli",
         "Files kept in the managed repos' checkouts (agent rule files).",
@@ -164,6 +172,18 @@ def up(
         help="The local OIDC issuer's port. No issuer is started when one is configured "
         "(HUBGRAPH_AUTH_ISSUER, or issuer in the auth table of hubgraph.toml).",
     ),
+    dashboards: bool = typer.Option(
+        False,
+        "--dashboards",
+        help="Also build the dashboards (Observable Framework; needs Node.js) against the "
+        "gateway once it answers, and serve them (their URL is in the table).",
+    ),
+    dashboards_port: int = typer.Option(
+        3000,
+        "--dashboards-port",
+        envvar="HUBGRAPH_DASHBOARDS_PORT",
+        help="The port the built dashboards are served on (with --dashboards).",
+    ),
     cors_origin: list[str] = typer.Option(
         [],
         "--cors-origin",
@@ -185,7 +205,14 @@ def up(
         # embedded) reads them from its environment
         os.environ[CORS_ORIGINS_ENV] = " ".join(check_origins(cors_origin))
     run = orchestration.run_embedded if embedded else orchestration.run
-    raise typer.Exit(run(demo=demo, gateway_port=gateway_port, identity_port=identity_port))
+    raise typer.Exit(
+        run(
+            demo=demo,
+            gateway_port=gateway_port,
+            identity_port=identity_port,
+            dashboards_port=dashboards_port if dashboards else None,
+        )
+    )
 
 
 @schema_app.command("export")

@@ -42,8 +42,11 @@ from types import FrameType, TracebackType
 import httpx
 from rich.console import Console
 
+from hubgraph import up_dashboards
 from hubgraph.children import Child, ChildFailed, stop_children
 from hubgraph.supervisor import Supervisor
+from hubgraph.up_dashboards import DASHBOARDS_HOST
+from hubgraph.up_dashboards import PORT_SETTING as DASHBOARDS_SETTING
 from hubgraph.up_identity import (
     IDENTITY_HOST,
     TOKEN_ENV,
@@ -88,7 +91,10 @@ def hub_settings() -> dict[str, HubSettings]:
 
 
 def port_problem(
-    hubs: dict[str, HubSettings], gateway_port: int, identity_port: int | None
+    hubs: dict[str, HubSettings],
+    gateway_port: int,
+    identity_port: int | None,
+    dashboards_port: int | None = None,
 ) -> str | None:
     """What keeps a server from listening where it should, checked before anything starts.
 
@@ -104,6 +110,8 @@ def port_problem(
     wanted.append(
         ("gateway", GATEWAY_HOST, gateway_port, "--gateway-port or HUBGRAPH_GATEWAY_PORT")
     )
+    if dashboards_port is not None:
+        wanted.append(("dashboards", DASHBOARDS_HOST, dashboards_port, DASHBOARDS_SETTING))
     for name, host, port, setting in wanted:
         reason = port_taken(host, port)
         if reason is not None:
@@ -153,6 +161,10 @@ class Row:
     @classmethod
     def hub(cls, name: str, url: str, pid: int) -> Row:
         return cls(name, f"{url}/graphql", f"{url}/readyz", str(pid))
+
+    @classmethod
+    def dashboards(cls, url: str, pid: int) -> Row:
+        return cls("dashboards", url, url, str(pid))
 
     @classmethod
     def identity(cls, auth: Auth, pid: int | None) -> Row:
@@ -240,6 +252,14 @@ def hub_ready(client: httpx.Client, url: str) -> bool:
         return False
 
 
+def site_ready(client: httpx.Client, url: str) -> bool:
+    """The static file server answers: the site, or its 503 while not built."""
+    try:
+        return client.get(url).status_code in (200, 503)
+    except httpx.HTTPError:
+        return False
+
+
 def gateway_ready(client: httpx.Client, url: str) -> bool:
     """The gateway answers a query (it composed the supergraph before listening)."""
     try:
@@ -255,6 +275,11 @@ class Ports:
 
     gateway: int
     identity: int
+    dashboards: int | None = None  # None: no dashboards (no --dashboards)
+
+    @property
+    def dashboards_url(self) -> str:
+        return f"{base_url(DASHBOARDS_HOST, self.dashboards or 0)}/"
 
 
 class Processes:
@@ -287,7 +312,8 @@ class Processes:
     def _start(self, name: str, args: Sequence[str], ready: Callable[[], bool]) -> Child:
         """Start a child and put it under supervision, to be restarted as it was started."""
         argv = [sys.executable, "-m", "hubgraph", *args]
-        env = None if name == "identity" else self.auth.env_for(name)
+        # The issuer and the dashboards' file server call nothing: no service account.
+        env = None if name in ("identity", "dashboards") else self.auth.env_for(name)
         log = self.logs / f"{name}.log"
         child = Child.start(name, argv, log, env)
         restart = partial(Child.start, name, argv, log, env, append=True)
@@ -322,15 +348,44 @@ class Processes:
         ready = partial(gateway_ready, self.client, self.gateway_url)
         return wait_ready([(self._start("gateway", args, ready), ready)], self.stop)
 
+    def start_dashboards(self) -> bool:
+        """With --dashboards: build the site against the gateway, then serve it. A failed
+        build is reported and the graph stays up (the site answers 503 until built)."""
+        if self.ports.dashboards is None:
+            return True
+        with console.status("building the dashboards..."):
+            problem = up_dashboards.build(
+                self.gateway_url, self.auth, self.logs / "dashboards-build.log"
+            )
+        if problem is not None:
+            fail(problem)
+        args = [
+            "dashboards",
+            "serve",
+            "--host",
+            DASHBOARDS_HOST,
+            "--port",
+            str(self.ports.dashboards),
+        ]
+        ready = partial(site_ready, self.client, self.ports.dashboards_url)
+        return wait_ready([(self._start("dashboards", args, ready), ready)], self.stop)
+
     def start(self) -> bool:
         """Everything, in dependency order; False when told to stop on the way."""
-        return self.start_identity() and self.start_hubs() and self.start_gateway()
+        return (
+            self.start_identity()
+            and self.start_hubs()
+            and self.start_gateway()
+            and self.start_dashboards()
+        )
 
     def announce(self) -> None:
         pids = {name: slot.child.pid for name, slot in self.supervisor.slots.items()}
         rows = [Row.gateway(self.gateway_url, pids["gateway"])]
         rows += [Row.hub(name, url, pids[name]) for name, url in self.hub_urls.items()]
         rows.append(Row.identity(self.auth, pids.get("identity")))
+        if "dashboards" in pids:
+            rows.append(Row.dashboards(self.ports.dashboards_url, pids["dashboards"]))
         print_ready(self.gateway_url, rows, self.auth)
 
     def watch(self) -> None:
@@ -346,7 +401,14 @@ class Processes:
         # A child waiting to be restarted is not started again (the supervisor is no
         # longer asked), and its exited process is simply reaped.
         children = self.supervisor.children
-        stop_children([children(["gateway"]), children(self.hubs), children(["identity"])])
+        stop_children(
+            [
+                children(["dashboards"]),
+                children(["gateway"]),
+                children(self.hubs),
+                children(["identity"]),
+            ]
+        )
         self.client.close()
 
 
@@ -356,7 +418,10 @@ def prepare(ports: Ports) -> tuple[dict[str, HubSettings], Auth] | None:
     hubs = hub_settings()
     external = external_issuer(hubs)
     identity_port = None if external else ports.identity
-    if problem := port_problem(hubs, ports.gateway, identity_port):
+    problem = port_problem(hubs, ports.gateway, identity_port, ports.dashboards)
+    if problem is None and ports.dashboards is not None:
+        problem = up_dashboards.node_problem()
+    if problem is not None:
         fail(problem)
         return None
     try:
@@ -381,10 +446,12 @@ def prepare(ports: Ports) -> tuple[dict[str, HubSettings], Auth] | None:
     return hubs, auth
 
 
-def run(demo: bool, gateway_port: int, identity_port: int) -> int:
-    """Issuer, hubs and gateway as child processes until SIGINT or SIGTERM; the exit
-    status."""
-    ports = Ports(gateway_port, identity_port)
+def run(
+    demo: bool, gateway_port: int, identity_port: int, dashboards_port: int | None = None
+) -> int:
+    """Issuer, hubs and gateway (and the dashboards) as child processes until SIGINT or
+    SIGTERM; the exit status."""
+    ports = Ports(gateway_port, identity_port, dashboards_port)
     prepared = prepare(ports)
     if prepared is None:
         return 1
@@ -415,11 +482,14 @@ def run(demo: bool, gateway_port: int, identity_port: int) -> int:
 # -- embedded -------------------------------------------------------------------------
 
 
-def run_embedded(demo: bool, gateway_port: int, identity_port: int) -> int:
-    """Issuer, hubs and gateway in this process until SIGINT or SIGTERM; the exit status."""
+def run_embedded(
+    demo: bool, gateway_port: int, identity_port: int, dashboards_port: int | None = None
+) -> int:
+    """Issuer, hubs and gateway (and the dashboards' files) in this process until SIGINT
+    or SIGTERM; the exit status."""
     from subgraphs.core.kit.logs import configure_logging
 
-    ports = Ports(gateway_port, identity_port)
+    ports = Ports(gateway_port, identity_port, dashboards_port)
     prepared = prepare(ports)
     if prepared is None:
         return 1
@@ -485,6 +555,10 @@ def _embedded_servers(hubs: dict[str, HubSettings], ports: Ports, auth: Auth) ->
         # discovery over HTTP, as they find any issuer.
         issuer = create_issuer_app(auth.local.config)
         served.append(Served("identity", issuer, IDENTITY_HOST, ports.identity))
+    if ports.dashboards is not None:
+        # Serving from the start; 503 until the build (once the gateway answers) is done.
+        site = up_dashboards.site_app()
+        served.append(Served("dashboards", site, DASHBOARDS_HOST, ports.dashboards))
     return served
 
 
@@ -500,6 +574,11 @@ async def _serve_embedded(hubs: dict[str, HubSettings], ports: Ports, auth: Auth
             for url in urls.values():
                 await _until_200(partial(client.get, f"{url}/readyz"))
             await _until_200(partial(client.post, gateway_url, json={"query": "{ __typename }"}))
+        if ports.dashboards is not None:
+            log = next(iter(hubs.values())).home / "logs" / "dashboards-build.log"
+            # In a thread: the build's loaders query the gateway this loop serves.
+            if problem := await asyncio.to_thread(up_dashboards.build, gateway_url, auth, log):
+                fail(problem)
 
     # serve_all owns SIGINT and SIGTERM from here: either stops every server.
     serving = asyncio.create_task(serve_all(served))
@@ -513,6 +592,8 @@ async def _serve_embedded(hubs: dict[str, HubSettings], ports: Ports, auth: Auth
         rows = [Row.gateway(gateway_url, pid)]
         rows += [Row.hub(name, url, pid) for name, url in urls.items()]
         rows.append(Row.identity(auth, pid if auth.local is not None else None))
+        if ports.dashboards is not None:
+            rows.append(Row.dashboards(ports.dashboards_url, pid))
         print_ready(gateway_url, rows, auth)
     elif not serving.done():
         fail(f"not ready within {READY_TIMEOUT_S:.0f} s; stopping")
