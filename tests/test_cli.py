@@ -120,7 +120,10 @@ def test_serve_on_a_busy_port_says_what_to_do(tmp_path: Path) -> None:
 def test_groups_are_listed_with_their_own_help() -> None:
     """`hubgraph --help` lists the contributed groups without importing them, from
     hubgraph.cli.GROUPS: each line must stay the group's own help."""
-    assert list(GROUPS) == [*available_hubs(), "gateway", "identity", "mcp", "events", "repos"]
+    assert list(GROUPS) == [
+        *available_hubs(),
+        *("gateway", "identity", "mcp", "events", "dashboards", "notebooks", "repos"),
+    ]
     for name, (module, listed) in GROUPS.items():
         group = typer.main.get_group(importlib.import_module(module).app)
         assert group.help == listed, name
