@@ -207,6 +207,12 @@ def serve(
     cors_max_age: int = typer.Option(
         ServerSettings.cors_max_age, min=0, help="Seconds browsers may cache a preflight."
     ),
+    get_max_age: int = typer.Option(
+        ServerSettings.get_max_age,
+        min=0,
+        help="Seconds a browser or proxy may reuse a query's answer sent with GET without "
+        "asking again; 0: it revalidates by ETag (304 when unchanged).",
+    ),
     metrics: bool = typer.Option(True, help="Serve Prometheus metrics at /metrics."),
     readiness_timeout: float = typer.Option(
         ServerSettings.readiness_timeout_s,
@@ -292,6 +298,7 @@ def serve(
         cors_origins=_check_origins(cors_origin),
         cors_allow_credentials=cors_credentials,
         cors_max_age=cors_max_age,
+        get_max_age=get_max_age,
         metrics=metrics,
         readiness_timeout_s=readiness_timeout,
         access_log=access_log,

@@ -46,6 +46,7 @@ from starlette.routing import Route
 
 from gateway.engine import Gateway, Prepared, RequestError
 from gateway.execution.subgraphs import fetch_observer
+from gateway.http import get_caching
 from gateway.http.accesslog import ObservabilityMiddleware, RequestInfo, request_info
 from gateway.http.bodies import read_limited
 from gateway.http.cors import CORSMiddleware
@@ -357,6 +358,11 @@ class GraphQLEndpoint:
             info.outcome = "success"
         else:
             info.outcome = "partial" if body.get("data") is not None else "error"
+        if is_get:
+            answer = _json(body, 200, response_headers, media)
+            return get_caching.for_get(
+                answer, request.headers, self.settings.get_max_age, complete=not errors
+            )
         return _json(body, 200, [*response_headers, ("vary", "accept")], media)
 
     @staticmethod

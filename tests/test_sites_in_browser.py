@@ -165,6 +165,7 @@ def test_a_person_sees_the_graph_in_the_dashboards_and_the_notebooks(start_up: S
     )
     try:
         until(lambda: _answers(notebooks_origin + "/cookbook.html"), timeout_s=30)
+        _check_get_caching(up.gateway_url, token)
         truth = _graph(
             up.gateway_url,
             token,
@@ -182,6 +183,24 @@ def test_a_person_sees_the_graph_in_the_dashboards_and_the_notebooks(start_up: S
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _check_get_caching(gateway_url: str, token: str) -> None:
+    """What a notebook's repeated GET costs: a 304 while the answer is unchanged, and the
+    caller's answer kept out of shared caches."""
+    params = {"query": "{ services(first: 5) { nodes { name health } } }"}
+    headers = {"Authorization": f"Bearer {token}"}
+    first = httpx.get(gateway_url, params=params, headers=headers, trust_env=False, timeout=30)
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == "private, no-cache"
+    again = httpx.get(
+        gateway_url,
+        params=params,
+        headers={**headers, "If-None-Match": first.headers["etag"]},
+        trust_env=False,
+        timeout=30,
+    )
+    assert again.status_code == 304 and again.content == b""
 
 
 def _answers(url: str) -> bool:

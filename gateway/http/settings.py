@@ -43,6 +43,9 @@ class ServerSettings:
     cors_allow_credentials: bool = False
     cors_allow_headers: tuple[str, ...] = DEFAULT_CORS_HEADERS
     cors_max_age: int = 600  # seconds a browser may cache a preflight answer
+    # seconds a cache may reuse a GET query's complete answer unasked; 0: revalidate by
+    # ETag each time (gateway/http/get_caching.py)
+    get_max_age: int = 0
 
     # -- operations
     metrics: bool = True  # GET /metrics (Prometheus text format)

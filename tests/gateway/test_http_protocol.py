@@ -20,11 +20,12 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.engine import Gateway, GatewaySettings
+from gateway.http import get_caching
 from gateway.http.graphiql import INSTALL_COMMAND, GraphiQLAssets
 from gateway.http.negotiation import response_media_type, wants_html
 from gateway.http.settings import ServerSettings
 from gateway.server import create_gateway_app
-from tests.gateway.failing_subgraphs import SUPERGRAPH, apps
+from tests.gateway.failing_subgraphs import PRODUCTS, SUPERGRAPH, apps
 
 QUERY = "query Top { topProducts { name reviews { body } } }"
 GRJ = "application/graphql-response+json"
@@ -220,6 +221,55 @@ async def test_get_queries_with_variables_operation_name_and_extensions() -> Non
         none = await client.get("/graphql", headers={"accept": JSON})
         assert none.status_code == 400
         assert none.json()["errors"][0]["message"] == "no GraphQL query found in the request"
+
+
+async def test_a_get_answer_carries_an_etag_and_a_304_saves_the_transfer() -> None:
+    """Notebooks re-read the same query: the browser revalidates with If-None-Match and
+    gets a bodiless 304 while the answer is unchanged, a new body once it changed."""
+    query = {"query": "{ topProducts { name } }"}
+    async with serving() as (client, switches, _):
+        first = await client.get("/graphql", params=query)
+        assert first.status_code == 200
+        tag = first.headers["etag"]
+        assert first.headers["cache-control"] == "public, no-cache"
+        assert first.headers["vary"] == "accept, authorization"
+        again = await client.get("/graphql", params=query, headers={"if-none-match": tag})
+        assert again.status_code == 304
+        assert again.content == b""
+        assert again.headers["etag"] == tag
+        weak = await client.get("/graphql", params=query, headers={"if-none-match": f"W/{tag}"})
+        assert weak.status_code == 304
+        # Changed data: the old tag no longer matches, the new answer comes whole.
+        PRODUCTS[0]["name"] = "New"
+        try:
+            changed = await client.get("/graphql", params=query, headers={"if-none-match": tag})
+        finally:
+            PRODUCTS[0]["name"] = "Product 1"
+        assert changed.status_code == 200
+        assert changed.json()["data"]["topProducts"][0]["name"] == "New"
+        assert changed.headers["etag"] != tag
+        # POST answers are never marked cacheable.
+        posted = await client.post("/graphql", json=query)
+        assert "etag" not in posted.headers and "cache-control" not in posted.headers
+        # A partial answer (a subgraph failing) is not to be stored at all.
+        switches["reviews"].mode = "error500"
+        partial = await client.get("/graphql", params={"query": QUERY})
+        assert partial.json()["errors"]
+        assert partial.headers["cache-control"] == "no-store"
+        assert "etag" not in partial.headers
+
+
+async def test_a_callers_get_answer_stays_private_and_max_age_is_settable() -> None:
+    query = {"query": "{ topProducts { name } }"}
+    async with serving(ServerSettings(get_max_age=30)) as (client, _, _):
+        anonymous = await client.get("/graphql", params=query)
+        assert anonymous.headers["cache-control"] == "public, max-age=30"
+    # An authenticated caller's answer depends on who asks: never in a shared cache.
+    assert get_caching.cache_control(30, authenticated=True, complete=True) == (
+        "private, max-age=30"
+    )
+    assert get_caching.cache_control(0, authenticated=True, complete=True) == "private, no-cache"
+    assert get_caching.cache_control(30, authenticated=True, complete=False) == "no-store"
 
 
 async def test_mutations_only_over_post() -> None:
