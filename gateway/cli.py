@@ -63,6 +63,14 @@ def check_origins(origins: list[str]) -> tuple[str, ...]:
     return _check_origins(origins)
 
 
+def _check_cache_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    if not re.match(r"(rediss?|unix)://", url):
+        _fail([f"--cache-url {url!r}: expected redis://HOST:PORT/DB, rediss://… or unix://PATH"])
+    return url
+
+
 def _check_origins(origins: list[str]) -> tuple[str, ...]:
     checked = []
     for origin in origins:
@@ -213,6 +221,13 @@ def serve(
         help="Seconds a browser or proxy may reuse a query's answer sent with GET without "
         "asking again; 0: it revalidates by ETag (304 when unchanged).",
     ),
+    cache_url: str = typer.Option(
+        None,
+        envvar="HUBGRAPH_CACHE_URL",
+        help="redis://HOST:PORT/DB (or rediss://, unix://): a cache shared by every gateway "
+        "replica under the in-process APQ store. Redis being down is never an error to "
+        "clients (it is counted in /metrics).",
+    ),
     metrics: bool = typer.Option(True, help="Serve Prometheus metrics at /metrics."),
     readiness_timeout: float = typer.Option(
         ServerSettings.readiness_timeout_s,
@@ -299,6 +314,7 @@ def serve(
         cors_allow_credentials=cors_credentials,
         cors_max_age=cors_max_age,
         get_max_age=get_max_age,
+        cache_url=_check_cache_url(cache_url),
         metrics=metrics,
         readiness_timeout_s=readiness_timeout,
         access_log=access_log,

@@ -199,7 +199,7 @@ class GraphQLEndpoint:
                 media,
             )
         try:
-            resolved = self._resolve(query, extensions, params.get("documentId"))
+            resolved = await self._resolve(query, extensions, params.get("documentId"))
         except _Refused as refused:
             info.outcome = "bad_request"
             return _json(_error_body(refused.message, refused.code), refused.status, None, media)
@@ -270,9 +270,11 @@ class GraphQLEndpoint:
             raise _Refused("extensions must be a JSON object")
         return query, variables, name, extensions
 
-    def _resolve(self, query: Any, extensions: dict[str, Any] | None, document_id: Any) -> Resolved:
+    async def _resolve(
+        self, query: Any, extensions: dict[str, Any] | None, document_id: Any
+    ) -> Resolved:
         try:
-            resolved = self.persisted.resolve(query, extensions, document_id)
+            resolved = await self.persisted.resolve_async(query, extensions, document_id)
         except PersistedError as error:
             if self.metrics is not None:
                 code = error.code
@@ -349,7 +351,7 @@ class GraphQLEndpoint:
             if token is not None:
                 fetch_observer.reset(token)
         if resolved.register is not None:
-            self.persisted.register(resolved)
+            await self.persisted.register_async(resolved)
             if self.metrics is not None:
                 self.metrics.persisted.inc("apq_registered")
         errors = body.get("errors") or []
@@ -421,12 +423,18 @@ def create_gateway_app(
         if settings.trusted_documents is not None
         else None
     )
+    shared = None
+    if settings.cache_url is not None:
+        from gateway.shared_cache import SharedCache
+
+        shared = SharedCache(settings.cache_url)
     persisted = PersistedOperations(
         apq=settings.apq,
         apq_cache_size=settings.apq_cache_size,
         apq_cache_chars=settings.apq_cache_bytes,
         trusted=trusted,
         trusted_only=settings.trusted_only,
+        shared=shared,
     )
     metrics = GatewayMetrics(max_operations=settings.metrics_max_operations)
     recording = metrics if settings.metrics else None
@@ -515,6 +523,8 @@ def create_gateway_app(
             # uvicorn gets here once in-flight requests are done (graceful shutdown).
             await reloading.close()
             await authenticator.aclose()
+            if shared is not None:
+                await shared.close()
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # the rest: a clear 405
     routes = [

@@ -23,11 +23,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gateway.bounded_cache import BoundedCache
+
+if TYPE_CHECKING:
+    from gateway.shared_cache import SharedCache
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -142,6 +145,15 @@ def _manifest_documents(data: Any, path: Path) -> dict[str, str]:
     return dict(data)
 
 
+def _asked_digest(extensions: dict[str, Any] | None, document_id: Any) -> str | None:
+    """The sha256 a request names its document by (APQ or a documentId), lower case."""
+    if isinstance(document_id, str):
+        return document_id.removeprefix("sha256:").lower()
+    persisted = (extensions or {}).get("persistedQuery")
+    digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+    return digest.lower() if isinstance(digest, str) else None
+
+
 @dataclass(frozen=True)
 class Resolved:
     """The document to run, and the APQ hash to remember it by once it ran."""
@@ -160,6 +172,7 @@ class PersistedOperations:
         apq_cache_chars: int = 16 << 20,
         trusted: TrustedDocuments | None = None,
         trusted_only: bool = False,
+        shared: SharedCache | None = None,
     ) -> None:
         if trusted_only and trusted is None:
             raise ValueError("trusted_only needs a trusted-documents manifest")
@@ -167,6 +180,8 @@ class PersistedOperations:
         self.store = APQStore(apq_cache_size, apq_cache_chars)
         self.trusted = trusted
         self.trusted_only = trusted_only
+        # Redis under the in-process store: documents registered on any replica.
+        self.shared = shared if self.apq else None
 
     def resolve(self, query: Any, extensions: dict[str, Any] | None, document_id: Any) -> Resolved:
         """The document a request asks to run. Raises PersistedError."""
@@ -181,10 +196,39 @@ class PersistedOperations:
             raise _not_trusted("this document is not in the trusted-documents manifest")
         return Resolved(query)
 
+    async def resolve_async(
+        self, query: Any, extensions: dict[str, Any] | None, document_id: Any
+    ) -> Resolved:
+        """``resolve``, and a hash this replica does not know looked up in the shared
+        cache (registered on another replica) before it is reported not found."""
+        try:
+            return self.resolve(query, extensions, document_id)
+        except PersistedError as error:
+            if self.shared is None or error.code != "PERSISTED_QUERY_NOT_FOUND":
+                raise
+            digest = _asked_digest(extensions, document_id)
+            found = await self.shared.get("apq", digest) if digest else None
+            if found is None:
+                raise
+            document = found.decode("utf-8", "replace")
+            # What comes back from the network is checked: it must be the document the
+            # client named by its hash, whatever else may have written to Redis.
+            if sha256_hex(document) != digest:
+                self.shared.counts["apq", "rejected"] += 1
+                raise
+            self.store.put(digest, document)
+            return Resolved(document, source="apq")
+
     def register(self, resolved: Resolved) -> None:
         """After ``resolved`` ran (parsed, validated): remember it by its hash."""
         if resolved.register is not None and self.apq:
             self.store.put(resolved.register, resolved.query)
+
+    async def register_async(self, resolved: Resolved) -> None:
+        """``register``, and in the shared cache for the other replicas."""
+        self.register(resolved)
+        if resolved.register is not None and self.shared is not None:
+            await self.shared.set("apq", resolved.register, resolved.query.encode("utf-8"))
 
     def _trusts(self, query: str) -> bool:
         return self.trusted is not None and self.trusted.trusts(query)

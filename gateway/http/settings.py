@@ -46,6 +46,9 @@ class ServerSettings:
     # seconds a cache may reuse a GET query's complete answer unasked; 0: revalidate by
     # ETag each time (gateway/http/get_caching.py)
     get_max_age: int = 0
+    # redis://… : a second level, shared by every replica, under the APQ store
+    # (gateway/shared_cache.py); None: in-process only
+    cache_url: str | None = None
 
     # -- operations
     metrics: bool = True  # GET /metrics (Prometheus text format)

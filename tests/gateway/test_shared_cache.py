@@ -1,0 +1,180 @@
+"""Gateway replicas sharing automatic persisted queries through Redis (issue 19).
+
+A real redis-server on a free loopback port; two gateway apps over the same subgraphs
+stand for two replicas. A document registered on one is found by its hash on the other;
+Redis going away turns into the ordinary APQ protocol (not found, the client resends the
+text), never an error; what comes back from Redis is checked against its hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from gateway.engine import Gateway
+from gateway.http.persisted import sha256_hex
+from gateway.http.settings import ServerSettings
+from gateway.server import create_gateway_app
+from gateway.shared_cache import PREFIX, SharedCache
+from tests.gateway.failing_subgraphs import SUPERGRAPH, apps
+from tests.support import free_port
+
+QUERY = "{ topProducts { name } }"
+DIGEST = sha256_hex(QUERY)
+HASH_ONLY = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": DIGEST}}}
+WITH_TEXT = {"query": QUERY, **HASH_ONLY}
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (Debian: apt install redis-server)")
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@asynccontextmanager
+async def replica(cache_url: str | None) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """One gateway replica (its own in-process caches) and its subgraph switches."""
+    switches = apps()[0]
+    gateway = Gateway(SUPERGRAPH.read_text(), subgraph_apps=switches)
+    app = create_gateway_app(gateway, ServerSettings(cache_url=cache_url))
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        transport = httpx.ASGITransport(app=app)
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://gateway")
+        )
+        yield client, app
+    await gateway.close()
+
+
+async def test_a_document_registered_on_one_replica_is_found_by_hash_on_another(
+    redis_server: RedisServer,
+) -> None:
+    async with replica(redis_server.url) as (a, _), replica(redis_server.url) as (b, _):
+        assert (await b.post("/graphql", json=HASH_ONLY)).json()["errors"][0]["extensions"][
+            "code"
+        ] == "PERSISTED_QUERY_NOT_FOUND"
+        registered = await a.post("/graphql", json=WITH_TEXT)
+        assert registered.json()["data"]["topProducts"][0]["name"] == "Product 1"
+        found = await b.post("/graphql", json=HASH_ONLY)
+        assert found.status_code == 200
+        assert found.json() == registered.json()
+    # Without Redis, each replica knows only what it was sent.
+    async with replica(None) as (c, _), replica(None) as (d, _):
+        await c.post("/graphql", json=WITH_TEXT)
+        alone = await d.post("/graphql", json=HASH_ONLY)
+        assert alone.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_redis_going_away_is_a_miss_never_an_error(redis_server: RedisServer) -> None:
+    async with replica(redis_server.url) as (client, _):
+        redis_server.stop()
+        missed = await client.post("/graphql", json=HASH_ONLY)
+        assert missed.status_code == 200
+        assert missed.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        # The client resends the text, as the protocol says; it is answered, and this
+        # replica remembers it on its own.
+        sent = await client.post("/graphql", json=WITH_TEXT)
+        assert sent.json()["data"]["topProducts"][0]["name"] == "Product 1"
+        again = await client.post("/graphql", json=HASH_ONLY)
+        assert again.json()["data"]["topProducts"][0]["name"] == "Product 1"
+
+
+async def test_a_document_in_redis_that_does_not_match_its_hash_is_refused(
+    redis_server: RedisServer,
+) -> None:
+    planted = redis.Redis.from_url(redis_server.url)
+    planted.set(f"{PREFIX}apq:{DIGEST}", b'mutation { rename(upc: "p1", name: "pwned") { name } }')
+    planted.close()
+    async with replica(redis_server.url) as (client, _):
+        refused = await client.post("/graphql", json=HASH_ONLY)
+        assert refused.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_an_outage_is_counted_skipped_for_a_while_then_redis_is_used_again(
+    redis_server: RedisServer,
+) -> None:
+    cache = SharedCache(redis_server.url, retry_after_s=0.3)
+    try:
+        await cache.set("apq", "k", b"v")
+        assert await cache.get("apq", "k") == b"v"
+        redis_server.stop()
+        assert await cache.get("apq", "k") is None
+        assert not cache.up
+        assert await cache.get("apq", "k") is None  # skipped: no second timeout
+        assert cache.counts["apq", "error"] == 1
+        assert cache.counts["apq", "skipped"] == 1
+        redis_server.start()
+        await asyncio.sleep(0.35)
+        assert cache.up
+        assert await cache.get("apq", "k") is None  # a new, empty server
+        await cache.set("apq", "k", b"w")
+        assert await cache.get("apq", "k") == b"w"
+        assert cache.counts["apq", "hit"] == 2 and cache.counts["apq", "stored"] == 2
+    finally:
+        await cache.close()
+
+
+def test_the_password_of_the_cache_url_is_not_logged() -> None:
+    cache = SharedCache("redis://user:s3cret@127.0.0.1:1/0")
+    assert "s3cret" not in cache.where and "127.0.0.1:1" in cache.where
