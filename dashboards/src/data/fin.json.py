@@ -181,8 +181,7 @@ def main() -> None:
                     **usage,
                     "label": f"{usage['provider']} {usage['model']}",
                     "costs": [
-                        money(Decimal(a["amount"]), a["currency"])
-                        for a in usage["cost"]["amounts"]
+                        money(Decimal(a["amount"]), a["currency"]) for a in usage["cost"]["amounts"]
                     ],
                 }
                 for usage in data["tokenUsage"]

@@ -142,8 +142,7 @@ def query(
     result: Data = dict(data) if isinstance(data, dict) else {}
     if errors:
         result["errors"] = [
-            {"message": e.get("message"), "path": e.get("path"), "code": code_of(e)}
-            for e in errors
+            {"message": e.get("message"), "path": e.get("path"), "code": code_of(e)} for e in errors
         ]
     return result
 
