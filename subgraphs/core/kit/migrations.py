@@ -5,6 +5,11 @@ revision in ``alembic_version_<hub>`` and only ever touches its own tables.
 
 The functions here drive Alembic over a connection we already hold (the async engine's
 ``run_sync``), so migrations run the same from the CLI, at start-up and in tests.
+
+Replicas of a hub starting together on one PostgreSQL database migrate once: the
+upgrade's transaction first takes the hub's advisory lock (``pg_advisory_xact_lock``,
+one number per hub, released when the transaction ends), so the others wait, then find
+the version table at head and do nothing. SQLite (one process) needs no lock.
 A hub's ``migrations/env.py`` is three lines: it calls :func:`run_environment`.
 """
 
@@ -23,6 +28,7 @@ from sqlalchemy import Connection, MetaData, inspect, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from subgraphs.core.kit.database import Database
+from subgraphs.core.kit.transitions import advisory_key
 
 if TYPE_CHECKING:
     from subgraphs.core.kit.hub import HubDefinition
@@ -76,6 +82,12 @@ async def _upgrade(hub: HubDefinition, db: Database, revision: str) -> None:
         command.upgrade(config, revision)
 
     async with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Another replica migrating holds it until its commit; Alembic then reads
+            # the version table it wrote (a new snapshot per statement) and has no work.
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": migration_lock_key(hub.name)}
+            )
         await conn.run_sync(run)
     after = await current_revisions(hub, db)
     if after != before:
@@ -85,6 +97,11 @@ async def _upgrade(hub: HubDefinition, db: Database, revision: str) -> None:
             ", ".join(sorted(before)) or "empty",
             ", ".join(sorted(after)),
         )
+
+
+def migration_lock_key(hub: str) -> int:
+    """The advisory lock number a hub's upgrade holds on PostgreSQL (stable everywhere)."""
+    return advisory_key("hubgraph_migrations", hub)
 
 
 def head_revisions(hub: HubDefinition) -> set[str]:
