@@ -185,7 +185,11 @@ def test_domain_loader_gives_one_domain_across_the_hubs(up: Up) -> None:
     domain = load(up, "domain.json.py")
     assert domain["slug"] == "custodian" and domain["name"] == "The Custodian"
     assert {"railiance", "net-kingdom"} <= {d["slug"] for d in domain["children"]}
-    assert len(domain["subdomains"]) >= len(domain["children"])
+    subdomains = {d["slug"]: d for d in domain["subdomains"]}
+    assert set(subdomains) >= {d["slug"] for d in domain["children"]}
+    # Across hubs for each sub-domain too: ops' services, dev's tasks, fin's runway.
+    assert {s["name"] for s in subdomains["net-kingdom"]["services"]} >= {"keycloak"}
+    assert subdomains["railiance-platform"]["runway"]["thresholdMonths"] == "3"
     assert [w["id"] for w in domain["workplans"]] == ["CUST-WP-0025"]
     assert domain["openTaskCount"] > 0
     assert {s["name"] for s in domain["services"]} >= {"core-hub", "hub-gateway"}

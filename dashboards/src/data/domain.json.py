@@ -32,7 +32,15 @@ query Domain($slug: String!) {{
     }}
   }}
   domainSummary(slug: $slug) {{
-    subdomains {{ slug name }}
+    subdomains {{
+      slug name
+      parent {{ slug }}
+      openTaskCount
+      services {{ name namespace health }}
+      openIncidents {{ title severity }}
+      budget {{ period usedPercent allocated {MONEY} used {MONEY} }}
+      runway {{ monthsRemaining thresholdMonths belowThreshold }}
+    }}
     openRisks {{ title severity status domainSlug sourceHub updatedAt }}
     activeAlerts {{ title severity status domainSlug sourceHub updatedAt }}
     latestActivityAt
