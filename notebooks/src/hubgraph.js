@@ -48,6 +48,22 @@ export function textInput({name, label, type = "text", value = "", placeholder =
   return wrapper;
 }
 
+/** A labelled checkbox for view(): its value is whether it is checked. */
+export function checkbox({name, label, checked = false}) {
+  const wrapper = document.createElement("div");
+  wrapper.className = "hubgraph-input hubgraph-checkbox";
+  const caption = wrapper.appendChild(document.createElement("label"));
+  const input = caption.appendChild(document.createElement("input"));
+  input.type = "checkbox";
+  input.name = name;
+  input.checked = checked;
+  caption.appendChild(document.createTextNode(` ${label}`));
+  input.addEventListener("input", (event) => event.stopPropagation());
+  input.addEventListener("change", () => wrapper.dispatchEvent(new Event("input", {bubbles: true})));
+  Object.defineProperty(wrapper, "value", {get: () => input.checked});
+  return wrapper;
+}
+
 /** The gateway URL input (name="gateway"), starting from ?gateway= or the default. */
 export function gatewayInput() {
   return textInput({name: "gateway", label: "Gateway URL", type: "url", value: defaultGateway(), delay: 500});

@@ -244,6 +244,7 @@ def test_the_stable_hooks_are_in_place() -> None:
     assert 'element("section", "schema-type")' in explorer
     assert "section.dataset.type = type.name" in explorer
     assert 'name: "search"' in explorer
+    assert 'checkbox({name: "fields"' in explorer
 
 
 def test_the_token_is_never_taken_from_the_url() -> None:
