@@ -3,7 +3,8 @@
 A hub's migration calls ``create_event_tables()`` / ``drop_event_tables()``; what they
 create is frozen here as version 1 of the tables (``tables.py`` is the model; the
 migration test compares the two). A later change to the tables gets its own function
-here and its own revision in every hub.
+here and its own revision in every hub: ``add_delivery_claims()`` (version 2, the
+relay's claim on a delivery, for replicas).
 """
 
 from __future__ import annotations
@@ -97,3 +98,17 @@ def drop_event_tables() -> None:
     op.drop_table("event_deliveries")
     op.drop_index(op.f("ix_event_outbox_occurred_at"), table_name="event_outbox")
     op.drop_table("event_outbox")
+
+
+def add_delivery_claims() -> None:
+    """Version 2: ``event_deliveries.claimed_by`` / ``claimed_until`` (nullable: rows
+    already there are unclaimed)."""
+    with op.batch_alter_table("event_deliveries") as batch:
+        batch.add_column(sa.Column("claimed_by", sa.String(120), nullable=True))
+        batch.add_column(sa.Column("claimed_until", UTCDateTime(timezone=True), nullable=True))
+
+
+def drop_delivery_claims() -> None:
+    with op.batch_alter_table("event_deliveries") as batch:
+        batch.drop_column("claimed_until")
+        batch.drop_column("claimed_by")

@@ -13,6 +13,16 @@ after another — hands each to its transport, and records the result:
 
 Dead deliveries stay visible (``undelivered``, ``/metrics``) until ``retry`` puts them
 back. Deliveries run concurrently across subjects and destinations, never within one.
+
+**Replicas.** Several processes of a hub (on one PostgreSQL database) each run a relay.
+A relay claims what it takes: one statement marks the due deliveries ``claimed_by`` it
+until ``now + lease_s`` (``UPDATE ... WHERE (event_id, destination) IN (SELECT ... FOR
+UPDATE SKIP LOCKED) RETURNING``), so two relays never send the same delivery at once —
+the other skips rows being claimed and passes over rows claimed and not yet run out.
+Writing a result clears the claim, and only while it is still this relay's: a relay
+that died mid-pass leaves its claims to run out, and another relay then takes those
+deliveries (its consumers' inboxes make a resend a duplicate with no effect). SQLite
+(one process) takes the same claims in a plain UPDATE under its write lock.
 """
 
 from __future__ import annotations
@@ -20,19 +30,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, or_, select, tuple_, update
 
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.events.envelope import Event, Outcome
 from subgraphs.core.kit.events.outbox import HubEvents
-from subgraphs.core.kit.events.tables import DEAD, DELIVERED, PENDING
+from subgraphs.core.kit.events.tables import CLAIMANT_LENGTH, DEAD, DELIVERED, PENDING
 
 log = logging.getLogger("hubgraph.events")
 
@@ -58,11 +70,21 @@ class Delivery:
     attempts: int
 
 
+def claimant_name(hub: str) -> str:
+    """Who a relay (or a scheduler) is, in claims: host, process, and a random part, so
+    two of them in one process differ too."""
+    name = f"{hub}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return name[-CLAIMANT_LENGTH:]
+
+
 class Relay:
-    def __init__(self, events: HubEvents, db: Database, transport: Transport) -> None:
+    def __init__(
+        self, events: HubEvents, db: Database, transport: Transport, *, name: str | None = None
+    ) -> None:
         self.events = events
         self.db = db
         self.transport = transport
+        self.name = name or claimant_name(events.hub)  # in claimed_by
         self._results: list[tuple[Delivery, dict[str, Any]]] = []  # of the current pass
 
     async def run(self) -> None:
@@ -94,15 +116,28 @@ class Relay:
                     await wake.wait()
 
     async def _seconds_to_next_due(self) -> float | None:
-        """How long until the earliest pending delivery is due; None if there is none."""
+        """How long until the earliest delivery that can be taken is due (the first
+        pending of its subject and destination, and no other relay's claim on it
+        running); None if there is none."""
         d = self.events.tables.deliveries
+        first = _first_pending(d)
+        due_at = case(
+            (d.c.claimed_until > d.c.next_attempt_at, d.c.claimed_until),
+            else_=d.c.next_attempt_at,
+        )
+        query = (
+            select(func.min(due_at))
+            .join(first, _is_first(d, first))
+            .where(d.c.status == PENDING)
+            .prefix_with(TAG)
+        )
         async with self.db.session() as session:
-            earliest = await session.scalar(
-                select(func.min(d.c.next_attempt_at)).where(d.c.status == PENDING).prefix_with(TAG)
-            )
+            earliest = await session.scalar(query)
         if earliest is None:
             return None
-        if earliest.tzinfo is None:  # SQLite hands an aggregate back as it is stored
+        if isinstance(earliest, str):  # SQLite hands an aggregate back as it is stored
+            earliest = datetime.fromisoformat(earliest)
+        if earliest.tzinfo is None:
             earliest = earliest.replace(tzinfo=UTC)
         return max(0.0, (earliest - datetime.now(UTC)).total_seconds())
 
@@ -119,37 +154,49 @@ class Relay:
         return len(due)
 
     async def _due(self) -> list[Delivery]:
+        """Claim what is due now (see the module's text) and return it."""
         t = self.events.tables
         d, o = t.deliveries, t.outbox
         now = datetime.now(UTC)
-        # the first pending sequence of each subject and destination
-        first = (
-            select(d.c.destination, d.c.subject, func.min(d.c.sequence).label("sequence"))
-            .where(d.c.status == PENDING)
-            .group_by(d.c.destination, d.c.subject)
-            .subquery()
-        )
-        query = (
-            select(d.c.destination, d.c.attempts, d.c.sequence, o)
-            .join(
-                first,
-                and_(
-                    d.c.destination == first.c.destination,
-                    d.c.subject == first.c.subject,
-                    d.c.sequence == first.c.sequence,
-                ),
+        first = _first_pending(d)
+        candidates = (
+            select(d.c.event_id, d.c.destination)
+            .join(first, _is_first(d, first))
+            .where(
+                d.c.status == PENDING,
+                d.c.next_attempt_at <= now,
+                or_(d.c.claimed_until.is_(None), d.c.claimed_until <= now),
             )
-            .join(o, o.c.id == d.c.event_id)
-            .where(d.c.status == PENDING, d.c.next_attempt_at <= now)
             .order_by(d.c.next_attempt_at)
             .limit(BATCH)
+            # PostgreSQL: rows another relay is claiming right now are passed over, not
+            # waited for (SQLite has no such clause, and one writer at a time anyway)
+            .with_for_update(of=d, skip_locked=True)
+        )
+        claim = (
+            update(d)
+            .where(tuple_(d.c.event_id, d.c.destination).in_(candidates))
+            .values(
+                claimed_by=self.name,
+                claimed_until=now + timedelta(seconds=self.events.settings.lease_s),
+            )
+            .returning(d.c.event_id, d.c.destination, d.c.attempts, d.c.next_attempt_at)
             .prefix_with(TAG)
         )
-        async with self.db.session() as session:
-            rows = (await session.execute(query)).mappings().all()
+        async with self.db.transaction(immediate=True) as session:
+            claimed = (await session.execute(claim)).all()
+            if not claimed:
+                return []
+            ids = {row.event_id for row in claimed}
+            events = {
+                row["id"]: _event(self.events.hub, row)
+                for row in (
+                    await session.execute(select(o).where(o.c.id.in_(ids)).prefix_with(TAG))
+                ).mappings()
+            }
         return [
-            Delivery(_event(self.events.hub, row), row["destination"], row["attempts"])
-            for row in rows
+            Delivery(events[row.event_id], row.destination, row.attempts)
+            for row in sorted(claimed, key=lambda row: row.next_attempt_at)
         ]
 
     async def _deliver(self, delivery: Delivery) -> None:
@@ -212,10 +259,32 @@ class Relay:
                         d.c.event_id == delivery.event.id,
                         d.c.destination == delivery.destination,
                         d.c.status == PENDING,
+                        # still ours: a claim that ran out and was taken by another
+                        # relay is that relay's to settle
+                        d.c.claimed_by == self.name,
                     )
-                    .values(**values)
+                    .values(claimed_by=None, claimed_until=None, **values)
                     .prefix_with(TAG)
                 )
+
+
+def _first_pending(d: Any) -> Any:
+    """Per subject and destination, the lowest pending sequence (claimed or not: the
+    next one waits until it is settled)."""
+    return (
+        select(d.c.destination, d.c.subject, func.min(d.c.sequence).label("sequence"))
+        .where(d.c.status == PENDING)
+        .group_by(d.c.destination, d.c.subject)
+        .subquery()
+    )
+
+
+def _is_first(d: Any, first: Any) -> Any:
+    return and_(
+        d.c.destination == first.c.destination,
+        d.c.subject == first.c.subject,
+        d.c.sequence == first.c.sequence,
+    )
 
 
 def _event(hub: str, row: Any) -> Event:
@@ -239,7 +308,13 @@ async def retry(events: HubEvents, db: Database, event_id: uuid.UUID) -> int:
         result = await session.execute(
             update(d)
             .where(d.c.event_id == event_id, d.c.status == DEAD)
-            .values(status=PENDING, attempts=0, next_attempt_at=datetime.now(UTC))
+            .values(
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=datetime.now(UTC),
+                claimed_by=None,
+                claimed_until=None,
+            )
             .prefix_with(TAG)
         )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]

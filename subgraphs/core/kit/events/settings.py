@@ -9,7 +9,10 @@
 * ``HUBGRAPH_EVENTS_RETRY_BASE_S`` (default 0.5) and ``_RETRY_MAX_S`` (default 60):
   the exponential backoff, with full jitter, between attempts;
 * ``HUBGRAPH_EVENTS_POLL_S`` (default 2): how often an idle relay looks for events
-  written by another process.
+  written by another process;
+* ``HUBGRAPH_EVENTS_LEASE_S`` (default 60): how long a relay's claim on the deliveries
+  it is sending holds; a relay that died mid-send leaves them to another replica after
+  that long (longer than any one send may take: the HTTP transport's timeout).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class EventSettings:
     retry_base_s: float = 0.5
     retry_max_s: float = 60.0
     poll_s: float = 2.0  # how often an idle relay looks for events other processes wrote
+    lease_s: float = 60.0  # how long a relay's claim on the deliveries it sends holds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EventSettings:
@@ -55,6 +59,7 @@ class EventSettings:
             retry_base_s=_positive_float(env, "HUBGRAPH_EVENTS_RETRY_BASE_S", 0.5),
             retry_max_s=_positive_float(env, "HUBGRAPH_EVENTS_RETRY_MAX_S", 60.0),
             poll_s=_positive_float(env, "HUBGRAPH_EVENTS_POLL_S", 2.0),
+            lease_s=_positive_float(env, "HUBGRAPH_EVENTS_LEASE_S", 60.0),
         )
 
     def destinations(self, event_type: str) -> list[str]:

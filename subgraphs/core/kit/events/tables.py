@@ -5,7 +5,9 @@
 * ``event_deliveries``: one row per event and destination (a subscribing hub over HTTP,
   or ``nats`` for the JetStream stream): pending, delivered or dead, with its attempts;
   ``sequence`` is the destination's count of events for the subject, which it applies
-  in that order;
+  in that order; ``claimed_by`` / ``claimed_until``: the relay sending it now and until
+  when its claim holds (replicas of a hub never send one delivery at once; a crashed
+  relay's claim runs out and another takes the delivery);
 * ``event_subjects``: per subject and destination, the last sequence handed out;
 * ``event_inbox``: the events this hub applied (or refused), by id — written in the
   transaction of the reaction, so a redelivered event has no second effect;
@@ -32,6 +34,7 @@ from sqlalchemy import (
 from subgraphs.core.kit.orm import JSONDocument, UTCDateTime
 
 SUBJECT_LENGTH = 300
+CLAIMANT_LENGTH = 120
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
@@ -84,6 +87,8 @@ def event_tables(metadata: MetaData) -> EventTables:
         Column("next_attempt_at", UTCDateTime, nullable=False),
         Column("last_error", Text, nullable=True),
         Column("delivered_at", UTCDateTime, nullable=True),
+        Column("claimed_by", String(CLAIMANT_LENGTH), nullable=True),
+        Column("claimed_until", UTCDateTime, nullable=True),
         Index("ix_event_deliveries_due", "status", "next_attempt_at"),
         Index("ix_event_deliveries_order", "destination", "subject", "sequence"),
     )
