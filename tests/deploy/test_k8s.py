@@ -588,6 +588,9 @@ def test_the_gateway_composes_every_hub_through_its_service(rendering: str) -> N
     (gateway,) = [d for d in docs if _name(d) == "Deployment/hubgraph-gateway"]
     args = _args(gateway)
     assert args[:2] == ["gateway", "serve"]
+    # Replicas share no MCP sessions: /mcp must be off or sessionless, which the gateway
+    # is with more than one worker (gateway/http/factory.py).
+    assert "--no-mcp" in args or int(args[args.index("--workers") + 1]) > 1
     subgraphs = dict(args[i + 1].split("=", 1) for i, arg in enumerate(args) if arg == "--subgraph")
     assert set(subgraphs) == set(HUBS)
     (config,) = _of_kind(docs, "ConfigMap")
