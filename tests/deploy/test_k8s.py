@@ -280,8 +280,9 @@ def test_every_container_has_probes_resources_and_a_locked_down_context(renderin
     for doc in _render(rendering):
         for where, container in _containers(doc):
             containers += 1
-            # A Job's container runs to completion: no probes.
-            if doc["kind"] not in ("Job", "CronJob"):
+            # A Job's container and an init container run to completion: no probes
+            # (Kubernetes refuses probes on init containers).
+            if doc["kind"] not in ("Job", "CronJob") and " initContainers/" not in where:
                 for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
                     if probe not in container:
                         problems.append(f"{where}: no {probe}")
@@ -309,6 +310,8 @@ def test_every_container_has_probes_resources_and_a_locked_down_context(renderin
 def test_probes_ask_the_health_endpoints(rendering: str) -> None:
     for doc in _of_kind(_render(rendering), "Deployment"):
         for where, container in _containers(doc):
+            if " initContainers/" in where:
+                continue
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", where
             assert container["startupProbe"]["httpGet"]["path"] == "/healthz", where
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", where
@@ -594,6 +597,12 @@ def test_the_gateway_composes_every_hub_through_its_service(rendering: str) -> N
     subgraphs = dict(args[i + 1].split("=", 1) for i, arg in enumerate(args) if arg == "--subgraph")
     assert set(subgraphs) == set(HUBS)
     (config,) = _of_kind(docs, "ConfigMap")
+    # It starts once every hub is ready (it exits when it cannot compose at start).
+    (wait,) = gateway["spec"]["template"]["spec"]["initContainers"]
+    waited = [arg for arg in wait["args"] if arg.startswith("http")]
+    assert sorted(waited) == sorted(
+        url.replace("/graphql", "/readyz") for url in subgraphs.values()
+    )
     for hub, url in subgraphs.items():
         match = re.fullmatch(r"http://([a-z0-9-]+):(\d+)/graphql", url)
         assert match, url
