@@ -408,7 +408,10 @@ def serve(
     # app from the options, handed over in the environment.
     os.environ[ENV_VAR] = options.to_env()
     os.environ[PARENT_PID_ENV] = str(os.getpid())
-    uvicorn.run("gateway.cli:worker_app", factory=True, workers=workers, **common)
+    from gateway.http.metrics_multiprocess import shared_directory
+
+    with shared_directory():  # /metrics of any worker adds up all of them
+        uvicorn.run("gateway.cli:worker_app", factory=True, workers=workers, **common)
 
 
 def worker_app() -> Starlette:

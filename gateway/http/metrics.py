@@ -1,5 +1,5 @@
-"""Prometheus metrics in the text exposition format (version 0.0.4), written here: a few
-counters, gauges and histograms need no client library.
+"""The gateway's Prometheus metrics, kept and exposed by ``prometheus_client`` (text format
+0.0.4).
 
 Served at ``GET /metrics``:
 
@@ -9,9 +9,10 @@ Served at ``GET /metrics``:
   ``success`` (no errors), ``partial`` (data and errors), ``error`` (errors, no data),
   ``rejected`` (not executed: parse, validation, variables, limits, persisted/trusted
   documents), ``bad_request`` (not a well-formed GraphQL-over-HTTP request),
-  ``unauthenticated`` (a bearer token that does not validate: 401), ``internal_error``. ``operation`` is the operation's name, ``(anonymous)``, or
-  ``(other)`` once ``max_operations`` names are known (clients choose names: the label's
-  cardinality must stay bounded).
+  ``unauthenticated`` (a bearer token that does not validate: 401), ``internal_error``.
+  ``operation`` is the operation's name, ``(anonymous)``, or ``(other)`` once
+  ``max_operations`` names are known (clients choose names: the label's cardinality must
+  stay bounded; with ``--workers N`` each worker admits its own ``max_operations``).
 * ``hubgraph_gateway_request_duration_seconds`` -- histogram of GraphQL request latency.
 * ``hubgraph_gateway_subgraph_fetch_duration_seconds{subgraph}`` -- histogram of each HTTP
   call to a subgraph (retries are calls of their own).
@@ -20,93 +21,160 @@ Served at ``GET /metrics``:
 * ``hubgraph_gateway_plan_cache_hits_total`` / ``_misses_total`` -- the plan cache, summed
   over every supergraph served since start (a reload starts a new cache).
 * ``hubgraph_gateway_persisted_queries_total{result}``, ``..._requests_in_flight``,
-  ``..._supergraph_reloads_total{result}``, ``..._plan_cache_entries``.
+  ``..._supergraph_reloads_total{result}``, ``..._plan_cache_entries``,
+  ``..._apq_entries``, ``..._start_time_seconds``.
 
-Each worker process has its own metrics (``--workers N``): scrape each, or run one worker
-per container.
+The metrics live on a registry of their own per app (never the library's global one), and
+no ``_created`` series are exposed.
+
+**Several worker processes** (``hubgraph gateway serve --workers N``): the command gives
+the workers a private directory in ``PROMETHEUS_MULTIPROC_DIR`` (see
+:mod:`gateway.http.metrics_multiprocess`), so ``prometheus_client`` keeps every value in
+a per-process file there and any worker's ``/metrics`` adds up all of them
+(``MultiProcessCollector``): a scrape sees the whole gateway, whichever worker answers.
+Counters and histograms are summed over every worker that ever ran (a restarted worker's
+counts are kept). Gauges: ``requests_in_flight``, ``plan_cache_entries`` and
+``apq_entries`` are summed over the live workers (each worker has its own caches: the sum
+is what the gateway holds in all); ``start_time_seconds`` is the latest start of a live
+worker (it moves when a worker is restarted). Figures read from a worker's own state (the
+``extra`` callback metrics: cache sizes, reload counts, ...) are written to its file
+after a request (then again a second later, not at each request) and when it answers a
+scrape, so they lag by a second at most while it serves; a supergraph
+reload is counted by each worker that reloads. Anyone starting workers some other way
+(``uvicorn --workers``) gets the same by setting ``PROMETHEUS_MULTIPROC_DIR`` to an empty
+directory before the workers start.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
+import asyncio
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric as Family
+from prometheus_client.registry import Collector
+
+from gateway.http import metrics_multiprocess
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FETCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 ANONYMOUS = "(anonymous)"
 OTHER = "(other)"
+# How often, at most, a worker writes its callback metrics to its file after requests.
+PUBLISH_EVERY_S = 1.0
 
 LabelValues = tuple[str, ...]
+# How the workers' values of a gauge add up (prometheus_client's multiprocess modes).
+MultiprocessMode = Literal[
+    "all",
+    "liveall",
+    "min",
+    "livemin",
+    "max",
+    "livemax",
+    "sum",
+    "livesum",
+    "mostrecent",
+    "livemostrecent",
+]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def _without_created(family: Family) -> Family:
+    """The family without its ``_created`` samples (the library adds them to counters and
+    histograms; switching them off process-wide would reach every other registry)."""
+    family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+    return family
 
 
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
+class _Recorded:
+    """A ``prometheus_client`` metric with its label children cached: ``labels()`` takes
+    a lock and builds a key at each call, this a dict lookup."""
+
+    def __init__(self, metric: Any, label_names: Sequence[str]) -> None:
+        self.metric = metric
+        self.label_names = tuple(label_names)
+        self._children: dict[LabelValues, Any] = {}
+        if not self.label_names:
+            self._children[()] = metric
+
+    def child(self, labels: LabelValues) -> Any:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self.metric.labels(*labels)
+        return child
+
+    def collect(self) -> Iterable[Family]:
+        return [_without_created(family) for family in self.metric.collect()]
 
 
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
-
-
-class Metric:
-    kind = "untyped"
+class Counter(_Recorded):
+    """A counter. ``name`` ends in ``_total``, as exposed (the library adds the suffix to
+    the family's name, so it is given without)."""
 
     def __init__(self, name: str, help: str, labels: Sequence[str] = ()) -> None:
         self.name = name
-        self.help = help
-        self.label_names = tuple(labels)
-
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
-    def samples(self) -> list[str]:
-        raise NotImplementedError
-
-    def render(self) -> list[str]:
-        return self.header() + self.samples()
-
-
-class Counter(Metric):
-    kind = "counter"
-
-    def __init__(self, name: str, help: str, labels: Sequence[str] = ()) -> None:
-        super().__init__(name, help, labels)
-        self.values: dict[LabelValues, float] = {}
-        if not self.label_names:
-            self.values[()] = 0.0
+        super().__init__(
+            prometheus_client.Counter(name.removesuffix("_total"), help, labels, registry=None),
+            labels,
+        )
 
     def inc(self, *labels: str, by: float = 1.0) -> None:
-        self.values[labels] = self.values.get(labels, 0.0) + by
-
-    def get(self, *labels: str) -> float:
-        return self.values.get(labels, 0.0)
-
-    def samples(self) -> list[str]:
-        return [
-            f"{self.name}{_labels(self.label_names, lv)} {_number(v)}"
-            for lv, v in sorted(self.values.items())
-        ]
+        self.child(labels).inc(by)
 
 
-class CallbackMetric(Metric):
-    """A counter or gauge whose samples are read when scraped."""
+class Histogram(_Recorded):
+    def __init__(
+        self, name: str, help: str, buckets: Sequence[float], labels: Sequence[str] = ()
+    ) -> None:
+        self.name = name
+        self.buckets = tuple(sorted(buckets))
+        super().__init__(
+            prometheus_client.Histogram(name, help, labels, registry=None, buckets=self.buckets),
+            labels,
+        )
+
+    def observe(self, value: float, *labels: str) -> None:
+        self.child(labels).observe(value)
+
+
+class Gauge(_Recorded):
+    """A gauge; ``multiprocess_mode`` says how the workers' values add up (see the module
+    docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labels: Sequence[str] = (),
+        *,
+        multiprocess_mode: MultiprocessMode,
+    ) -> None:
+        self.name = name
+        super().__init__(
+            prometheus_client.Gauge(
+                name, help, labels, registry=None, multiprocess_mode=multiprocess_mode
+            ),
+            labels,
+        )
+
+    def set(self, value: float, *labels: str) -> None:
+        self.child(labels).set(value)
+
+
+class CallbackMetric:
+    """A counter or gauge whose samples are read from the process's own state: when
+    scraped, or, with several worker processes, when published to this process's file
+    (counters as increments, so every worker's count adds up; gauges as set values,
+    combined by ``multiprocess_mode``)."""
 
     def __init__(
         self,
@@ -115,60 +183,89 @@ class CallbackMetric(Metric):
         kind: str,
         read: Callable[[], Iterable[tuple[LabelValues, float]]],
         labels: Sequence[str] = (),
+        *,
+        multiprocess_mode: MultiprocessMode = "livesum",
     ) -> None:
-        super().__init__(name, help, labels)
+        if kind not in ("counter", "gauge"):
+            raise ValueError(f"a callback metric is a counter or a gauge, not {kind!r}")
+        self.name = name
+        self.help = help
         self.kind = kind
         self.read = read
+        self.label_names = tuple(labels)
+        self.multiprocess_mode = multiprocess_mode
+        self._published: Counter | Gauge | None = None
+        self._seen: dict[LabelValues, float] = {}
 
-    def samples(self) -> list[str]:
-        return [f"{self.name}{_labels(self.label_names, lv)} {_number(v)}" for lv, v in self.read()]
+    def collect(self) -> Iterable[Family]:
+        family: CounterMetricFamily | GaugeMetricFamily
+        if self.kind == "counter":
+            family = CounterMetricFamily(self.name, self.help, labels=self.label_names)
+        else:
+            family = GaugeMetricFamily(self.name, self.help, labels=self.label_names)
+        for labels, value in self.read():
+            family.add_metric(labels, value)
+        return [family]
+
+    def publish(self) -> None:
+        """Write what the callback reads now to this process's metrics file."""
+        published = self._published
+        if published is None:
+            published = self._published = (
+                Counter(self.name, self.help, self.label_names)
+                if self.kind == "counter"
+                else Gauge(
+                    self.name, self.help, self.label_names, multiprocess_mode=self.multiprocess_mode
+                )
+            )
+        for labels, value in self.read():
+            last = self._seen.get(labels)
+            if last == value:
+                continue
+            self._seen[labels] = value
+            if isinstance(published, Counter):
+                # Read counters only go up, except when their owner starts again.
+                increase = value - (last or 0.0)
+                published.inc(*labels, by=increase if increase >= 0 else value)
+            else:
+                published.set(value, *labels)
 
 
-class Histogram(Metric):
-    kind = "histogram"
+class _Exposition(Collector):
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self.metrics = metrics
 
-    def __init__(
-        self, name: str, help: str, buckets: Sequence[float], labels: Sequence[str] = ()
-    ) -> None:
-        super().__init__(name, help, labels)
-        self.buckets = tuple(sorted(buckets))
-        # per label values: [count in each bucket (not cumulative)..., +Inf], sum
-        self.series: dict[LabelValues, tuple[list[int], list[float]]] = {}
-        if not self.label_names:
-            self.series[()] = ([0] * (len(self.buckets) + 1), [0.0])
-
-    def observe(self, value: float, *labels: str) -> None:
-        series = self.series.get(labels)
-        if series is None:
-            series = self.series[labels] = ([0] * (len(self.buckets) + 1), [0.0])
-        counts, total = series
-        counts[bisect.bisect_left(self.buckets, value)] += 1  # le: value <= bound
-        total[0] += value
-
-    def count(self, *labels: str) -> int:
-        series = self.series.get(labels)
-        return sum(series[0]) if series else 0
-
-    def samples(self) -> list[str]:
-        lines = []
-        for lv, (counts, total) in sorted(self.series.items()):
-            cumulative = 0
-            for bound, count in zip((*self.buckets, math.inf), counts, strict=True):
-                cumulative += count
-                le = f'le="{_number(bound)}"'
-                lines.append(f"{self.name}_bucket{_labels(self.label_names, lv, le)} {cumulative}")
-            lines.append(f"{self.name}_sum{_labels(self.label_names, lv)} {_number(total[0])}")
-            lines.append(f"{self.name}_count{_labels(self.label_names, lv)} {cumulative}")
-        return lines
+    def collect(self) -> Iterator[Family]:
+        metrics = self.metrics
+        if metrics.multiprocess_dir is not None:
+            yield from metrics_multiprocess.collect(metrics.multiprocess_dir)
+            return
+        exposed: list[_Recorded | CallbackMetric] = [
+            metrics.requests,
+            metrics.request_duration,
+            metrics.in_flight_gauge,
+            metrics.fetch_duration,
+            metrics.fetch_errors,
+            metrics.plan_cache_hits,
+            metrics.plan_cache_misses,
+            metrics.persisted,
+            metrics.tool_calls,
+            metrics.tool_duration,
+            metrics.start_time,
+            *metrics.extra,
+        ]
+        for metric in exposed:
+            yield from metric.collect()
 
 
 class GatewayMetrics:
-    """The gateway's metrics. ``gateway_source`` returns the Gateway now serving (plan
-    cache counters are read from it); ``extra`` metrics are rendered after these."""
+    """The gateway's metrics, on a registry of their own. ``extra`` metrics (read from the
+    app's state) are exposed after these."""
 
     def __init__(self, *, max_operations: int = 200) -> None:
         self.max_operations = max_operations
         self._operations: set[str] = set()
+        self.multiprocess_dir = metrics_multiprocess.directory()
         self.started = time.time()
         self.requests = Counter(
             "hubgraph_gateway_requests_total",
@@ -206,15 +303,47 @@ class GatewayMetrics:
             "Latency of MCP tool calls, from the call to its result.",
             REQUEST_BUCKETS,
         )
-        self.in_flight = 0
+        self.plan_cache_hits = Counter(
+            "hubgraph_gateway_plan_cache_hits_total",
+            "Operations found planned in the plan cache.",
+        )
+        self.plan_cache_misses = Counter(
+            "hubgraph_gateway_plan_cache_misses_total",
+            "Operations parsed, validated and planned (not in the plan cache).",
+        )
+        self.in_flight_gauge = Gauge(
+            "hubgraph_gateway_requests_in_flight",
+            "Requests being served now (probes and /metrics not counted).",
+            multiprocess_mode="livesum",
+        )
+        self._in_flight = 0
+        self._in_flight_child = self.in_flight_gauge.child(())
+        self.start_time = Gauge(
+            "hubgraph_gateway_start_time_seconds",
+            "When this gateway process started (Unix time); with several workers, the "
+            "latest start of a live one.",
+            multiprocess_mode="livemax",
+        )
+        self.start_time.set(self.started)
         # Plan cache counters of every Gateway seen, so that the totals survive reloads.
         self._cache_seen: weakref.WeakKeyDictionary[Any, tuple[int, int]] = (
             weakref.WeakKeyDictionary()
         )
-        self._cache_totals = [0, 0]  # hits, misses
-        self.extra: list[Metric] = []
+        self.extra: list[CallbackMetric] = []
+        self._publish_pending = False
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Exposition(self))
 
     # -- recording ------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @in_flight.setter
+    def in_flight(self, value: int) -> None:
+        self._in_flight = value
+        self._in_flight_child.set(value)
 
     def operation_label(self, name: str | None) -> str:
         if not name:
@@ -229,6 +358,8 @@ class GatewayMetrics:
     def observe_request(self, operation: str | None, outcome: str, seconds: float) -> None:
         self.requests.inc(self.operation_label(operation), outcome)
         self.request_duration.observe(seconds)
+        if self.multiprocess_dir is not None and not self._publish_pending:
+            self._publish_soon()
 
     def observe_tool_call(self, tool: str, outcome: str, seconds: float) -> None:
         """An MCP tool call ended. Tool names come from the schema (unknown ones are
@@ -247,54 +378,39 @@ class GatewayMetrics:
         """Add what ``gateway``'s plan cache counted since last looked at."""
         hits, misses = int(gateway.cache_hits), int(gateway.cache_misses)
         seen_hits, seen_misses = self._cache_seen.get(gateway, (0, 0))
+        if hits == seen_hits and misses == seen_misses:
+            return
         # A Gateway's counters only go up, except when reset before it serves (warm-up).
-        self._cache_totals[0] += max(hits - seen_hits, 0)
-        self._cache_totals[1] += max(misses - seen_misses, 0)
+        if hits > seen_hits:
+            self.plan_cache_hits.inc(by=hits - seen_hits)
+        if misses > seen_misses:
+            self.plan_cache_misses.inc(by=misses - seen_misses)
         self._cache_seen[gateway] = (hits, misses)
+
+    # -- several processes ------------------------------------------------------------
+
+    def publish(self) -> None:
+        """With several worker processes: write what this process's callback metrics
+        read now to its file."""
+        self._publish_pending = False
+        for metric in self.extra:
+            metric.publish()
+
+    def _publish_soon(self) -> None:
+        """Publish now, and once more a second later for whatever changes meanwhile (the
+        requests of that second publish nothing themselves)."""
+        self.publish()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._publish_pending = True
+        loop.call_later(PUBLISH_EVERY_S, self.publish)
 
     # -- exposition -----------------------------------------------------------------
 
-    def plan_cache_metrics(self) -> list[Metric]:
-        return [
-            CallbackMetric(
-                "hubgraph_gateway_plan_cache_hits_total",
-                "Operations found planned in the plan cache.",
-                "counter",
-                lambda: [((), self._cache_totals[0])],
-            ),
-            CallbackMetric(
-                "hubgraph_gateway_plan_cache_misses_total",
-                "Operations parsed, validated and planned (not in the plan cache).",
-                "counter",
-                lambda: [((), self._cache_totals[1])],
-            ),
-        ]
-
     def render(self) -> bytes:
-        metrics: list[Metric] = [
-            self.requests,
-            self.request_duration,
-            CallbackMetric(
-                "hubgraph_gateway_requests_in_flight",
-                "Requests being served now (probes and /metrics not counted).",
-                "gauge",
-                lambda: [((), self.in_flight)],
-            ),
-            self.fetch_duration,
-            self.fetch_errors,
-            *self.plan_cache_metrics(),
-            self.persisted,
-            self.tool_calls,
-            self.tool_duration,
-            CallbackMetric(
-                "hubgraph_gateway_start_time_seconds",
-                "When this gateway process started (Unix time).",
-                "gauge",
-                lambda: [((), self.started)],
-            ),
-            *self.extra,
-        ]
-        lines: list[str] = []
-        for metric in metrics:
-            lines.extend(metric.render())
-        return ("\n".join(lines) + "\n").encode()
+        if self.multiprocess_dir is not None:
+            self.publish()
+            metrics_multiprocess.forget_dead_workers(self.multiprocess_dir)
+        return generate_latest(self.registry)

@@ -19,12 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli_app
 from gateway.engine import Gateway, GatewaySettings
 from gateway.http.factory import ServeOptions
-from gateway.http.metrics import Counter, Histogram
+from gateway.http.metrics import GatewayMetrics
 from gateway.http.settings import ServerSettings
 from gateway.reload import ReloadingGateway
 from gateway.server import create_gateway_app
@@ -56,23 +57,34 @@ def parse_metrics(text: str) -> dict[str, float]:
 
 
 def test_metric_exposition_format() -> None:
-    counter = Counter("c_total", "A counter.", ("a",))
-    counter.inc('x"y\\z\n')
-    assert counter.render() == [
-        "# HELP c_total A counter.",
-        "# TYPE c_total counter",
-        'c_total{a="x\\"y\\\\z\\n"} 1',
+    """prometheus_client writes the exposition: counters keep their ``_total`` name, label
+    values are escaped, histograms are cumulative, and no ``_created`` series appear."""
+    metrics = GatewayMetrics()
+    metrics.persisted.inc('x"y\\z\n')
+    for value in (0.003, 0.5, 5.0):
+        metrics.request_duration.observe(value)
+    text = metrics.render().decode()
+    assert "_created" not in text
+    lines = text.splitlines()
+    assert "# TYPE hubgraph_gateway_persisted_queries_total counter" in lines
+    assert 'hubgraph_gateway_persisted_queries_total{result="x\\"y\\\\z\\n"} 1.0' in lines
+    histogram = [
+        line for line in lines if line.startswith("hubgraph_gateway_request_duration_seconds")
     ]
-    histogram = Histogram("h_seconds", "A histogram.", (0.1, 1.0))
-    for value in (0.05, 0.5, 5.0):
-        histogram.observe(value)
-    assert histogram.render()[2:] == [
-        'h_seconds_bucket{le="0.1"} 1',
-        'h_seconds_bucket{le="1"} 2',
-        'h_seconds_bucket{le="+Inf"} 3',
-        "h_seconds_sum 5.55",
-        "h_seconds_count 3",
+    assert histogram[:2] == [
+        'hubgraph_gateway_request_duration_seconds_bucket{le="0.005"} 1.0',
+        'hubgraph_gateway_request_duration_seconds_bucket{le="0.01"} 1.0',
     ]
+    assert histogram[-5:] == [
+        'hubgraph_gateway_request_duration_seconds_bucket{le="5.0"} 3.0',
+        'hubgraph_gateway_request_duration_seconds_bucket{le="10.0"} 3.0',
+        'hubgraph_gateway_request_duration_seconds_bucket{le="+Inf"} 3.0',
+        "hubgraph_gateway_request_duration_seconds_count 3.0",
+        "hubgraph_gateway_request_duration_seconds_sum 5.503",
+    ]
+    parsed = {f.name: f for f in text_string_to_metric_families(text)}
+    assert parsed["hubgraph_gateway_requests"].type == "counter"
+    assert parsed["hubgraph_gateway_request_duration_seconds"].type == "histogram"
 
 
 async def test_metrics_count_requests_latency_subgraph_fetches_and_the_plan_cache() -> None:
@@ -118,7 +130,7 @@ async def test_metrics_count_requests_latency_subgraph_fetches_and_the_plan_cach
         assert second['hubgraph_gateway_requests_total{operation="Top",outcome="partial"}'] == 1
         assert second[products_fetches] == 3
         # 1 attempt + 2 retries, each a failed call of its own.
-        errors = 'hubgraph_gateway_subgraph_fetch_errors_total{subgraph="reviews",code="SUBREQUEST_HTTP_ERROR"}'
+        errors = 'hubgraph_gateway_subgraph_fetch_errors_total{code="SUBREQUEST_HTTP_ERROR",subgraph="reviews"}'
         assert second[errors] == 3
         assert second["hubgraph_gateway_plan_cache_hits_total"] == 2
         assert second["hubgraph_gateway_request_duration_seconds_count"] == 5
