@@ -32,8 +32,16 @@ LOADERS = sorted(p.name for p in DATA.glob("*.json.py"))
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     starter = running_up(tmp_path_factory.mktemp("dashboards-up"))
     start = next(starter)
-    system = start("--demo", "--embedded")
-    system.wait_until_announced()
+    for attempt in range(3):
+        system = start("--demo", "--embedded")
+        try:
+            system.wait_until_announced()
+            break
+        except AssertionError:
+            # A free port picked here can be taken by another test before up listens on
+            # it; up then says so and exits. Try other ports; fail on anything else.
+            if attempt == 2 or "cannot listen on" not in "".join(system.output()):
+                raise
     yield system
     system.stop()
     next(starter, None)
