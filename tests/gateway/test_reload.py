@@ -696,3 +696,44 @@ def test_serve_exits_2_with_the_composition_errors(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "cannot compose the supergraph" in result.output and "Product.name" in result.output
+
+
+async def test_replicas_composing_from_the_live_hubs_converge_on_one_supergraph(
+    three: ThreeSubgraphs, composer: Composer
+) -> None:
+    """Gateway replicas each compose the hubs' live SDL (issue 19): they start on the
+    same supergraph, a redeployed hub moves every one of them to the same new one within
+    a poll interval or so, and /readyz names it, so an operator sees that they agree."""
+    interval = 0.1
+    replicas = []
+    for _ in range(3):
+        source = SubgraphList(three.specs(), composer=composer)
+        sdl, digest = await load(source)
+        replicas.append(
+            ReloadingGateway(Gateway(sdl), source, digest=digest, poll_interval=interval)
+        )
+    try:
+        for replica in replicas:
+            replica.start()
+        before = {replica.supergraph_hash for replica in replicas}
+        assert len(before) == 1
+        three.review_app.app = GraphQL(reviews_v2)
+        await until(
+            lambda: (
+                len({r.supergraph_hash for r in replicas} - before) == 1
+                and all(r.supergraph_hash not in before for r in replicas)
+            ),
+            "every replica on the new supergraph",
+            within=30,
+        )
+        after = {replica.supergraph_hash for replica in replicas}
+        assert len(after) == 1
+        # A replica started now composes the very same supergraph.
+        fresh_sdl, _ = await load(SubgraphList(three.specs(), composer=composer))
+        fresh = ReloadingGateway(Gateway(fresh_sdl)).supergraph_hash
+        async with asgi_client(create_gateway_app(replicas[0])) as client:
+            ready = (await client.get("/readyz")).json()
+        assert ready["supergraph"] == next(iter(after)) == fresh
+    finally:
+        for replica in replicas:
+            await replica.close()
