@@ -86,15 +86,16 @@ class Site:
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         output: IO[str] | None = None,
+        cwd: Path | None = None,
     ) -> int:
-        """``npm run SCRIPT -- ARGS`` in the site's directory, its output passed through
-        (or into ``output``); the exit status."""
+        """``npm run SCRIPT -- ARGS`` in the site's directory (or ``cwd``, a copy of it),
+        its output passed through (or into ``output``); the exit status."""
         command = [npm, "run", "--silent", script]
         if args:
             command += ["--", *args]
         return subprocess.call(
             command,
-            cwd=self.directory,
+            cwd=cwd or self.directory,
             env={**os.environ, **(env or {})},
             stdout=output,
             stderr=None if output is None else subprocess.STDOUT,
