@@ -9,12 +9,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -46,8 +47,12 @@ def subgraphs() -> Iterator[tuple[LiveServer, LiveServer]]:
 
 def _samples(text: str) -> dict[str, float]:
     """``name{labels}`` (labels in name order) -> value, through the library's parser."""
+    return _samples_of(text_string_to_metric_families(text))
+
+
+def _samples_of(families: Iterable[Metric]) -> dict[str, float]:
     samples = {}
-    for family in text_string_to_metric_families(text):
+    for family in families:
         for sample in family.samples:
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
             samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
@@ -87,15 +92,6 @@ def _served_by(directory: str) -> dict[int, float]:
         samples = _samples_of(MultiProcessCollector.merge([path]))
         counts[pid] = samples.get(COUNTED, 0.0)
     return counts
-
-
-def _samples_of(families: object) -> dict[str, float]:
-    samples = {}
-    for family in families:  # type: ignore[attr-defined]
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
-    return samples
 
 
 def test_every_scrape_counts_the_requests_of_both_workers(
