@@ -462,6 +462,26 @@ def create_gateway_app(
             lambda: [((), len(persisted.store))],
         ),
     ]
+    if shared is not None:
+        # Redis under the APQ store: what each lookup and write came to, and whether it
+        # is in use now (0 while an outage has it skipped).
+        metrics.extra += [
+            CallbackMetric(
+                "hubgraph_gateway_shared_cache_operations_total",
+                "Shared-cache (Redis) operations by cache and result: hit, miss, stored, "
+                "error, skipped (Redis marked down), rejected (not the document asked for).",
+                "counter",
+                lambda: [((cache, result), n) for (cache, result), n in shared.counts.items()],
+                ("cache", "result"),
+            ),
+            CallbackMetric(
+                "hubgraph_gateway_shared_cache_up",
+                "1 while the shared cache (Redis) is used, 0 while an outage has it skipped.",
+                "gauge",
+                lambda: [((), 1.0 if shared.up else 0.0)],
+                multiprocess_mode="min",
+            ),
+        ]
     readiness = ReadinessCheck(
         reloading, timeout_s=settings.readiness_timeout_s, cache_s=settings.readiness_cache_s
     )

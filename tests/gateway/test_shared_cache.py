@@ -128,16 +128,33 @@ async def test_a_document_registered_on_one_replica_is_found_by_hash_on_another(
 
 async def test_redis_going_away_is_a_miss_never_an_error(redis_server: RedisServer) -> None:
     async with replica(redis_server.url) as (client, _):
+        await client.post("/graphql", json=WITH_TEXT)  # registered: stored in Redis
+        scraped = (await client.get("/metrics")).text
+        assert (
+            'hubgraph_gateway_shared_cache_operations_total{cache="apq",result="stored"} 1.0'
+            in scraped
+        )
+        assert "hubgraph_gateway_shared_cache_up 1.0" in scraped
         redis_server.stop()
-        missed = await client.post("/graphql", json=HASH_ONLY)
+        other = {"query": "{ topProducts { upc } }"}
+        other_hash = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(other["query"])}}
+        missed = await client.post("/graphql", json={"extensions": other_hash})
         assert missed.status_code == 200
         assert missed.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
         # The client resends the text, as the protocol says; it is answered, and this
         # replica remembers it on its own.
-        sent = await client.post("/graphql", json=WITH_TEXT)
-        assert sent.json()["data"]["topProducts"][0]["name"] == "Product 1"
-        again = await client.post("/graphql", json=HASH_ONLY)
-        assert again.json()["data"]["topProducts"][0]["name"] == "Product 1"
+        sent = await client.post("/graphql", json={**other, "extensions": other_hash})
+        assert sent.json()["data"]["topProducts"][0]["upc"] == "p1"
+        again = await client.post("/graphql", json={"extensions": other_hash})
+        assert again.json()["data"]["topProducts"][0]["upc"] == "p1"
+        # The outage is visible to an operator, not to clients.
+        scraped = (await client.get("/metrics")).text
+        assert (
+            'hubgraph_gateway_shared_cache_operations_total{cache="apq",result="error"} 1.0'
+            in scraped
+        )
+        assert 'result="skipped"' in scraped
+        assert "hubgraph_gateway_shared_cache_up 0.0" in scraped
 
 
 async def test_a_document_in_redis_that_does_not_match_its_hash_is_refused(
