@@ -42,7 +42,7 @@ def test_migrate_and_demo_commands(tmp_path: Path) -> None:
     env = _env(tmp_path / "home")
     migrated = _hubgraph("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    assert "core: at 0002" in migrated.stderr
+    assert "core: at 0003" in migrated.stderr
     first = _hubgraph("core", "demo", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "demo data loaded" in first.stderr

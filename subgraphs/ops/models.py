@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from subgraphs.core.kit.claims import CLAIMANT_LENGTH
 from subgraphs.core.kit.events.tables import event_tables
 from subgraphs.core.kit.orm import (
     TYPE_ANNOTATION_MAP,
@@ -105,6 +106,21 @@ class Probe(RowIdentity, Base):
     body_match: Mapped[str | None] = mapped_column(Text)
     interval_s: Mapped[int] = mapped_column(Integer, default=60)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProbeClaim(Base):
+    """Which replica of the hub ran a probe last, and when the probe's next interval
+    starts: a replica runs a probe only by claiming its interval here
+    (``probe_records.claim_run``), so replicas never probe a target twice in one."""
+
+    __tablename__ = "probe_claims"
+
+    probe_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("probes.id", ondelete="CASCADE"), primary_key=True
+    )
+    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str] = mapped_column(String(CLAIMANT_LENGTH))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ProbeResult(Base):

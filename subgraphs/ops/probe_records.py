@@ -14,16 +14,24 @@ rules' verdicts.
   flapping service does not open one per streak). When ``recovered`` says the service
   just became healthy again, each open incident affecting it gets a timeline entry; it
   is not resolved automatically (a person decides that).
+* Claims (``claim_run``): before a run, the scheduler of one replica of the hub claims
+  the probe's current interval in ``probe_claims``; a replica that finds it claimed
+  does not run the probe, and learns when its next interval starts.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.core.kit.claims import database_now
 from subgraphs.ops import models, service
 from subgraphs.ops.health import Thresholds, derive_health, recovered, should_open_incident
 from subgraphs.ops.probes import ProbeResult, ProbeSpec
@@ -66,6 +74,57 @@ async def probes_of(session: AsyncSession, service_id: uuid.UUID) -> list[Schedu
         .order_by(models.Probe.kind, models.Probe.target)
     )
     return [scheduled(p) for p in rows.all()]
+
+
+async def claim_run(
+    session: AsyncSession, probe_id: str, interval_s: float, claimant: str
+) -> float | None:
+    """Claim the current interval's run of a probe for ``claimant``, in ``session``'s
+    transaction (on SQLite, open it with the write lock: ``transaction(immediate=True)``).
+
+    None: claimed, run it now. Otherwise how many seconds until its next interval
+    starts (another replica has run it in this one), or ``math.inf`` when the probe is
+    gone. Intervals follow each other: the next starts one ``interval_s`` after the
+    one just claimed, or one after now when runs were missed (they are not made up), so
+    two runs of a probe are never in one interval whichever replicas make them.
+    """
+    pid = uuid.UUID(probe_id)
+    if await session.scalar(select(models.Probe.id).where(models.Probe.id == pid)) is None:
+        return math.inf
+    claims: Any = models.ProbeClaim.__table__
+    step = timedelta(seconds=interval_s)
+    now = await database_now(session)
+    # Locked (PostgreSQL): a second replica claiming waits, then reads the first's claim.
+    due = await session.scalar(
+        select(claims.c.next_due_at).where(claims.c.probe_id == pid).with_for_update()
+    )
+    if due is None:
+        first = _insert_ignoring_conflict(session, claims).values(
+            probe_id=pid, next_due_at=now + step, claimed_by=claimant, claimed_at=now
+        )
+        if (await session.execute(first.returning(claims.c.probe_id))).first() is not None:
+            return None
+        # another replica claimed its first run just now
+        due = await session.scalar(select(claims.c.next_due_at).where(claims.c.probe_id == pid))
+        assert due is not None
+        return max(0.0, (due - now).total_seconds())
+    # (a next interval further off than one step was set under a longer interval)
+    if now < due <= now + step:
+        return (due - now).total_seconds()
+    after = due + step if now < due + step <= now + step else now + step
+    await session.execute(
+        update(claims)
+        .where(claims.c.probe_id == pid)
+        .values(next_due_at=after, claimed_by=claimant, claimed_at=now)
+    )
+    return None
+
+
+def _insert_ignoring_conflict(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)

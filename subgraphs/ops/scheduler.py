@@ -23,6 +23,14 @@ a probe's timeout starts when it gets its turn.
 
 Failures of ``due`` or ``record`` (or of anything else in a run) are logged and the loop
 goes on; a ``due`` that fails keeps the previous schedule.
+
+Replicas: with a third callable, ``claim(probe)``, several schedulers (one per process of
+the hub, on one database) share the probes. A run due here first claims the probe's
+interval (when it gets its concurrency slot, just before probing): ``None`` means this
+scheduler won it and runs the probe; a number of seconds means another replica has run
+it in this interval, so this one skips it and looks again when the next interval starts
+(plus its jitter). A claim that fails is logged and the run skipped (nothing could be
+recorded either).
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ class ScheduledProbe:
 
 Due = Callable[[], Awaitable[list[ScheduledProbe]]]
 Record = Callable[[ScheduledProbe, ProbeResult], Awaitable[None]]
+# None: claimed, run it; else seconds until the probe may be claimed again
+Claim = Callable[[ScheduledProbe], Awaitable[float | None]]
 
 
 class ProbeScheduler:
@@ -70,6 +80,7 @@ class ProbeScheduler:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        claim: Claim | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -79,6 +90,8 @@ class ProbeScheduler:
             raise ValueError("tick_s must be a positive number of seconds")
         self._due = due
         self._record = record
+        self._claim = claim
+        self.lost_claims = 0  # runs skipped: another replica had the probe's interval
         self._jitter_s = jitter_s
         self.tick_s = tick_s
         self._clock = clock
@@ -198,6 +211,15 @@ class ProbeScheduler:
     async def _run(self, probe: ScheduledProbe) -> None:
         try:
             async with self._slots:
+                if self._claim is not None:
+                    try:
+                        wait = await self._claim(probe)
+                    except Exception:
+                        log.exception("probe %s: claiming its run failed", probe.probe_id)
+                        return
+                    if wait is not None:
+                        self._ran_elsewhere(probe, wait)
+                        return
                 result = await run_probe(probe.spec, ssl_context=self._ssl_context)
             async with self._record_lock:
                 await self._record(probe, result)
@@ -205,3 +227,9 @@ class ProbeScheduler:
             log.exception(
                 "probe %s (service %s): recording failed", probe.probe_id, probe.service_id
             )
+
+    def _ran_elsewhere(self, probe: ScheduledProbe, wait: float) -> None:
+        """Another replica has this interval: look again when the next one starts."""
+        self.lost_claims += 1
+        if probe.probe_id in self._next_run and math.isfinite(wait):
+            self._next_run[probe.probe_id] = self._clock() + max(0.0, wait) + self._jitter(probe)

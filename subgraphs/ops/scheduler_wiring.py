@@ -15,9 +15,10 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+from subgraphs.core.kit.claims import claimant_name
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.settings import HubSettings
-from subgraphs.ops.probe_records import DEFAULT_KEEP, due_probes, record_result
+from subgraphs.ops.probe_records import DEFAULT_KEEP, claim_run, due_probes, record_result
 from subgraphs.ops.probes import ProbeResult
 from subgraphs.ops.scheduler import ProbeScheduler, ScheduledProbe
 
@@ -40,10 +41,26 @@ def history_size(settings: HubSettings) -> int:
     return keep
 
 
-def build_scheduler(settings: HubSettings, db: Database, **overrides: float) -> ProbeScheduler:
-    """The scheduler over this hub's probes: ``due`` reads them, ``record`` stores each
-    result in its own transaction (health, incidents: ``probe_records``)."""
+def build_scheduler(
+    settings: HubSettings,
+    db: Database,
+    *,
+    name: str | None = None,
+    claims: bool = True,
+    **overrides: float,
+) -> ProbeScheduler:
+    """The scheduler over this hub's probes: ``due`` reads them, ``claim`` takes a
+    probe's interval for this process (so replicas of the hub on one database never run
+    a probe twice in one interval), ``record`` stores each result in its own transaction
+    (health, incidents: ``probe_records``). ``name``: who claims, in ``probe_claims``;
+    ``claims=False``: no claims (one process only; for a test's injected clock, which
+    claims judged by the database's clock would not follow)."""
     keep = history_size(settings)
+    claimant = name or claimant_name("ops", "probes")
+
+    async def claim(probe: ScheduledProbe) -> float | None:
+        async with db.transaction(immediate=True) as session:
+            return await claim_run(session, probe.probe_id, probe.interval_s, claimant)
 
     async def due() -> list[ScheduledProbe]:
         async with db.session() as session:
@@ -58,7 +75,12 @@ def build_scheduler(settings: HubSettings, db: Database, **overrides: float) -> 
         "jitter_s": float(settings.options.get("probe_jitter_s", 2.0)),
         **overrides,
     }
-    return ProbeScheduler(due, record, **options)  # type: ignore[arg-type]
+    return ProbeScheduler(
+        due,
+        record,
+        claim=claim if claims else None,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 @asynccontextmanager

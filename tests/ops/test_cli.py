@@ -32,7 +32,7 @@ def hubgraph(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_migrate_then_demo_twice_then_serve(tmp_path: Path) -> None:
     migrated = hubgraph(tmp_path, "migrate", "--hub", "ops")
     assert migrated.returncode == 0, migrated.stderr
-    assert "ops: at 0002" in migrated.stderr + migrated.stdout
+    assert "ops: at 0004" in migrated.stderr + migrated.stdout
     first = hubgraph(tmp_path, "ops", "demo")
     assert first.returncode == 0, first.stderr
     assert "12 services" in first.stderr + first.stdout

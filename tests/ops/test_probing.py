@@ -159,7 +159,11 @@ def test_the_scheduler_records_each_service_s_probes(
     async def run() -> None:
         db = Database(ops_database_url)
         try:
-            scheduler = build_scheduler(settings, db, clock=lambda: clock[0], jitter_s=0)
+            # (no claims: they follow the database's clock, not this one; replicas:
+            # test_scheduler_replicas.py)
+            scheduler = build_scheduler(
+                settings, db, claims=False, clock=lambda: clock[0], jitter_s=0
+            )
             # the first tick schedules each probe's first run within its interval
             assert await scheduler.run_once() == []
             for _ in range(3):

@@ -30,9 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -41,10 +39,11 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, tuple_, update
 
+from subgraphs.core.kit.claims import claimant_name
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.events.envelope import Event, Outcome
 from subgraphs.core.kit.events.outbox import HubEvents
-from subgraphs.core.kit.events.tables import CLAIMANT_LENGTH, DEAD, DELIVERED, PENDING
+from subgraphs.core.kit.events.tables import DEAD, DELIVERED, PENDING
 
 log = logging.getLogger("hubgraph.events")
 
@@ -70,13 +69,6 @@ class Delivery:
     attempts: int
 
 
-def claimant_name(hub: str) -> str:
-    """Who a relay (or a scheduler) is, in claims: host, process, and a random part, so
-    two of them in one process differ too."""
-    name = f"{hub}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    return name[-CLAIMANT_LENGTH:]
-
-
 class Relay:
     def __init__(
         self, events: HubEvents, db: Database, transport: Transport, *, name: str | None = None
@@ -84,7 +76,7 @@ class Relay:
         self.events = events
         self.db = db
         self.transport = transport
-        self.name = name or claimant_name(events.hub)  # in claimed_by
+        self.name = name or claimant_name(events.hub, "relay")  # in claimed_by
         self._results: list[tuple[Delivery, dict[str, Any]]] = []  # of the current pass
 
     async def run(self) -> None:
@@ -183,7 +175,8 @@ class Relay:
             .returning(d.c.event_id, d.c.destination, d.c.attempts, d.c.next_attempt_at)
             .prefix_with(TAG)
         )
-        async with self.db.transaction(immediate=True) as session:
+        # one statement: atomic on SQLite too (it takes the write lock for itself)
+        async with self.db.transaction() as session:
             claimed = (await session.execute(claim)).all()
             if not claimed:
                 return []
@@ -251,17 +244,34 @@ class Relay:
 
     async def _write(self, results: list[tuple[Delivery, dict[str, Any]]]) -> None:
         d = self.events.tables.deliveries
+        keys = [(delivery.event.id, delivery.destination) for delivery, _ in results]
         async with self.db.transaction() as session:
+            # The pass's rows still ours: a claim that ran out and was taken by another
+            # relay is that relay's to settle. Locked all at once and without waiting
+            # (PostgreSQL): a row another transaction holds (deleted meanwhile, say) is
+            # left as it is — it is sent again once the claim runs out — so this write
+            # never waits in the middle of its rows, and never deadlocks with one.
+            ours = {
+                (row.event_id, row.destination)
+                for row in await session.execute(
+                    select(d.c.event_id, d.c.destination)
+                    .where(
+                        tuple_(d.c.event_id, d.c.destination).in_(keys),
+                        d.c.status == PENDING,
+                        d.c.claimed_by == self.name,
+                    )
+                    .with_for_update(skip_locked=True)
+                    .prefix_with(TAG)
+                )
+            }
             for delivery, values in results:
+                if (delivery.event.id, delivery.destination) not in ours:
+                    continue
                 await session.execute(
                     update(d)
                     .where(
                         d.c.event_id == delivery.event.id,
                         d.c.destination == delivery.destination,
-                        d.c.status == PENDING,
-                        # still ours: a claim that ran out and was taken by another
-                        # relay is that relay's to settle
-                        d.c.claimed_by == self.name,
                     )
                     .values(claimed_by=None, claimed_until=None, **values)
                     .prefix_with(TAG)

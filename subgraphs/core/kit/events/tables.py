@@ -31,10 +31,10 @@ from sqlalchemy import (
     Uuid,
 )
 
+from subgraphs.core.kit.claims import CLAIMANT_LENGTH
 from subgraphs.core.kit.orm import JSONDocument, UTCDateTime
 
 SUBJECT_LENGTH = 300
-CLAIMANT_LENGTH = 120
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
