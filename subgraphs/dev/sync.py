@@ -14,6 +14,9 @@ keeps them consistent (the workplan's "make fix-consistency" / "check-consistenc
   differing from ``file_status`` (what the file said at the last import) and written back
   by ``write_back``: only that task's ``status:`` line and the front matter's ``updated``
   date change (``workplan_writeback.set_task_statuses``), every other byte stays.
+* **One run at a time** per database: replicas of the hub (or jobs) running sync at
+  once take turns (a PostgreSQL advisory lock held for the run), so a file is written
+  back once and never read half-way through another run's write-back.
 * **check** compares files with the database without changing either and lists each
   difference with file and line: errors (the database and the file disagree on what the
   work is) and warnings (statuses changed through the API, not yet written back).
@@ -51,6 +54,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.core.kit.claims import one_at_a_time
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.orm import utcnow
 from subgraphs.dev.models import Decision, Phase, Task, TaskDependency, TaskReference, Workplan
@@ -64,6 +68,7 @@ from subgraphs.dev.workplan_format import (
 from subgraphs.dev.workplan_writeback import set_task_statuses
 
 OPEN_FENCE = b"---"
+SYNC_JOB = "dev_workplan_sync"  # one sync run at a time per database
 
 # A workplan is a hand-written markdown file: tens of kilobytes, a few hundred at most.
 # Anything past this bound is refused unread (it would cost memory and parse time and
@@ -295,7 +300,18 @@ async def sync_paths(
 
     Three steps: read every file (skipping the parse of unchanged ones), refuse every
     workplan id defined by more than one file, then import the rest one transaction
-    per file. Any one file's problem, expected or not, is that file's error."""
+    per file. Any one file's problem, expected or not, is that file's error.
+
+    One run at a time per database (``kit.claims.one_at_a_time``): replicas of the hub
+    or jobs running sync at once take turns, so a file is never written back twice nor
+    read half-way through another run's write-back; the later run finds it unchanged."""
+    async with one_at_a_time(db, SYNC_JOB):
+        return await _sync_paths(db, paths, write_back=write_back, today=today)
+
+
+async def _sync_paths(
+    db: Database, paths: Sequence[Path], *, write_back: bool, today: date | None
+) -> SyncReport:
     listing = workplan_files(paths)
     report = SyncReport(problems=[f"{path}: {MISSING}" for path in listing.missing])
     stored = await _stored_sources(db)
