@@ -32,12 +32,13 @@ import contextlib
 import logging
 import random
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, tuple_, update
 
 from subgraphs.core.kit.claims import claimant_name
 from subgraphs.core.kit.database import Database
@@ -264,17 +265,27 @@ class Relay:
                     .prefix_with(TAG)
                 )
             }
+            # one statement per kind of outcome, sent with all its rows at once
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
             for delivery, values in results:
-                if (delivery.event.id, delivery.destination) not in ours:
-                    continue
+                if (delivery.event.id, delivery.destination) in ours:
+                    groups[tuple(sorted(values))].append(
+                        {"key_id": delivery.event.id, "key_to": delivery.destination, **values}
+                    )
+            for columns, rows in groups.items():
                 await session.execute(
                     update(d)
                     .where(
-                        d.c.event_id == delivery.event.id,
-                        d.c.destination == delivery.destination,
+                        d.c.event_id == bindparam("key_id"),
+                        d.c.destination == bindparam("key_to"),
                     )
-                    .values(claimed_by=None, claimed_until=None, **values)
-                    .prefix_with(TAG)
+                    .values(
+                        claimed_by=None,
+                        claimed_until=None,
+                        **{column: bindparam(column) for column in columns},
+                    )
+                    .prefix_with(TAG),
+                    rows,
                 )
 
 
