@@ -69,7 +69,7 @@ def hits() -> Iterator[tuple[Hits, LiveServer]]:
     server.stop()
 
 
-async def _register(db: Database, url: str) -> None:
+async def _register(db: Database, url: str, interval_s: int = INTERVAL_S) -> None:
     async with db.transaction() as session:
         for i in range(TARGETS):
             svc = models.Service(name=f"svc-{i}", namespace="replicas", domain_slug="ops")
@@ -82,7 +82,7 @@ async def _register(db: Database, url: str) -> None:
                     target=f"{url}/hit/t{i}",
                     timeout_s=2.0,
                     expected_status=200,
-                    interval_s=INTERVAL_S,
+                    interval_s=interval_s,
                 )
             )
 
