@@ -361,6 +361,10 @@ class ReloadingGateway:
         """The ``n`` most used operations, most used first."""
         return [k for k, _ in heapq.nlargest(n, self._uses.items(), key=lambda kv: kv[1])]
 
+    def use_counts(self, keys: list[OperationKey]) -> list[tuple[OperationKey, int]]:
+        """How often each of ``keys`` was used (as counted for warm-up, aged)."""
+        return [(key, self._uses.get(key, 0)) for key in keys]
+
     # -- reloading --------------------------------------------------------------------
 
     def on_reload(self, listener: Callable[[Gateway], None]) -> None:

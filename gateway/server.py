@@ -28,6 +28,7 @@ uvicorn lets in-flight requests finish, then the lifespan closes every subgraph 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import AsyncIterator
@@ -482,6 +483,12 @@ def create_gateway_app(
                 multiprocess_mode="min",
             ),
         ]
+    warmup = None
+    if shared is not None:
+        from gateway.shared_plans import SharedPlanWarmup
+
+        # Replicas tell each other what they plan most (documents, not plans).
+        warmup = SharedPlanWarmup(shared, reloading, top=reloading.warm_top)
     readiness = ReadinessCheck(
         reloading, timeout_s=settings.readiness_timeout_s, cache_s=settings.readiness_cache_s
     )
@@ -534,6 +541,7 @@ def create_gateway_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         reloading.start()
+        sharing = asyncio.create_task(warmup.run()) if warmup is not None else None
         try:
             async with AsyncExitStack() as stack:
                 if mcp_endpoint is not None:  # MCP sessions end first, then the rest
@@ -541,6 +549,10 @@ def create_gateway_app(
                 yield
         finally:
             # uvicorn gets here once in-flight requests are done (graceful shutdown).
+            if sharing is not None and warmup is not None:
+                warmup.stop()  # it ends at its next step: a Redis call or a plan at most
+                await asyncio.gather(sharing, return_exceptions=True)
+                await warmup.close()
             await reloading.close()
             await authenticator.aclose()
             if shared is not None:
@@ -587,6 +599,7 @@ def create_gateway_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.persisted = persisted
+    app.state.plan_warmup = warmup
     app.state.readiness = readiness
     app.state.authenticator = authenticator
     app.state.mcp = mcp_endpoint

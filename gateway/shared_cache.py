@@ -1,9 +1,13 @@
 """A Redis second level under the gateway's in-process caches, shared by every replica
 (``HUBGRAPH_CACHE_URL=redis://…``).
 
-What it holds is what a replica cannot rebuild from the request alone: the documents
-clients registered with automatic persisted queries. A client that registered a document
-on one replica can then send only its hash to any other.
+What it holds:
+- the documents clients registered with automatic persisted queries, so a client that
+  registered a document on one replica can send only its hash to any other;
+- which operations the fleet uses most, per supergraph, with their documents, so a
+  replica that starts (or restarts) plans them before its first request
+  (gateway/shared_plans.py). Plans themselves stay in each replica: decoding one costs
+  more than planning it (bench/plan_sharing.py).
 
 Redis is a help, never a dependency:
 - Each call has a short timeout.
@@ -102,6 +106,40 @@ class SharedCache:
             self._failed(cache, exc)
             return
         self.counts[cache, "stored"] += 1
+
+    async def count_uses(self, cache: str, key: str, uses: dict[str, int]) -> None:
+        """Add ``uses`` (member -> count) to the sorted set ``key``."""
+        if not uses:
+            return
+        if not self.up:
+            self.counts[cache, "skipped"] += 1
+            return
+        name = PREFIX + cache + ":" + key
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for member, count in uses.items():
+                pipe.zincrby(name, count, member)
+            pipe.expire(name, self.ttl_s)
+            await asyncio.wait_for(pipe.execute(), self.timeout_s)
+        except Exception as exc:
+            self._failed(cache, exc)
+            return
+        self.counts[cache, "stored"] += 1
+
+    async def most_used(self, cache: str, key: str, n: int) -> list[str]:
+        """The ``n`` members of the sorted set ``key`` with the highest counts."""
+        if not self.up:
+            self.counts[cache, "skipped"] += 1
+            return []
+        try:
+            members = await asyncio.wait_for(
+                self.client.zrevrange(PREFIX + cache + ":" + key, 0, n - 1), self.timeout_s
+            )
+        except Exception as exc:
+            self._failed(cache, exc)
+            return []
+        self.counts[cache, "hit" if members else "miss"] += 1
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
     def _failed(self, cache: str, exc: Exception) -> None:
         self.counts[cache, "error"] += 1

@@ -195,3 +195,75 @@ async def test_an_outage_is_counted_skipped_for_a_while_then_redis_is_used_again
 def test_the_password_of_the_cache_url_is_not_logged() -> None:
     cache = SharedCache("redis://user:s3cret@127.0.0.1:1/0")
     assert "s3cret" not in cache.where and "127.0.0.1:1" in cache.where
+
+
+# -- plan caches warmed across replicas -------------------------------------------------
+
+SERVED = "query Top { topProducts { name reviews { body } } }"
+
+
+async def test_a_new_replica_plans_what_the_others_serve_most_before_its_first_request(
+    redis_server: RedisServer,
+) -> None:
+    from gateway.shared_plans import SharedPlanWarmup
+
+    async with replica(redis_server.url) as (a, app_a):
+        for _ in range(5):
+            assert (await a.post("/graphql", json={"query": SERVED})).json()["data"]
+        warmup_a = _warmup_of(app_a)
+        assert isinstance(warmup_a, SharedPlanWarmup)
+        assert await warmup_a.publish() == 1
+        assert await warmup_a.publish() == 0  # nothing new since
+
+        async with replica(redis_server.url) as (b, app_b):
+            gateway_b = _gateway_of(app_b)
+            # Started: it planned the operation before anyone asked it.
+            assert await _until(lambda: gateway_b.cached(SERVED, None) is not None)
+            assert _warmup_of(app_b).warmed == 1
+            misses, hits = gateway_b.cache_misses, gateway_b.cache_hits
+            served = await b.post("/graphql", json={"query": SERVED})
+            assert served.json()["data"]["topProducts"][0]["name"] == "Product 1"
+            # Its first request found the plan.
+            assert gateway_b.cache_misses == misses and gateway_b.cache_hits == hits + 1
+
+    # Without Redis a new replica starts cold.
+    async with replica(None) as (c, app_c):
+        gateway_c = _gateway_of(app_c)
+        assert gateway_c.cached(SERVED, None) is None
+        await c.post("/graphql", json={"query": SERVED})
+        assert gateway_c.cache_misses == 1
+
+
+async def test_a_planted_document_is_not_planned(redis_server: RedisServer) -> None:
+    from gateway.shared_plans import DOCUMENTS, USES, operation_id
+
+    async with replica(redis_server.url) as (_client, app):
+        gateway = _gateway_of(app)
+        supergraph = app.state.reloading.supergraph_hash
+        ident = operation_id((SERVED, None))
+        planted = redis.Redis.from_url(redis_server.url)
+        planted.zincrby(f"{PREFIX}{USES}:{supergraph}", 10, ident)
+        # Filed under SERVED's id, but another document.
+        planted.set(f"{PREFIX}{DOCUMENTS}:{ident}", b'[null, "{ topProducts { upc } }"]')
+        planted.close()
+        warmup = _warmup_of(app)
+        assert await warmup.warm() == 0
+        assert gateway.cached("{ topProducts { upc } }", None) is None
+        assert warmup.shared.counts[DOCUMENTS, "rejected"] == 1
+
+
+async def _until(condition: Any, timeout_s: float = 5) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def _warmup_of(app: Any) -> Any:
+    return app.state.plan_warmup
+
+
+def _gateway_of(app: Any) -> Any:
+    return app.state.reloading.current
