@@ -276,3 +276,36 @@ async def test_a_late_result_of_a_lost_claim_is_not_written(
         for db in dbs:
             await db.dispose()
     assert [by for _, _, _, by in receipts.received] == ["fast"]
+
+
+async def test_a_stopped_relay_hands_its_claims_back_at_once(
+    database_url: str, consumer: tuple[Receipts, LiveServer]
+) -> None:
+    """Stopped (its ``run`` cancelled, as when the hub shuts down) rather than killed:
+    its claims are released, so the other relay sends them without waiting for the
+    lease (30 s here)."""
+    receipts, server = consumer
+    settings = _settings(lease_s=30)
+    dbs = [await _migrated(database_url), Database(database_url)]
+    events = [_events(settings), _events(settings)]
+    stopping, survivor = Sender(server.url, "stopping"), Sender(server.url, "survivor")
+    stopping.hang = True
+    subjects = [f"incident:stop-{i}" for i in range(10)]
+    other: asyncio.Task[None] | None = None
+    try:
+        await _emit_many(events[0], dbs[0], subjects)
+        task = asyncio.create_task(Relay(events[0], dbs[0], stopping, name="stopping").run())
+        await asyncio.wait_for(stopping.entered.wait(), 10)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        other = asyncio.create_task(Relay(events[1], dbs[1], survivor, name="survivor").run())
+        await _until_delivered(events[0], dbs[0], 10, limit_s=10)
+    finally:
+        if other is not None:
+            other.cancel()
+            await asyncio.gather(other, return_exceptions=True)
+        for sender in (stopping, survivor):
+            await sender.http.aclose()
+        for db in dbs:
+            await db.dispose()
+    assert sorted(s for _, s, _, _ in receipts.received) == sorted(subjects)

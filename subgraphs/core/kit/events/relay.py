@@ -21,7 +21,8 @@ UPDATE SKIP LOCKED) RETURNING``), so two relays never send the same delivery at 
 the other skips rows being claimed and passes over rows claimed and not yet run out.
 Writing a result clears the claim, and only while it is still this relay's: a relay
 that died mid-pass leaves its claims to run out, and another relay then takes those
-deliveries (its consumers' inboxes make a resend a duplicate with no effect). SQLite
+deliveries (its consumers' inboxes make a resend a duplicate with no effect); a relay
+that is stopped hands its unsettled claims back at once. SQLite
 (one process) takes the same claims in a plain UPDATE under its write lock.
 """
 
@@ -49,6 +50,7 @@ from subgraphs.core.kit.events.tables import DEAD, DELIVERED, PENDING
 log = logging.getLogger("hubgraph.events")
 
 BATCH = 100
+RELEASE_TIMEOUT_S = 5.0  # how long a stopping relay tries to hand its claims back
 NOT_YET_DELAY_S = 0.25
 # Marks the relay's own reads in database logs (and lets tests that count a request's
 # statements leave out what the relay reads meanwhile).
@@ -91,6 +93,23 @@ class Relay:
             await self._loop(wake)
         finally:
             self.events.detach(attached)
+            # Stopped (the hub shutting down): what it had claimed and not settled is
+            # handed back at once rather than when the lease runs out.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self.release()), RELEASE_TIMEOUT_S)
+
+    async def release(self) -> int:
+        """Hand back this relay's unsettled claims (another relay may send them now; a
+        resend is a duplicate with no effect); how many."""
+        d = self.events.tables.deliveries
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(d)
+                .where(d.c.claimed_by == self.name, d.c.status == PENDING)
+                .values(claimed_by=None, claimed_until=None)
+                .prefix_with(TAG)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def _loop(self, wake: asyncio.Event) -> None:
         settings = self.events.settings
