@@ -297,6 +297,9 @@ class Relay:
                     .where(
                         d.c.event_id == bindparam("key_id"),
                         d.c.destination == bindparam("key_to"),
+                        # again (SQLite reads before it takes the write lock)
+                        d.c.status == PENDING,
+                        d.c.claimed_by == self.name,
                     )
                     .values(
                         claimed_by=None,
