@@ -77,7 +77,12 @@ async def probes_of(session: AsyncSession, service_id: uuid.UUID) -> list[Schedu
 
 
 async def claim_run(
-    session: AsyncSession, probe_id: str, interval_s: float, claimant: str
+    session: AsyncSession,
+    probe_id: str,
+    interval_s: float,
+    claimant: str,
+    *,
+    busy_s: float = 0.0,
 ) -> float | None:
     """Claim the current interval's run of a probe for ``claimant``, in ``session``'s
     transaction (on SQLite, open it with the write lock: ``transaction(immediate=True)``).
@@ -86,7 +91,9 @@ async def claim_run(
     starts (another replica has run it in this one), or ``math.inf`` when the probe is
     gone. Intervals follow each other: the next starts one ``interval_s`` after the
     one just claimed, or one after now when runs were missed (they are not made up), so
-    two runs of a probe are never in one interval whichever replicas make them.
+    two runs of a probe are never in one interval whichever replicas make them. And not
+    before ``busy_s`` (the probe's timeout) from now: a run still under way on one
+    replica is never overlapped by another's.
     """
     pid = uuid.UUID(probe_id)
     if await session.scalar(select(models.Probe.id).where(models.Probe.id == pid)) is None:
@@ -100,7 +107,10 @@ async def claim_run(
     )
     if due is None:
         first = _insert_ignoring_conflict(session, claims).values(
-            probe_id=pid, next_due_at=now + step, claimed_by=claimant, claimed_at=now
+            probe_id=pid,
+            next_due_at=now + max(step, timedelta(seconds=busy_s)),
+            claimed_by=claimant,
+            claimed_at=now,
         )
         if (await session.execute(first.returning(claims.c.probe_id))).first() is not None:
             return None
@@ -108,10 +118,12 @@ async def claim_run(
         due = await session.scalar(select(claims.c.next_due_at).where(claims.c.probe_id == pid))
         assert due is not None
         return max(0.0, (due - now).total_seconds())
-    # (a next interval further off than one step was set under a longer interval)
-    if now < due <= now + step:
+    busy = timedelta(seconds=busy_s)
+    # (a next interval further off than that was set under a longer interval or timeout)
+    if now < due <= now + max(step, busy):
         return (due - now).total_seconds()
     after = due + step if now < due + step <= now + step else now + step
+    after = max(after, now + busy)
     await session.execute(
         update(claims)
         .where(claims.c.probe_id == pid)

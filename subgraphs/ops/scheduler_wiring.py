@@ -60,7 +60,13 @@ def build_scheduler(
 
     async def claim(probe: ScheduledProbe) -> float | None:
         async with db.transaction(immediate=True) as session:
-            return await claim_run(session, probe.probe_id, probe.interval_s, claimant)
+            return await claim_run(
+                session,
+                probe.probe_id,
+                probe.interval_s,
+                claimant,
+                busy_s=probe.spec.timeout_s,  # no run overlaps one under way elsewhere
+            )
 
     async def due() -> list[ScheduledProbe]:
         async with db.session() as session:

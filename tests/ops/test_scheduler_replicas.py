@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -174,3 +174,66 @@ async def test_a_run_claimed_elsewhere_is_skipped_until_its_next_interval() -> N
     now[0] = scheduler.next_run("p") or 0.0
     await scheduler.run_once()  # claimed: probed and recorded
     assert recorded == [now[0]]
+
+
+async def test_claim_run_takes_one_interval_at_a_time(database_url: str, tmp_path: Path) -> None:
+    """``probe_records.claim_run`` itself: one claim per interval; intervals follow each
+    other (missed ones are not made up); a timeout longer than the interval keeps the
+    next claim off while a run may be under way; an interval shortened since the last
+    claim is claimable at once; a removed probe is gone for good."""
+    import math
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from subgraphs.ops.app import HUB
+    from subgraphs.ops.probe_records import claim_run
+
+    db = Database(database_url)
+    try:
+        await migrations.upgrade(HUB, db)
+        await _register(db, "http://127.0.0.1:9", interval_s=10)
+        async with db.session() as session:
+            probe_id = str(await session.scalar(select(models.Probe.id).limit(1)))
+
+        async def claim(interval_s: float = 10, busy_s: float = 0.0) -> float | None:
+            async with db.transaction(immediate=True) as session:
+                return await claim_run(session, probe_id, interval_s, "me", busy_s=busy_s)
+
+        async def next_due(shift_s: float | None = None) -> timedelta:
+            """When the next interval starts, from now (moved by ``shift_s`` first)."""
+            table = models.ProbeClaim.__table__
+            async with db.transaction() as session:
+                due = await session.scalar(select(table.c.next_due_at))
+                if shift_s is not None:
+                    due += timedelta(seconds=shift_s)
+                    await session.execute(update(table).values(next_due_at=due))
+            from datetime import UTC, datetime
+
+            return due - datetime.now(UTC)
+
+        assert await claim() is None  # the first run
+        wait = await claim()
+        assert wait is not None and 9 < wait <= 10  # the same interval: not again
+        # its interval over (just): the next one starts one interval after it
+        await next_due(shift_s=-10.5)
+        assert await claim() is None
+        assert timedelta(seconds=9) < await next_due() < timedelta(seconds=10)
+        # many intervals missed: not made up, the next starts one interval from now
+        await next_due(shift_s=-100)
+        assert await claim() is None
+        assert timedelta(seconds=9) < await next_due() <= timedelta(seconds=10)
+        # a timeout longer than the interval: nothing claims while the run may go on
+        await next_due(shift_s=-10)
+        assert await claim(busy_s=30) is None
+        assert timedelta(seconds=29) < await next_due() <= timedelta(seconds=30)
+        wait = await claim(busy_s=30)
+        assert wait is not None and wait > 25
+        # an interval shortened (no timeout in the way): claimable at once
+        await next_due(shift_s=3600)
+        assert await claim(interval_s=10) is None
+        async with db.transaction() as session:
+            await session.execute(delete(models.Probe))
+        assert await claim() == math.inf
+    finally:
+        await db.dispose()
