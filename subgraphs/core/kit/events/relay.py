@@ -16,7 +16,7 @@ back. Deliveries run concurrently across subjects and destinations, never within
 
 **Replicas.** Several processes of a hub (on one PostgreSQL database) each run a relay.
 A relay claims what it takes: one statement marks the due deliveries ``claimed_by`` it
-until ``now + lease_s`` (``UPDATE ... WHERE (event_id, destination) IN (SELECT ... FOR
+until ``now + lease_s`` by the database's clock (``UPDATE ... WHERE (event_id, destination) IN (SELECT ... FOR
 UPDATE SKIP LOCKED) RETURNING``), so two relays never send the same delivery at once —
 the other skips rows being claimed and passes over rows claimed and not yet run out.
 Writing a result clears the claim, and only while it is still this relay's: a relay
@@ -170,6 +170,10 @@ class Relay:
         t = self.events.tables
         d, o = t.deliveries, t.outbox
         now = datetime.now(UTC)
+        lease = timedelta(seconds=self.events.settings.lease_s)
+        # Claims are judged by the database's clock on PostgreSQL (relays on hosts whose
+        # clocks differ agree on when a lease ran out); SQLite is one host.
+        claim_now: Any = now if self.db.is_sqlite else func.statement_timestamp()
         first = _first_pending(d)
         candidates = (
             select(d.c.event_id, d.c.destination)
@@ -177,7 +181,7 @@ class Relay:
             .where(
                 d.c.status == PENDING,
                 d.c.next_attempt_at <= now,
-                or_(d.c.claimed_until.is_(None), d.c.claimed_until <= now),
+                or_(d.c.claimed_until.is_(None), d.c.claimed_until <= claim_now),
             )
             .order_by(d.c.next_attempt_at)
             .limit(BATCH)
@@ -188,10 +192,7 @@ class Relay:
         claim = (
             update(d)
             .where(tuple_(d.c.event_id, d.c.destination).in_(candidates))
-            .values(
-                claimed_by=self.name,
-                claimed_until=now + timedelta(seconds=self.events.settings.lease_s),
-            )
+            .values(claimed_by=self.name, claimed_until=claim_now + lease)
             .returning(d.c.event_id, d.c.destination, d.c.attempts, d.c.next_attempt_at)
             .prefix_with(TAG)
         )
