@@ -100,11 +100,15 @@ async def claim_run(
         return math.inf
     claims: Any = models.ProbeClaim.__table__
     step = timedelta(seconds=interval_s)
-    now = await database_now(session)
     # Locked (PostgreSQL): a second replica claiming waits, then reads the first's claim.
     due = await session.scalar(
         select(claims.c.next_due_at).where(claims.c.probe_id == pid).with_for_update()
     )
+    # The time is read once the lock is held: read before, a replica that waited for
+    # the first one's claim would judge it by a moment before it was made, find the
+    # new interval beyond its window and claim the same interval again (seen under
+    # load: two runs 1.5 ms apart).
+    now = await database_now(session)
     if due is None:
         first = _insert_ignoring_conflict(session, claims).values(
             probe_id=pid,

@@ -249,7 +249,8 @@ async def test_a_planted_document_is_not_planned(redis_server: RedisServer) -> N
         warmup = _warmup_of(app)
         assert await warmup.warm() == 0
         assert gateway.cached("{ topProducts { upc } }", None) is None
-        assert warmup.shared.counts[DOCUMENTS, "rejected"] == 1
+        # (the warm-up at start may have met it too)
+        assert warmup.shared.counts[DOCUMENTS, "rejected"] >= 1
 
 
 async def _until(condition: Any, timeout_s: float = 5) -> bool:
