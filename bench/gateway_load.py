@@ -8,7 +8,8 @@ then serves it with each target in turn and loads it with wrk:
   ``hubgraph-2workers``: two worker processes, on both cores;
 - ``subgraph``: the products subgraph directly, q1 only (the ceiling a gateway adds to);
 - ``hive`` / ``hive-nodedup``: Hive Gateway with and without in-flight deduplication of
-  subgraph requests; ``apollo``: Apollo Gateway (Node peers, skipped if Node is missing).
+  subgraph requests; ``hive-rust`` / ``hive-rust-nodedup``: the same with the Hive Router
+  runtime (its Rust query planner, @graphql-hive/router-runtime); ``apollo``: Apollo Gateway (Node peers, skipped if Node is missing).
 
 The gateway under test is pinned to core 0; subgraphs and wrk share core 1. Every cell
 (mode x query x connections x target) prints requests/s, p50, p99, and its ratio to the
@@ -39,7 +40,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent / "gateway_load"
 ROOT = HERE.parent.parent
 SUBGRAPHS = ("products", "reviews", "accounts")
-PEERS = ("hive", "hive-nodedup", "apollo")
+PEERS = ("hive-rust", "hive-rust-nodedup", "hive", "hive-nodedup", "apollo")
 TARGETS = ("hubgraph", "hubgraph-nodedup", "hubgraph-2workers", "subgraph", *PEERS)
 FALLBACK_SUPERGRAPH = HERE / "supergraph.graphql"  # used when Node cannot compose
 
@@ -253,7 +254,9 @@ def target_command(target: str, supergraph_file: Path, port: int) -> list[str]:
         str(HERE / "hive.mjs"),
         *serve,
         "--dedup",
-        "off" if target == "hive-nodedup" else "on",
+        "off" if target.endswith("-nodedup") else "on",
+        "--runtime",
+        "router" if target.startswith("hive-rust") else "stitching",
     ]
 
 
@@ -478,7 +481,8 @@ def main() -> int:
     if not node_missing:
         node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
         setup += f"; node {node}, " + ", ".join(
-            f"{p} {package_version(p)}" for p in ("@graphql-hive/gateway", "@apollo/gateway")
+            f"{p} {package_version(p)}"
+            for p in ("@graphql-hive/gateway", "@graphql-hive/router-runtime", "@apollo/gateway")
         )
     print(f"{setup}; {args.duration:g} s per cell, {args.warmup:g} s warm-up", flush=True)
 
