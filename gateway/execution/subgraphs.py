@@ -43,6 +43,11 @@ def _observe(service: str, seconds: float | None, error: str | None) -> None:
         observer(service, seconds, error)
 
 
+# Forwarded headers that say which request this is, not what it asks: never part of the
+# in-flight deduplication key.
+TRACING_HEADERS = frozenset({"x-request-id", "traceparent", "tracestate"})
+
+
 @dataclass(frozen=True)
 class SubgraphSettings:
     timeout_s: float = 10.0
@@ -135,9 +140,15 @@ class SubgraphClient:
     async def _send_shared(
         self, body: bytes, headers: Mapping[str, str]
     ) -> tuple[bytes, list[tuple[str, str]]]:
-        """Identical queries in flight at the same time (same body, same forwarded
-        headers, so never across callers with different credentials) share one request."""
-        key = body + b"\0" + orjson.dumps(sorted(headers.items()))
+        """Identical queries in flight at the same time share one request: same body and
+        same forwarded headers, so never across callers with different credentials.
+
+        Headers that only trace a request (its id, its W3C trace context) are left out
+        of the key. They differ on every request, so with them in it no two requests
+        could ever share (issue 20). The shared request carries the first caller's."""
+        key = body + b"\0" + orjson.dumps(
+            sorted(item for item in headers.items() if item[0] not in TRACING_HEADERS)
+        )
         pending = self._inflight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)

@@ -190,6 +190,38 @@ async def test_identical_concurrent_queries_share_one_subgraph_request() -> None
     assert review_switch.calls == 1  # five identical _entities requests in flight, one sent
 
 
+async def test_requests_differing_only_in_tracing_headers_share_but_callers_do_not() -> None:
+    """The deduplication key is what decides the answer (issue 20): each request's own
+    id and trace context differ every time and must not keep identical queries apart;
+    different credentials must."""
+    switches, product_switch, review_switch = apps()
+    for switch in (product_switch, review_switch):
+        switch.mode, switch.sleep_s = "sleep", 0.2
+
+    def request(n: int, token: str) -> dict[str, str]:
+        return {
+            "authorization": f"Bearer {token}",
+            "x-request-id": f"req-{n}",
+            "traceparent": f"00-{n:032x}-{n:016x}-01",
+            "tracestate": f"vendor={n}",
+        }
+
+    gateway = Gateway(SUPERGRAPH.read_text(), subgraph_apps=switches)
+    try:
+        same_caller = await asyncio.gather(
+            *(gateway.execute(QUERY, headers=request(n, "one")) for n in range(5))
+        )
+        assert product_switch.calls == 1 and review_switch.calls == 1
+        assert all(body == same_caller[0][0] for body, _ in same_caller)
+        await asyncio.gather(
+            gateway.execute(QUERY, headers=request(10, "one")),
+            gateway.execute(QUERY, headers=request(11, "two")),
+        )
+        assert product_switch.calls == 3 and review_switch.calls == 3  # one per caller
+    finally:
+        await gateway.close()
+
+
 def _wait_ready(port: int, process: subprocess.Popen[str]) -> None:
     wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
 
