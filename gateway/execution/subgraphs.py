@@ -146,9 +146,8 @@ class SubgraphClient:
         Headers that only trace a request (its id, its W3C trace context) are left out
         of the key. They differ on every request, so with them in it no two requests
         could ever share (issue 20). The shared request carries the first caller's."""
-        key = body + b"\0" + orjson.dumps(
-            sorted(item for item in headers.items() if item[0] not in TRACING_HEADERS)
-        )
+        decisive = sorted(item for item in headers.items() if item[0] not in TRACING_HEADERS)
+        key = body + b"\0" + orjson.dumps(decisive)
         pending = self._inflight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
