@@ -31,7 +31,7 @@ from subgraphs.core.kit.settings import load_settings
 from subgraphs.ops import models
 from subgraphs.ops.app import HUB
 from subgraphs.ops.scheduler_wiring import build_scheduler
-from tests.ops.test_scheduler_replicas import Hits
+from tests.ops.test_scheduler_replicas import Hits, register_probes
 from tests.support import LiveServer, postgres_database
 
 
@@ -39,20 +39,7 @@ async def register(db: Database, url: str, count: int, interval_s: int) -> None:
     async with db.transaction() as session:
         for table in (models.ProbeClaim, models.ProbeResult, models.Probe, models.Service):
             await session.execute(delete(table))
-        for i in range(count):
-            svc = models.Service(name=f"svc-{i}", namespace="bench", domain_slug="ops")
-            session.add(svc)
-            await session.flush()
-            session.add(
-                models.Probe(
-                    service_id=svc.id,
-                    kind="http",
-                    target=f"{url}/hit/t{i}",
-                    timeout_s=2.0,
-                    expected_status=200,
-                    interval_s=interval_s,
-                )
-            )
+    await register_probes(db, url, interval_s, count)
 
 
 async def one_run(

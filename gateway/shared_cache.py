@@ -107,8 +107,11 @@ class SharedCache:
             return
         self.counts[cache, "stored"] += 1
 
-    async def count_uses(self, cache: str, key: str, uses: dict[str, int]) -> None:
-        """Add ``uses`` (member -> count) to the sorted set ``key``."""
+    async def count_uses(
+        self, cache: str, key: str, uses: dict[str, int], keep: int = 1000
+    ) -> None:
+        """Add ``uses`` (member -> count) to the sorted set ``key``, which keeps its
+        ``keep`` most used members: many distinct operations cannot grow it."""
         if not uses:
             return
         if not self.up:
@@ -119,6 +122,7 @@ class SharedCache:
             pipe = self.client.pipeline(transaction=False)
             for member, count in uses.items():
                 pipe.zincrby(name, count, member)
+            pipe.zremrangebyrank(name, 0, -keep - 1)
             pipe.expire(name, self.ttl_s)
             await asyncio.wait_for(pipe.execute(), self.timeout_s)
         except Exception as exc:

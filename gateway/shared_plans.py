@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 USES = "plan-uses"  # sorted set per supergraph hash: operation id -> uses
 DOCUMENTS = "plan-docs"  # operation id -> [operation name, document]
+STORED_MAX = 10_000
 
 
 def operation_id(key: OperationKey) -> str:
@@ -64,7 +65,9 @@ class SharedPlanWarmup:
         # publication adds only what was used since.
         self._published: dict[OperationKey, int] = {}
         self._published_for = reloading.supergraph_hash
-        self._stored: set[str] = set()  # ids whose document this replica wrote
+        # ids whose document this replica wrote (forgotten past STORED_MAX: writing a
+        # document again is harmless, an ever-growing set is not)
+        self._stored: set[str] = set()
         self._tasks: set[asyncio.Task[object]] = set()
         # Stopping is a flag, not only a cancellation: on Python 3.11 a cancellation that
         # arrives as a wait_for (each Redis call has one) completes can be swallowed.
@@ -104,6 +107,8 @@ class SharedPlanWarmup:
             if ident in added and ident not in self._stored:
                 query, name = key
                 await self.shared.set(DOCUMENTS, ident, orjson.dumps([name, query]))
+                if len(self._stored) >= STORED_MAX:
+                    self._stored.clear()
                 self._stored.add(ident)
         await self.shared.count_uses(USES, current, added)
         self._published = uses

@@ -10,6 +10,7 @@ whenever the lock file changed since.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from typing import IO
 # The repository root: the sites live beside the Python packages.
 ROOT = Path(__file__).resolve().parent.parent
 MIN_NODE = (18, 0)
+INSTALL_LOCK = ".npm-install.lock"
 
 NODE_MISSING = (
     "Node.js {need} or newer is needed to build the {site} (it is {found}). Install it "
@@ -62,11 +64,22 @@ class Site:
         """``npm ci`` when the packages are missing or older than the lock file; True when
         it ran. SiteError with npm's own words when it fails."""
         lock = self.directory / "package-lock.json"
-        installed = self.directory / "node_modules" / ".package-lock.json"
         if not lock.exists():
             raise SiteError(f"{lock} is missing: the {self.name} cannot be installed")
-        if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
-            return False
+        # One install at a time (two builds starting together would both find the
+        # packages missing); the second finds them installed once it has the lock.
+        with (self.directory / INSTALL_LOCK).open("w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            if self._installed_since(lock):
+                return False
+            self._npm_ci(npm)
+        return True
+
+    def _installed_since(self, lock: Path) -> bool:
+        installed = self.directory / "node_modules" / ".package-lock.json"
+        return installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime
+
+    def _npm_ci(self, npm: str) -> None:
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=self.directory,
@@ -77,7 +90,6 @@ class Site:
             raise SiteError(
                 f"npm ci failed in {self.directory}:\n{(result.stderr or result.stdout).strip()}"
             )
-        return True
 
     def run_script(
         self,

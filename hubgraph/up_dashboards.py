@@ -18,10 +18,7 @@ if TYPE_CHECKING:
     from hubgraph.static_site import StaticSite
 
 DASHBOARDS_HOST = "127.0.0.1"
-DEFAULT_PORT = 3000
 PORT_SETTING = "--dashboards-port or HUBGRAPH_DASHBOARDS_PORT"
-# The build's own token: long enough for a slow build, no longer.
-BUILD_TOKEN_TTL_S = 3600
 
 
 def node_problem() -> str | None:
@@ -38,14 +35,14 @@ def build_token(auth: Auth) -> str:
     from hubgraph import graph_access
 
     if auth.local is not None:
-        return auth.local.admin_token(BUILD_TOKEN_TTL_S)
+        return auth.local.admin_token(graph_access.BUILD_TOKEN_TTL_S)
     return graph_access.token()
 
 
 def build(gateway_url: str, auth: Auth, log: Path) -> str | None:
     """Build the site against the running gateway, npm's output into ``log``; None when
     it worked, else what went wrong (for the terminal)."""
-    from hubgraph.dashboards_cli import build_dashboards
+    from hubgraph.dashboards_build import build_dashboards
 
     log.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -72,6 +72,26 @@ def _database_url(backend: str, tmp: Path, hub: str) -> Iterator[str]:
             yield url
 
 
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the run's backend for one test: a SQLite file, or a fresh
+    PostgreSQL database dropped afterwards (tests of replicas open several engines on it)."""
+    yield from _database_url(backend, tmp_path, "hub")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test that only makes sense on PostgreSQL
+    (advisory locks, processes sharing a database); skipped, or failed under
+    HUBGRAPH_REQUIRE_POSTGRES=1, without one."""
+    if reason := _postgres_skip_reason():
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"HUBGRAPH_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    with postgres_database() as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def core_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from _database_url(backend, tmp_path_factory.mktemp(f"core-{backend}"), "core")

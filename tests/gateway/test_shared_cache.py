@@ -268,3 +268,13 @@ def _warmup_of(app: Any) -> Any:
 
 def _gateway_of(app: Any) -> Any:
     return app.state.reloading.current
+
+
+async def test_the_shared_use_counts_keep_only_the_most_used(redis_server: RedisServer) -> None:
+    cache = SharedCache(redis_server.url)
+    try:
+        await cache.count_uses("plan-uses", "h", {f"op{i}": i + 1 for i in range(5)}, keep=3)
+        await cache.count_uses("plan-uses", "h", {"op0": 10}, keep=3)  # back in, on top
+        assert await cache.most_used("plan-uses", "h", 10) == ["op0", "op4", "op3"]
+    finally:
+        await cache.close()

@@ -13,15 +13,11 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from subgraphs.core.kit.claims import claimant_name, database_now, one_at_a_time
 from subgraphs.core.kit.database import Database
-from tests.support import REQUIRE_POSTGRES, postgres_database, postgres_unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,17 +41,6 @@ async def main() -> None:
 
 asyncio.run(main())
 """
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    reason = postgres_unavailable_reason()
-    if reason:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"HUBGRAPH_REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
-    with postgres_database() as url:
-        yield url
 
 
 def _job(url: str, log: Path, hold_s: float) -> subprocess.Popen[str]:

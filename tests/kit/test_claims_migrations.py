@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,8 @@ from sqlalchemy import text
 from subgraphs import available_hubs, load_hub
 from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.migrations import current_revisions, head_revisions, upgrade, version_table
-from tests.support import REQUIRE_POSTGRES, postgres_database, postgres_unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    reason = postgres_unavailable_reason()
-    if reason:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"HUBGRAPH_REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
-    with postgres_database() as url:
-        yield url
 
 
 _UPGRADE = """

@@ -19,9 +19,8 @@ import asyncio
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -38,7 +37,7 @@ from subgraphs.core.kit.events.outbox import HubEvents
 from subgraphs.core.kit.events.relay import DeliveryFailed, Relay
 from subgraphs.core.kit.events.settings import EventSettings
 from subgraphs.core.kit.events.tables import DELIVERED, PENDING
-from tests.support import LiveServer, postgres_database
+from tests.support import LiveServer
 
 OPENED = "incident_opened"
 
@@ -110,15 +109,6 @@ class Sender:
         if response.status_code != 200:
             raise DeliveryFailed(f"HTTP {response.status_code}")
         return Outcome.DUPLICATE if response.json()["outcome"] == "duplicate" else Outcome.APPLIED
-
-
-@pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"
-    else:
-        with postgres_database() as url:
-            yield url
 
 
 @pytest.fixture

@@ -18,38 +18,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from subgraphs.core.kit.database import Database
 from subgraphs.ops import models
-from tests.ops.test_scheduler_replicas import TARGETS, Hits, _register
+from tests.ops.test_scheduler_replicas import TARGETS, Hits, register_probes
 from tests.support import (
-    REQUIRE_POSTGRES,
     LiveServer,
     free_port,
-    postgres_database,
-    postgres_unavailable_reason,
     wait_until_up,
 )
 
 INTERVAL_S = 4
 BOTH_S = 9.0  # both replicas running
 ALONE_S = 9.0  # after one is killed
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    reason = postgres_unavailable_reason()
-    if reason:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"HUBGRAPH_REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
-    with postgres_database() as url:
-        yield url
 
 
 def _serve(home: Path, url: str, port: int) -> subprocess.Popen[str]:
@@ -87,7 +71,7 @@ async def test_two_serving_replicas_probe_each_target_once_per_interval(
             await asyncio.to_thread(wait_until_up, f"http://127.0.0.1:{port}/readyz", replica)
         async with db.session() as session:  # registered once both run
             assert await session.scalar(select(func.count()).select_from(models.Probe)) == 0
-        await _register(db, target.url, interval_s=INTERVAL_S)
+        await register_probes(db, target.url, interval_s=INTERVAL_S)
         started = time.monotonic()
         await asyncio.sleep(BOTH_S)
         replicas[0].send_signal(signal.SIGKILL)

@@ -29,7 +29,7 @@ from subgraphs.core.kit.database import Database
 from subgraphs.core.kit.settings import load_settings
 from subgraphs.ops import models
 from subgraphs.ops.scheduler_wiring import build_scheduler
-from tests.support import LiveServer, postgres_database
+from tests.support import LiveServer
 
 INTERVAL_S = 2
 RUN_S = 7.0
@@ -53,15 +53,6 @@ class Hits:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"
-    else:
-        with postgres_database() as url:
-            yield url
-
-
-@pytest.fixture
 def hits() -> Iterator[tuple[Hits, LiveServer]]:
     counted = Hits()
     server = LiveServer(counted.app()).start()
@@ -69,9 +60,13 @@ def hits() -> Iterator[tuple[Hits, LiveServer]]:
     server.stop()
 
 
-async def _register(db: Database, url: str, interval_s: int = INTERVAL_S) -> None:
+async def register_probes(
+    db: Database, url: str, interval_s: int = INTERVAL_S, count: int = TARGETS
+) -> None:
+    """``count`` services, each with one HTTP probe of ``url``/hit/t<i> (bench/probe_replicas.py
+    registers its probes the same way)."""
     async with db.transaction() as session:
-        for i in range(TARGETS):
+        for i in range(count):
             svc = models.Service(name=f"svc-{i}", namespace="replicas", domain_slug="ops")
             session.add(svc)
             await session.flush()
@@ -105,7 +100,7 @@ async def test_two_schedulers_probe_each_target_once_per_interval(
     )
     dbs = [Database(database_url), Database(database_url)]
     await migrations.upgrade(HUB, dbs[0])
-    await _register(dbs[0], server.url)
+    await register_probes(dbs[0], server.url)
     schedulers = [
         build_scheduler(settings, db, name=f"replica-{i}", tick_s=0.05, jitter_s=0.2)
         for i, db in enumerate(dbs)
@@ -192,7 +187,7 @@ async def test_claim_run_takes_one_interval_at_a_time(database_url: str, tmp_pat
     db = Database(database_url)
     try:
         await migrations.upgrade(HUB, db)
-        await _register(db, "http://127.0.0.1:9", interval_s=10)
+        await register_probes(db, "http://127.0.0.1:9", interval_s=10)
         async with db.session() as session:
             probe_id = str(await session.scalar(select(models.Probe.id).limit(1)))
 
