@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -39,6 +40,7 @@ from gateway.api_schema import build_api_schema
 from gateway.authorization import MAX_VARIANTS, Guard, Requirements, cut, guards_of, refusals
 from gateway.bounded_cache import BoundedCache, digest
 from gateway.execution.executor import Execution
+from gateway.execution.fast_shaping import shape_clean
 from gateway.execution.shaping import Shaper
 from gateway.execution.subgraphs import SubgraphPool, SubgraphSettings
 from gateway.limits import (
@@ -66,6 +68,7 @@ from identity.validation import Identity
 log = logging.getLogger("hubgraph.gateway.planning")
 # Debugging a plan: every new plan checked (gateway/planning/checker.py), problems logged.
 CHECK_PLANS_ENV = "HUBGRAPH_CHECK_PLANS"
+CHECK_SHAPING_ENV = "HUBGRAPH_CHECK_SHAPING"
 
 DEFAULT_FORWARDED_HEADERS = defaults.FORWARDED_HEADERS
 
@@ -175,6 +178,8 @@ class Gateway:
         self.cache: BoundedCache[PlanKey, Prepared | RequestError] = BoundedCache(
             self.settings.plan_cache_bytes, self.settings.plan_cache_size
         )
+        # every response shaped both ways and compared (gateway/execution/fast_shaping.py)
+        self.check_shaping = os.environ.get(CHECK_SHAPING_ENV) == "1"
         self.cache_hits = 0
         self.cache_misses = 0
         self._preparing: dict[PlanKey, asyncio.Future[Prepared | RequestError]] = {}
@@ -452,9 +457,7 @@ class Gateway:
             self.abstract_types,
         )
         await run.run(plan.node)
-        data, errors = Shaper(
-            operation, coerced, run.errors, self.abstract_types, self.visible_types
-        ).shape(run.data)
+        data, errors = self._shape(operation, coerced, run)
         if prepared.operation.introspection and data is not None:
             data = self._with_introspection(prepared, data, coerced)
         response: dict[str, Any] = {"data": data}
@@ -466,6 +469,39 @@ class Gateway:
                 "queryPlanText": plan_text(plan),
             }
         return response, run.response_headers
+
+    def _shape(
+        self, operation: Operation, variables: Mapping[str, Any], run: Execution
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The client's data and errors: compiled when the run recorded no error and
+        nothing needs one (gateway/execution/fast_shaping.py), else field by field."""
+        if not run.errors:
+            data = shape_clean(
+                operation, run.data, variables, self.abstract_types, self.visible_types
+            )
+            if data is not None:
+                if self.check_shaping:
+                    self._check_shaping(operation, variables, run, data)
+                return data, []
+        return Shaper(
+            operation, variables, run.errors, self.abstract_types, self.visible_types
+        ).shape(run.data)
+
+    def _check_shaping(
+        self,
+        operation: Operation,
+        variables: Mapping[str, Any],
+        run: Execution,
+        data: dict[str, Any],
+    ) -> None:
+        exact, errors = Shaper(
+            operation, variables, run.errors, self.abstract_types, self.visible_types
+        ).shape(run.data)
+        if errors or orjson.dumps(exact) != orjson.dumps(data):
+            raise AssertionError(
+                f"the compiled shaper answered {orjson.dumps(data)[:500]!r}, the exact one "
+                f"{orjson.dumps(exact)[:500]!r} with {len(errors)} errors"
+            )
 
     def _with_introspection(
         self, prepared: Prepared, data: dict[str, Any], variables: Mapping[str, Any]

@@ -11,6 +11,7 @@ unless a test asks for another caller (``headers=``) or for none (``anonymous=Tr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,11 @@ from tests.support import (
     postgres_database,
     postgres_unavailable_reason,
 )
+
+# Every gateway in the suite (in-process or a child process, which inherits this) shapes
+# each response both ways, compiled and exact, and fails the request when they differ
+# (gateway/execution/fast_shaping.py): every query the suite sends checks the fast path.
+os.environ.setdefault("HUBGRAPH_CHECK_SHAPING", "1")
 
 _postgres_reason: list[str | None] = []
 
