@@ -44,7 +44,10 @@ def merge_into(
     """
     for key, value in source.items():
         current = target.get(key)
-        if key == "__typename" and current is not None and current not in abstract:
+        if current is None:  # most keys: new to the tree
+            target[key] = value
+            continue
+        if key == "__typename" and current not in abstract:
             continue
         if isinstance(current, dict) and isinstance(value, dict):
             merge_into(current, value, abstract)
@@ -77,6 +80,35 @@ def objects_at(
         return
     if isinstance(value, dict) and head in value:
         yield from objects_at(value[head], rest, prefix + (head,))
+
+
+def objects_along(value: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The objects of :func:`objects_at`, in the same order, without their data paths
+    (only an error needs those): one pass per path step instead of a generator per
+    object."""
+    current = [value]
+    for head in path:
+        following: list[Any] = []
+        if head == "@":
+            for item in current:
+                if isinstance(item, list):
+                    following.extend(item)
+        else:
+            for item in current:
+                if isinstance(item, dict) and head in item:
+                    following.append(item[head])
+        current = following
+    found: list[dict[str, Any]] = []
+    _collect_objects(current, found)
+    return found
+
+
+def _collect_objects(values: list[Any], found: list[dict[str, Any]]) -> None:
+    for item in values:
+        if isinstance(item, dict):
+            found.append(item)
+        elif isinstance(item, list):  # a list field at the end of a path
+            _collect_objects(item, found)
 
 
 _NULL_KEY = object()
@@ -234,9 +266,11 @@ class Execution:
         specs = {spec.runtime_type: spec for spec in fetch.inputs}
         only = fetch.inputs[0] if len(fetch.inputs) == 1 else None
         representations: list[dict[str, Any]] = []
-        targets: list[list[tuple[dict[str, Any], DataPath]]] = []
-        seen: dict[bytes, int] = {}
-        for obj, path in objects_at(self.data, fetch.path):
+        # per representation, the positions of its objects in ``objects``
+        targets: list[list[int]] = []
+        seen: dict[Any, int] = {}
+        objects = objects_along(self.data, fetch.path)
+        for position, obj in enumerate(objects):
             runtime = obj.get("__typename")
             spec = specs.get(runtime) if isinstance(runtime, str) else only
             if spec is None:
@@ -244,20 +278,18 @@ class Execution:
             rep = representation(obj, spec)
             if rep is None:
                 continue
-            identity = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
-            index = seen.get(identity)
-            if index is None:
-                index = seen[identity] = len(representations)
+            index = seen.setdefault(_identity(rep), len(representations))
+            if index == len(representations):
                 representations.append(rep)
                 targets.append([])
-            targets[index].append((obj, path))
+            targets[index].append(position)
         if not representations:
             return
         variables = {"representations": representations, **self._variables(fetch)}
         try:
             payload = await self._call(fetch, variables)
         except SubgraphFailure as failure:
-            self._failure(failure, targets[0][0][1])
+            self._failure(failure, self._paths(fetch)[targets[0][0]])
             return
         data = payload.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
@@ -271,14 +303,17 @@ class Execution:
                     f"subgraph '{fetch.service}' returned {len(entities) if isinstance(entities, list) else 'no'} "
                     f"entities for {len(representations)} representations",
                 ),
-                targets[0][0][1],
+                self._paths(fetch)[targets[0][0]],
             )
             return
+        errors = payload.get("errors") or ()
+        # the data paths of the objects, found before merging changes the tree
+        paths = self._paths(fetch) if errors else []
         for index, entity in enumerate(entities or ()):
             if isinstance(entity, dict):
-                for obj, _ in targets[index]:
-                    merge_into(obj, entity, self.abstract_types)
-        for error in payload.get("errors") or ():
+                for position in targets[index]:
+                    merge_into(objects[position], entity, self.abstract_types)
+        for error in errors:
             shaped = self._subgraph_error(error, fetch.service)
             error_path = error.get("path") if isinstance(error, dict) else None
             if (
@@ -288,7 +323,24 @@ class Execution:
                 and isinstance(error_path[1], int)
                 and 0 <= error_path[1] < len(targets)
             ):
-                for _, target_path in targets[error_path[1]]:
-                    self.errors.append((target_path + tuple(error_path[2:]), dict(shaped)))
+                for position in targets[error_path[1]]:
+                    self.errors.append((paths[position] + tuple(error_path[2:]), dict(shaped)))
             else:
-                self.errors.append((targets[0][0][1], shaped))
+                self.errors.append((paths[targets[0][0]], shaped))
+
+    def _paths(self, fetch: Fetch) -> list[DataPath]:
+        """The data path of each object at the fetch's path, in the order (and so at the
+        positions) of :func:`objects_along`."""
+        return [path for _, path in objects_at(self.data, fetch.path)]
+
+
+def _identity(rep: dict[str, Any]) -> Any:
+    """What two representations share exactly when they are the same. Built from one
+    spec, the keys of two representations of one type come in the same order, so the
+    values alone decide: as a tuple when they are all strings (IDs, the usual key),
+    else the canonical JSON (which keeps 1, 1.0 and true apart)."""
+    values = tuple(rep.values())
+    for value in values:
+        if type(value) is not str:
+            return orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+    return values
