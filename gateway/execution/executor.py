@@ -13,7 +13,7 @@ each returned entity back into every object it was built from.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -263,8 +263,7 @@ class Execution:
     async def entity_fetch(self, fetch: Fetch) -> None:
         if not conditions_hold(fetch.conditions, self.variables):
             return
-        specs = {spec.runtime_type: spec for spec in fetch.inputs}
-        only = fetch.inputs[0] if len(fetch.inputs) == 1 else None
+        builders, only = _builders(fetch)
         representations: list[dict[str, Any]] = []
         # per representation, the positions of its objects in ``objects``
         targets: list[list[int]] = []
@@ -272,13 +271,14 @@ class Execution:
         objects = objects_along(self.data, fetch.path)
         for position, obj in enumerate(objects):
             runtime = obj.get("__typename")
-            spec = specs.get(runtime) if isinstance(runtime, str) else only
-            if spec is None:
+            build = builders.get(runtime) if isinstance(runtime, str) else only
+            if build is None:
                 continue
-            rep = representation(obj, spec)
-            if rep is None:
+            built = build(obj)
+            if built is None:
                 continue
-            index = seen.setdefault(_identity(rep), len(representations))
+            rep, identity = built
+            index = seen.setdefault(identity, len(representations))
             if index == len(representations):
                 representations.append(rep)
                 targets.append([])
@@ -332,6 +332,49 @@ class Execution:
         """The data path of each object at the fetch's path, in the order (and so at the
         positions) of :func:`objects_along`."""
         return [path for _, path in objects_at(self.data, fetch.path)]
+
+
+# an object -> its representation and identity (see _identity), or None: key missing
+Builder = Callable[[dict[str, Any]], tuple[dict[str, Any], Any] | None]
+_BUILDERS = "_hubgraph_builders"
+
+
+def _builders(fetch: Fetch) -> tuple[dict[str, Builder], Builder | None]:
+    """The fetch's representation builders by runtime type, and the one to use for an
+    object without ``__typename`` (when there is a single input); made once per fetch
+    and kept with it (so with the cached plan)."""
+    cached = getattr(fetch, _BUILDERS, None)
+    if cached is None:
+        builders = {spec.runtime_type: _builder(spec) for spec in fetch.inputs}
+        only = builders[fetch.inputs[0].runtime_type] if len(fetch.inputs) == 1 else None
+        cached = (builders, only)
+        setattr(fetch, _BUILDERS, cached)
+    return cached
+
+
+def _builder(spec: EntityInput) -> Builder:
+    fields = spec.fields
+    typename = spec.typename
+    if len(fields) == 1 and fields[0].key and not fields[0].fields:
+        # the usual entity: one scalar key (an ID)
+        name, data_key = fields[0].name, fields[0].data_key
+
+        def single_key(obj: dict[str, Any]) -> tuple[dict[str, Any], Any] | None:
+            value = obj.get(data_key)
+            if value is None:
+                return None
+            rep = {"__typename": typename, name: value}
+            if type(value) is str:
+                return rep, (typename, value)
+            return rep, orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+
+        return single_key
+
+    def general(obj: dict[str, Any]) -> tuple[dict[str, Any], Any] | None:
+        rep = representation(obj, spec)
+        return None if rep is None else (rep, _identity(rep))
+
+    return general
 
 
 def _identity(rep: dict[str, Any]) -> Any:
