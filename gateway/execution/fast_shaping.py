@@ -29,7 +29,7 @@ the request if they differ (the test suite runs with it).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     GraphQLEnumType,
@@ -85,14 +85,14 @@ def compiled(
     """The selection's object function, compiled on first use and kept on the selection
     (it lives as long as the plan that holds it); None when it cannot be fast."""
     # A selection set is shaped against one static type by one gateway, so one slot.
-    cached = getattr(selection, _ATTRIBUTE, None)
+    cached: Any = getattr(selection, _ATTRIBUTE, None)
     if cached is None:
         try:
             cached = _Compiler(abstract_types, visible_types).object_fn(selection, static_type)
         except _Refused:
             cached = _NOT_COMPILABLE
         setattr(selection, _ATTRIBUTE, cached)
-    return None if cached is _NOT_COMPILABLE else cached
+    return None if cached is _NOT_COMPILABLE else cast(ObjectFn, cached)
 
 
 class _Refused(Exception):

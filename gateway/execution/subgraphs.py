@@ -25,10 +25,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
 from starlette.types import ASGIApp
+
+from gateway.execution.http1 import Http1Pool
 
 # (subgraph name, seconds the call took or None when it never went out, failure code or None)
 FetchObserver = Callable[[str, float | None, str | None], None]
@@ -94,7 +95,7 @@ class _Breaker:
 @dataclass
 class SubgraphClient:
     name: str
-    transport: PooledHTTP | InProcess
+    transport: Http1Pool | InProcess
     settings: SubgraphSettings
     breaker: _Breaker = field(default_factory=_Breaker)
     _inflight: dict[bytes, asyncio.Future[tuple[bytes, list[tuple[str, str]]]]] = field(
@@ -182,7 +183,7 @@ class SubgraphClient:
         delay = self.settings.backoff_s
         for attempt in range(attempts):
             try:
-                result = await self._once(body, headers)
+                result = await self._once(body, headers, not mutation)
             except SubgraphFailure as failure:
                 retryable = failure.code in ("SUBREQUEST_HTTP_ERROR", "SUBGRAPH_UNREACHABLE")
                 if attempt + 1 < attempts and retryable:
@@ -196,11 +197,11 @@ class SubgraphClient:
         raise AssertionError("unreachable")
 
     async def _once(
-        self, body: bytes, headers: Mapping[str, str]
+        self, body: bytes, headers: Mapping[str, str], idempotent: bool
     ) -> tuple[bytes, list[tuple[str, str]]]:
         started = time.perf_counter()
         try:
-            result = await self._call(body, headers)
+            result = await self._call(body, headers, idempotent)
         except SubgraphFailure as failure:
             _observe(self.name, time.perf_counter() - started, failure.code)
             raise
@@ -208,13 +209,14 @@ class SubgraphClient:
         return result
 
     async def _call(
-        self, body: bytes, headers: Mapping[str, str]
+        self, body: bytes, headers: Mapping[str, str], idempotent: bool
     ) -> tuple[bytes, list[tuple[str, str]]]:
         try:
             # wait_for as well as the transport's own timeouts: an in-process (ASGI)
             # subgraph has no socket to time out on.
             status, response_headers, content = await asyncio.wait_for(
-                self.transport.post(body, headers, self.settings.timeout_s), self.settings.timeout_s
+                self.transport.post(body, headers, self.settings.timeout_s, idempotent=idempotent),
+                self.settings.timeout_s,
             )
         except (httpx.TimeoutException, TimeoutError):
             raise SubgraphFailure(
@@ -222,7 +224,7 @@ class SubgraphClient:
                 "SUBGRAPH_TIMEOUT",
                 f"subgraph '{self.name}' did not answer within {self.settings.timeout_s:g} s",
             ) from None
-        except (httpx.TransportError, aiohttp.ClientError, OSError) as exc:
+        except (httpx.TransportError, OSError) as exc:
             raise SubgraphFailure(
                 self.name,
                 "SUBGRAPH_UNREACHABLE",
@@ -242,52 +244,6 @@ class SubgraphClient:
         return content, response_headers
 
 
-class PooledHTTP:
-    """HTTP/1.1 with kept-alive connections through aiohttp's client (C-accelerated
-    parsing, a lean connection pool). Measured under load it costs a fraction of
-    httpx/httpcore per subgraph call, which is most of what a gateway does."""
-
-    def __init__(self, url: str, max_connections: int) -> None:
-        self.url = url
-        self.max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        # Created lazily: a session belongs to the event loop that first uses it.
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self.max_connections, keepalive_timeout=30, ttl_dns_cache=300
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent",),
-                auto_decompress=True,
-            )
-        return self._session
-
-    async def post(
-        self, body: bytes, headers: Mapping[str, str], timeout_s: float
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        request_headers = {
-            **headers,
-            "content-type": "application/json",
-            "accept": "application/json",
-        }
-        async with self._client().post(
-            self.url,
-            data=body,
-            headers=request_headers,
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-        ) as response:
-            content = await response.read()
-            return response.status, [(k.lower(), v) for k, v in response.headers.items()], content
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
 class InProcess:
     """An ASGI app as a subgraph (embedded mode): the same HTTP protocol, no socket."""
 
@@ -296,7 +252,12 @@ class InProcess:
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
 
     async def post(
-        self, body: bytes, headers: Mapping[str, str], timeout_s: float
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        *,
+        idempotent: bool = True,  # no connection to go stale in process
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         response = await self.client.post(
             self.url,
@@ -325,13 +286,13 @@ class SubgraphPool:
         for name, url in urls.items():
             own = (settings or {}).get(name, default)
             app = (apps or {}).get(name)
-            transport: PooledHTTP | InProcess
+            transport: Http1Pool | InProcess
             if app is not None:
                 transport = InProcess(
                     url if url.startswith("http") else f"http://{name}.embedded/graphql", app
                 )
             else:
-                transport = PooledHTTP(url, own.max_connections)
+                transport = Http1Pool(url, own.max_connections)
             self.clients[name] = SubgraphClient(name, transport, own)
 
     def __getitem__(self, name: str) -> SubgraphClient:
