@@ -19,11 +19,13 @@ path, checking it) need ``admin``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from identity.access import ADMIN, HUB_READ, HUB_WRITE
@@ -32,12 +34,14 @@ from subgraphs.core.events import EVENTS
 from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
+from subgraphs.core.kit.resolvers import direct
 from subgraphs.core.service import GdprProcessing as GdprProcessingRecord
 
 if TYPE_CHECKING:
     from subgraphs.core.integration_rules import RuleSet
 
 Info = strawberry.Info[HubContext, None]
+T = TypeVar("T")
 
 # The @requiresScopes arguments this schema uses (alternatives of scope sets).
 READ = [[HUB_READ]]
@@ -47,6 +51,12 @@ ADMIN_ONLY = [[ADMIN]]
 
 def _ctx(info: Info) -> HubContext:
     return info.context
+
+
+def _later(value: Awaitable[T]) -> T:
+    """An awaitable of a resolver's value, returned for graphql-core to await (as the
+    type checker cannot be told of a resolver of ``T`` that may return one)."""
+    return cast(T, value)
 
 
 # --- enums -------------------------------------------------------------------------
@@ -118,50 +128,61 @@ class Domain:
             row_id=row.id,
         )
 
+    # The resolvers below return a DataLoader's future of the converted value(s): the
+    # kit calls them directly (kit.resolvers.direct) and graphql-core awaits the future,
+    # without a coroutine per field and row of a list; the type checker is told the
+    # value (``_later``).
+
     @classmethod
-    async def resolve_reference(cls, info: Info, slug: str, **_: Any) -> Domain | None:
-        row = await _ctx(info).loaders.rows_by(models.Domain, models.Domain.slug).load(slug)
-        return cls.from_row(row) if row else None
+    def resolve_reference(cls, info: Info, slug: str, **_: Any) -> Domain | None:
+        loader = _ctx(info).loaders.rows_by(
+            models.Domain, models.Domain.slug, convert=Domain.from_row
+        )
+        return _later(loader.load(slug))
 
     @strawberry.field(description="The domain this one belongs to, if any.")
-    async def parent(self, info: Info) -> Domain | None:
+    @direct
+    def parent(self, info: Info) -> Domain | None:
         if self.parent_id is None:
             return None
-        row = await _ctx(info).loaders.rows_by(models.Domain, models.Domain.id).load(self.parent_id)
-        return Domain.from_row(row) if row else None
+        return _later(_domains_by_id(info).load(self.parent_id))
 
     @strawberry.field(description="Sub-domains, by slug.")
-    async def children(self, info: Info) -> list[Domain]:
-        rows = (
-            await _ctx(info)
-            .loaders.rows_grouped_by(
-                models.Domain, models.Domain.parent_id, order_by=[models.Domain.slug]
-            )
-            .load(self.row_id)
+    @direct
+    def children(self, info: Info) -> list[Domain]:
+        loader = _ctx(info).loaders.rows_grouped_by(
+            models.Domain,
+            models.Domain.parent_id,
+            order_by=[models.Domain.slug],
+            convert=Domain.from_row,
         )
-        return [Domain.from_row(r) for r in rows]
+        return _later(loader.load(self.row_id))
 
     @strawberry.field(description="Repos registered under this domain, by name.")
-    async def repos(self, info: Info) -> list[ManagedRepo]:
-        rows = (
-            await _ctx(info)
-            .loaders.rows_grouped_by(
-                models.ManagedRepo, models.ManagedRepo.domain_id, order_by=[models.ManagedRepo.name]
-            )
-            .load(self.row_id)
+    @direct
+    def repos(self, info: Info) -> list[ManagedRepo]:
+        loader = _ctx(info).loaders.rows_grouped_by(
+            models.ManagedRepo,
+            models.ManagedRepo.domain_id,
+            order_by=[models.ManagedRepo.name],
+            convert=ManagedRepo.from_row,
         )
-        return [ManagedRepo.from_row(r) for r in rows]
+        return _later(loader.load(self.row_id))
 
     @strawberry.field(description="Capabilities this domain offers to others.")
-    async def capabilities(self, info: Info) -> list[Capability]:
-        rows = (
-            await _ctx(info)
-            .loaders.rows_grouped_by(
-                models.Capability, models.Capability.domain_id, order_by=[models.Capability.name]
-            )
-            .load(self.row_id)
+    @direct
+    def capabilities(self, info: Info) -> list[Capability]:
+        loader = _ctx(info).loaders.rows_grouped_by(
+            models.Capability,
+            models.Capability.domain_id,
+            order_by=[models.Capability.name],
+            convert=Capability.from_row,
         )
-        return [Capability.from_row(r) for r in rows]
+        return _later(loader.load(self.row_id))
+
+
+def _domains_by_id(info: Info) -> DataLoader[uuid.UUID, Any]:
+    return _ctx(info).loaders.rows_by(models.Domain, models.Domain.id, convert=Domain.from_row)
 
 
 @strawberry.federation.type(
@@ -191,18 +212,20 @@ class ManagedRepo:
         )
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> ManagedRepo | None:
+    def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> ManagedRepo | None:
         try:
             key = uuid.UUID(str(id))
         except ValueError:
             return None
-        row = await _ctx(info).loaders.rows_by(models.ManagedRepo, models.ManagedRepo.id).load(key)
-        return cls.from_row(row) if row else None
+        loader = _ctx(info).loaders.rows_by(
+            models.ManagedRepo, models.ManagedRepo.id, convert=ManagedRepo.from_row
+        )
+        return _later(loader.load(key))
 
     @strawberry.field
-    async def domain(self, info: Info) -> Domain:
-        row = await _ctx(info).loaders.rows_by(models.Domain, models.Domain.id).load(self.domain_id)
-        return Domain.from_row(row)
+    @direct
+    def domain(self, info: Info) -> Domain:
+        return _later(_domains_by_id(info).load(self.domain_id))
 
     @strawberry.field(
         description="The most recent integration check, if the repo was ever checked."
@@ -285,9 +308,9 @@ class Capability:
         )
 
     @strawberry.field(description="The domain offering it.")
-    async def domain(self, info: Info) -> Domain:
-        row = await _ctx(info).loaders.rows_by(models.Domain, models.Domain.id).load(self.domain_id)
-        return Domain.from_row(row)
+    @direct
+    def domain(self, info: Info) -> Domain:
+        return _later(_domains_by_id(info).load(self.domain_id))
 
 
 @strawberry.type(description="One lifecycle step of a capability request.")

@@ -26,6 +26,8 @@ V = TypeVar("V")
 BatchFn = Callable[[list[Any]], Awaitable[Sequence[Any]]]
 # A service function answering for all keys at once: a mapping by key.
 Lookup = Callable[[AsyncSession, list[Any]], Awaitable[Mapping[Any, Any]]]
+# What a loader gives instead of each row (e.g. a GraphQL type's ``from_row``).
+Convert = Callable[[Any], Any]
 
 
 class Loaders:
@@ -42,18 +44,35 @@ class Loaders:
             loader = self._loaders[name] = DataLoader(load_fn=batch)
         return loader
 
-    def rows_by(self, model: type, column: InstrumentedAttribute[Any]) -> DataLoader[Any, Any]:
-        """One row (or None) per key, where ``column`` is unique."""
+    # rows_by and rows_grouped_by are asked for once per field of every row of a list:
+    # a loader that exists already is returned before any batch function is built.
+
+    def rows_by(
+        self,
+        model: type,
+        column: InstrumentedAttribute[Any],
+        *,
+        convert: Convert | None = None,
+    ) -> DataLoader[Any, Any]:
+        """One row (or None) per key, where ``column`` is unique; ``convert(row)`` instead
+        of the row when given (e.g. the GraphQL type's ``from_row``), None still None."""
+        loader_name = ("rows_by", model, column.key, convert)
+        loader = self._loaders.get(loader_name)
+        if loader is not None:
+            return loader
 
         async def batch(keys: list[Any]) -> list[Any]:
             async with self.db.session() as session:
                 rows: Sequence[Any] = (
                     await session.scalars(select(model).where(column.in_(keys)))
                 ).all()
-            found = {getattr(row, column.key): row for row in rows}
+            attribute = column.key
+            found = {getattr(row, attribute): row for row in rows}
+            if convert is not None:
+                found = {key: convert(row) for key, row in found.items()}
             return [found.get(key) for key in keys]
 
-        return self.get(("rows_by", model, column.key), batch)
+        return self.get(loader_name, batch)
 
     def rows_grouped_by(
         self,
@@ -63,19 +82,27 @@ class Loaders:
         order_by: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]] = (),
         where: Sequence[ColumnElement[bool]] = (),
         name: str = "",
+        convert: Convert | None = None,
     ) -> DataLoader[Any, Any]:
-        """A list of rows per key (one-to-many), in ``order_by`` order."""
+        """A list of rows per key (one-to-many), in ``order_by`` order; ``convert(row)``
+        for each row when given. ``name`` tells loaders of one column with different
+        ``order_by`` or ``where`` apart."""
+        loader_name = ("rows_grouped_by", model, column.key, name, convert)
+        loader = self._loaders.get(loader_name)
+        if loader is not None:
+            return loader
 
         async def batch(keys: list[Any]) -> list[list[Any]]:
             stmt: Select[Any] = select(model).where(column.in_(keys), *where).order_by(*order_by)
             async with self.db.session() as session:
                 rows = (await session.scalars(stmt)).all()
             groups: dict[Any, list[Any]] = defaultdict(list)
+            attribute = column.key
             for row in rows:
-                groups[getattr(row, column.key)].append(row)
+                groups[getattr(row, attribute)].append(row if convert is None else convert(row))
             return [groups.get(key, []) for key in keys]
 
-        return self.get(("rows_grouped_by", model, column.key, name), batch)
+        return self.get(loader_name, batch)
 
     def keyed(self, name: Hashable, lookup: Lookup, default: Any = None) -> DataLoader[Any, Any]:
         """One value per key from ``lookup(session, keys)``, a service function that answers

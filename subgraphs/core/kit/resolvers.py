@@ -1,0 +1,143 @@
+"""Cheaper resolvers for the fields that need nothing of Strawberry's at request time.
+
+Strawberry wraps every resolver it is given: for each field of each object it builds an
+``Info``, converts the (absent) arguments, runs the (absent) field extensions and only
+then calls the resolver; an ``async`` resolver adds a coroutine and an ``await`` on top,
+and a field without a resolver goes through three calls to read one attribute. A list of
+200 domains with four nested lists is ~1,000 such calls and their allocations.
+
+:func:`install` (called by ``kit.federation.hub_schema`` before the authorization
+guards are put around resolvers) replaces them in the built graphql-core schema where
+that changes nothing but the cost:
+
+* A field without a resolver, extensions or permission classes reads its attribute in
+  one call (Strawberry's default resolver is ``getattr`` of the Python name, as here).
+* A resolver marked :func:`direct` is called by graphql-core itself, as
+  ``resolver(source, info)``, where ``info`` is graphql-core's ``GraphQLResolveInfo``:
+  such a resolver takes no arguments, uses ``info.context`` only and is synchronous
+  (it may return an awaitable, e.g. a DataLoader's ``load``, which graphql-core
+  awaits). A marked field that does not fit (arguments, extensions) is refused when
+  the schema is built rather than served differently.
+* ``_entities``: when every resolved reference is a future (``resolve_reference``
+  returning a DataLoader's ``load``) or a value, the list becomes one awaitable that
+  waits for the futures in order, instead of one task per representation in
+  graphql-core. A reference whose future fails is an error at its index as before; a
+  schema with coroutine references is left as it was (their loads only start when
+  awaited, so waiting in order would not batch them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from inspect import isawaitable
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLObjectType, GraphQLResolveInfo
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+F = TypeVar("F", bound=Callable[..., Any])
+_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
+_DIRECT = "__hub_direct__"
+ENTITIES_FIELD = "_entities"
+
+
+def direct(resolver: F) -> F:
+    """Mark a resolver ``(self, info) -> value or awaitable`` to be called by graphql-core
+    directly (see the module's docstring); put it under ``@strawberry.field``."""
+    setattr(resolver, _DIRECT, True)
+    return resolver
+
+
+def _attribute(name: str) -> Callable[[Any, GraphQLResolveInfo], Any]:
+    def resolve(source: Any, _info: GraphQLResolveInfo, **_: Any) -> Any:
+        return getattr(source, name)
+
+    resolve._is_default = True  # type: ignore[attr-defined]  # as Strawberry marks its own
+    return resolve
+
+
+class _Direct:
+    __slots__ = ("resolver",)
+
+    def __init__(self, resolver: Callable[[Any, Any], Any]) -> None:
+        self.resolver = resolver
+
+    def __call__(self, source: Any, info: GraphQLResolveInfo) -> Any:
+        return self.resolver(source, info)
+
+
+class _GatheredEntities:
+    """``_entities`` as one awaitable when its references are futures or values."""
+
+    __slots__ = ("original",)
+
+    def __init__(self, original: Callable[..., Any]) -> None:
+        self.original = original
+
+    def __call__(self, root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        results = self.original(root, info, **args)
+        if isawaitable(results) or not isinstance(results, list):
+            return results
+        futures = False
+        for result in results:
+            if asyncio.isfuture(result):
+                futures = True
+            elif isawaitable(result):
+                return results  # coroutines: graphql-core runs them side by side
+        return _in_order(results) if futures else results
+
+
+async def _in_order(results: Sequence[Any]) -> list[Any]:
+    # Every load was made before the first await, so the loaders batch them all.
+    values: list[Any] = []
+    for result in results:
+        if asyncio.isfuture(result):
+            try:
+                result = await result
+            except Exception as error:  # an error at its index, as graphql-core reports it
+                result = error
+        values.append(result)
+    return values
+
+
+def install(schema: strawberry.Schema) -> None:
+    """Put the cheaper resolvers into ``schema``'s graphql-core schema; idempotent."""
+    graphql_schema = schema._schema
+    for graphql_type in graphql_schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
+            continue
+        for name, field in graphql_type.fields.items():
+            definition = field.extensions.get(_BACKREF)
+            if not isinstance(definition, StrawberryField):
+                continue
+            # Strawberry's own path for a field without resolver, extensions or exception
+            # handlers (a permission class is an extension).
+            if getattr(field.resolve, "__name__", "") == "_get_basic_result":
+                if schema.config.default_resolver is getattr:
+                    field.resolve = _attribute(definition.python_name)
+                continue
+            resolver = definition.base_resolver
+            if resolver is None or not getattr(resolver.wrapped_func, _DIRECT, False):
+                continue
+            parameters = list(resolver.signature.parameters)
+            if parameters != ["self", "info"] or definition.arguments or definition.extensions:
+                raise TypeError(
+                    f"{graphql_type.name}.{name}: a direct resolver is (self, info), "
+                    "without arguments, extensions or permission classes"
+                )
+            if resolver.is_async:
+                raise TypeError(f"{graphql_type.name}.{name}: a direct resolver is not async")
+            function = resolver.wrapped_func
+            if not isinstance(field.resolve, _Direct) and callable(function):
+                field.resolve = _Direct(function)
+    query = graphql_schema.query_type
+    entities = query.fields.get(ENTITIES_FIELD) if query else None
+    if (
+        entities is not None
+        and entities.resolve is not None
+        and not isinstance(entities.resolve, _GatheredEntities)
+    ):
+        entities.resolve = _GatheredEntities(entities.resolve)

@@ -1,0 +1,205 @@
+"""The kit's cheaper resolvers (kit.resolvers) answer exactly as Strawberry's own.
+
+Each case runs one document on a schema built by ``hub_schema`` (cheaper resolvers
+installed) and on the same types in a schema without them, and compares data, errors
+and the loaders' batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from subgraphs.core.kit import resolvers
+from subgraphs.core.kit.federation import FEDERATION_VERSION, HubSchema, hub_schema
+from subgraphs.core.kit.resolvers import direct
+
+ROWS = {"a": "Alpha", "b": "Beta", "c": "Gamma"}
+
+
+@dataclass
+class Context:
+    calls: list[list[str]] = field(default_factory=list)
+    identity: Any = None
+    _loader: DataLoader[str, Any] | None = None
+
+    def names(self) -> DataLoader[str, Any]:
+        if self._loader is None:
+
+            async def batch(keys: list[str]) -> list[Any]:
+                self.calls.append(list(keys))
+                if "boom" in keys:
+                    # one key's failure fails that key only
+                    return [ValueError("no such row") if k == "boom" else _found(k) for k in keys]
+                return [_found(k) for k in keys]
+
+            self._loader = DataLoader(load_fn=batch)
+        return self._loader
+
+
+def _found(key: str) -> Thing | None:
+    return Thing.of(key) if key in ROWS else None
+
+
+@strawberry.federation.type(keys=["key"])
+class Thing:
+    key: str
+    display_name: str
+
+    @classmethod
+    def of(cls, key: str) -> Thing:
+        return cls(key=key, display_name=ROWS.get(key, "?"))
+
+    @classmethod
+    def resolve_reference(cls, info: strawberry.Info, key: str) -> Thing | None:
+        future: Any = info.context.names().load(key)
+        return future  # type: ignore[no-any-return]
+
+    @strawberry.field
+    @direct
+    def next(self, info: strawberry.Info) -> Thing | None:
+        following = chr(ord(self.key[0]) + 1)
+        future: Any = info.context.names().load(following)
+        return future  # type: ignore[no-any-return]
+
+    @strawberry.field
+    @direct
+    def siblings(self, info: strawberry.Info) -> list[Thing]:
+        return [Thing.of(k) for k in ROWS if k != self.key]
+
+
+@strawberry.federation.type(keys=["id"])
+class Other:
+    id: strawberry.ID
+
+    @classmethod
+    async def resolve_reference(cls, info: strawberry.Info, id: strawberry.ID) -> Other | None:
+        await asyncio.sleep(0)
+        return None if id == "none" else cls(id=id)
+
+
+@strawberry.type
+class WithArguments:
+    x: int
+
+    @strawberry.field
+    @direct
+    def doubled(self, info: strawberry.Info, times: int) -> int:
+        return self.x * times
+
+
+@strawberry.type
+class Asynchronous:
+    x: int
+
+    @strawberry.field
+    @direct
+    async def later(self, info: strawberry.Info) -> int:
+        return self.x
+
+
+@strawberry.type
+class WithArgumentsQuery:
+    bad: WithArguments
+
+
+@strawberry.type
+class AsynchronousQuery:
+    bad: Asynchronous
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return [Thing.of(k) for k in ROWS]
+
+
+def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    kit = hub_schema(Query, types=[Thing, Other])
+    # the kit's schema class (the same error messages), without the kit's resolvers
+    plain = HubSchema(query=Query, types=[Thing, Other], federation_version=FEDERATION_VERSION)
+    return kit, plain
+
+
+async def _both(query: str, variables: dict[str, Any] | None = None) -> list[Any]:
+    answers = []
+    for schema in _schemas():
+        context = Context()
+        # a copy each: Strawberry takes __typename out of the representations
+        result = await schema.execute(
+            query, variable_values=copy.deepcopy(variables), context_value=context
+        )
+        errors = sorted((tuple(error.path or ()), error.message) for error in result.errors or ())
+        answers.append((result.data, errors, context.calls))
+    return answers
+
+
+def test_the_kit_installs_its_resolvers() -> None:
+    kit, plain = _schemas()
+    thing = kit._schema.type_map["Thing"]
+    assert thing.fields["displayName"].resolve.__name__ == "resolve"  # type: ignore[union-attr]
+    assert type(thing.fields["next"].resolve).__name__ == "_Direct"
+    entities = kit._schema.query_type.fields["_entities"]  # type: ignore[union-attr]
+    assert type(entities.resolve).__name__ == "_GatheredEntities"
+    before = thing.fields["next"].resolve
+    resolvers.install(kit)  # idempotent
+    assert thing.fields["next"].resolve is before
+    assert type(plain._schema.type_map["Thing"].fields["next"].resolve).__name__ == "function"
+
+
+async def test_fields_answer_as_strawberrys() -> None:
+    kit, plain = await _both(
+        "{ things { key displayName next { key displayName } siblings { key } } }"
+    )
+    assert kit == plain
+    data, errors, calls = kit
+    assert errors == []
+    assert data["things"][0]["next"] == {"key": "b", "displayName": "Beta"}
+    assert data["things"][2]["next"] is None  # "d" is not a row
+    assert calls == [["b", "c", "d"]]  # the three nexts in one batch
+
+
+async def test_entities_answer_as_strawberrys() -> None:
+    query = (
+        "query($r: [_Any!]!) { _entities(representations: $r) "
+        "{ __typename ... on Thing { key displayName } ... on Other { id } } }"
+    )
+    representations = [
+        {"__typename": "Thing", "key": "c"},
+        {"__typename": "Thing", "key": "x"},  # no such row: null, no error
+        {"__typename": "Thing", "key": "boom"},  # the loader fails it: error at its index
+        {"__typename": "Thing"},  # no key: error at its index
+        {"__typename": "Thing", "key": "a"},
+        {"__typename": "Thing", "key": "c"},  # asked twice: loaded once
+    ]
+    kit, plain = await _both(query, {"r": representations})
+    assert kit == plain
+    data, errors, calls = kit
+    assert [e and e.get("key") for e in data["_entities"]] == ["c", None, None, None, "a", "c"]
+    assert [path for path, _ in errors] == [("_entities", 2), ("_entities", 3)]
+    assert calls == [["c", "x", "boom", "a"]]
+
+
+async def test_entities_with_coroutine_references_are_left_as_they_were() -> None:
+    query = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Other { id } } }"
+    reps = [{"__typename": "Other", "id": "1"}, {"__typename": "Other", "id": "none"}]
+    kit, plain = await _both(query, {"r": reps})
+    assert kit == plain
+    assert kit[0] == {"_entities": [{"id": "1"}, None]}
+
+
+def test_a_direct_resolver_with_arguments_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"WithArguments\.doubled"):
+        hub_schema(WithArgumentsQuery)
+
+
+def test_an_async_direct_resolver_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"Asynchronous\.later"):
+        hub_schema(AsynchronousQuery)
