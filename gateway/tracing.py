@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 _tracer: Any = None
@@ -58,12 +58,24 @@ def configure_from_environment() -> bool:
     return True
 
 
-@contextmanager
-def span(name: str, kind: str = "internal", **attributes: Any) -> Iterator[Any]:
+# What ``span`` gives when not tracing: one shared do-nothing context (None inside).
+_NO_SPAN: AbstractContextManager[Any] = nullcontext(None)
+
+
+def active() -> bool:
+    """True while spans are made (callers skip building span attributes otherwise)."""
+    return _tracer is not None
+
+
+def span(name: str, kind: str = "internal", **attributes: Any) -> AbstractContextManager[Any]:
     """A span around the block (None when not tracing); an exception marks it as an error."""
     if _tracer is None:
-        yield None
-        return
+        return _NO_SPAN
+    return _span(name, kind, attributes)
+
+
+@contextmanager
+def _span(name: str, kind: str, attributes: dict[str, Any]) -> Iterator[Any]:
     from opentelemetry.trace import SpanKind
 
     kinds = {"internal": SpanKind.INTERNAL, "server": SpanKind.SERVER, "client": SpanKind.CLIENT}

@@ -188,6 +188,17 @@ class Execution:
         }
 
     async def _call(self, fetch: Fetch, variables: dict[str, Any]) -> dict[str, Any]:
+        if not tracing.active():
+            payload, response_headers = await self.pool[fetch.service].request(
+                fetch.document,
+                variables,
+                None,
+                mutation=fetch.operation_kind == "mutation",
+                headers=self.headers,
+            )
+            if self.propagate_headers:
+                self._propagate(response_headers)
+            return payload
         with tracing.span(
             "subgraph.fetch",
             "client",
@@ -211,10 +222,13 @@ class Execution:
                 tracing.mark_error(current, failure.code)
                 raise
         if self.propagate_headers:
-            for name, value in response_headers:
-                if name.lower() in self.propagate_headers:
-                    self.response_headers.append((name, value))
+            self._propagate(response_headers)
         return payload
+
+    def _propagate(self, response_headers: list[tuple[str, str]]) -> None:
+        for name, value in response_headers:
+            if name.lower() in self.propagate_headers:
+                self.response_headers.append((name, value))
 
     def _failure(self, failure: SubgraphFailure, path: DataPath | None) -> None:
         self.errors.append(

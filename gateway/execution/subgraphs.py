@@ -212,12 +212,13 @@ class SubgraphClient:
         self, body: bytes, headers: Mapping[str, str], idempotent: bool
     ) -> tuple[bytes, list[tuple[str, str]]]:
         try:
-            # wait_for as well as the transport's own timeouts: an in-process (ASGI)
-            # subgraph has no socket to time out on.
-            status, response_headers, content = await asyncio.wait_for(
-                self.transport.post(body, headers, self.settings.timeout_s, idempotent=idempotent),
-                self.settings.timeout_s,
-            )
+            # A deadline around the whole call: the HTTP client has no timeouts of its
+            # own, and an in-process (ASGI) subgraph has no socket to time out on.
+            # (asyncio.timeout, not wait_for: no task made per call.)
+            async with asyncio.timeout(self.settings.timeout_s):
+                status, response_headers, content = await self.transport.post(
+                    body, headers, self.settings.timeout_s, idempotent=idempotent
+                )
         except (httpx.TimeoutException, TimeoutError):
             raise SubgraphFailure(
                 self.name,

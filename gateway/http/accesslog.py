@@ -19,6 +19,7 @@ too; :class:`JsonFormatter` writes any record as one JSON line.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import sys
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.http.metrics import GatewayMetrics
@@ -48,14 +49,34 @@ class RequestInfo:
     operation: str | None = None  # the operation's name, once known
     outcome: str | None = None
     errors: int = 0
+    started: float = 0.0  # time.perf_counter() when the request came in
+
+
+# Request ids: unique without a system call each (uuid4 reads the OS's randomness):
+# 20 random hex digits per process, then a counter.
+_ID_PREFIX = uuid.uuid4().hex[:20]
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 def request_info(scope: Scope) -> RequestInfo:
     """The request's info (made here when no middleware did, e.g. in a bare app)."""
     info = scope.get(SCOPE_KEY)
     if not isinstance(info, RequestInfo):
-        info = scope[SCOPE_KEY] = RequestInfo(uuid.uuid4().hex)
+        info = scope[SCOPE_KEY] = RequestInfo(new_request_id())
     return info
+
+
+def given_request_id(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The client's ``X-Request-Id`` when it is a sane token."""
+    for name, value in raw_headers:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            return given if _SANE_ID.fullmatch(given) else None
+    return None
 
 
 class ObservabilityMiddleware:
@@ -76,15 +97,8 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        given = Headers(scope=scope).get(REQUEST_ID_HEADER)
-        info = RequestInfo(given if given and _SANE_ID.fullmatch(given) else uuid.uuid4().hex)
-        scope[SCOPE_KEY] = info
+        info = self.begin(scope)
         status = 500
-        quiet = scope["path"] in QUIET_PATHS
-        metrics = self.metrics if not quiet else None
-        if metrics is not None:
-            metrics.in_flight += 1
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -99,15 +113,35 @@ class ObservabilityMiddleware:
             info.outcome = "internal_error"
             raise
         finally:
-            seconds = time.perf_counter() - started
-            if metrics is not None:
-                metrics.in_flight -= 1
-                if info.graphql:
-                    metrics.observe_request(
-                        info.operation, info.outcome or _outcome_of(status), seconds
-                    )
-            if self.access_log and not quiet:
-                self._log(scope, info, status, seconds)
+            self.end(scope, info, status)
+
+    # The two halves of observing one request, also used by the hot path of POST
+    # /graphql (gateway/http/hot_path.py), which does not go through this middleware.
+
+    def begin(self, scope: Scope) -> RequestInfo:
+        """The request's info (its id: the client's or a new one), in the scope; the
+        request counted in flight."""
+        given = given_request_id(scope["headers"])
+        info = RequestInfo(given or new_request_id())
+        info.started = time.perf_counter()
+        scope[SCOPE_KEY] = info
+        if self.metrics is not None and scope["path"] not in QUIET_PATHS:
+            self.metrics.in_flight += 1
+        return info
+
+    def end(self, scope: Scope, info: RequestInfo, status: int) -> None:
+        """The request's metrics and access-log line, once its answer is sent."""
+        seconds = time.perf_counter() - info.started
+        quiet = scope["path"] in QUIET_PATHS
+        metrics = self.metrics
+        if metrics is not None and not quiet:
+            metrics.in_flight -= 1
+            if info.graphql:
+                metrics.observe_request(
+                    info.operation, info.outcome or _outcome_of(status), seconds
+                )
+        if self.access_log and not quiet:
+            self._log(scope, info, status, seconds)
 
     def _log(self, scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
         fields: dict[str, Any] = {

@@ -15,8 +15,8 @@ POST answers are never cacheable (HTTP says so); this module is not used for the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
-from starlette.datastructures import Headers
 from starlette.responses import Response
 
 VARY = "accept, authorization"
@@ -41,7 +41,9 @@ def _matches(if_none_match: str | None, tag: str) -> bool:
     return "*" in candidates or tag in candidates
 
 
-def for_get(response: Response, request_headers: Headers, max_age: int, complete: bool) -> Response:
+def for_get(
+    response: Response, request_headers: Mapping[str, str], max_age: int, complete: bool
+) -> Response:
     """``response`` (a GET query's answer) with its caching headers; a 304 instead when
     the client already holds this exact answer."""
     authenticated = "authorization" in request_headers
