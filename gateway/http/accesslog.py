@@ -19,11 +19,15 @@ too; :class:`JsonFormatter` writes any record as one JSON line.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import logging
 import re
 import sys
+import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -211,15 +215,101 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class TextFormatter(logging.Formatter):
+    """The text format, with the time of day formatted once per second, not per line
+    (``time.strftime`` for every access-log line is a measurable share of a request)."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._second = -1
+        self._text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._text = (
+                second,
+                time.strftime("%Y-%m-%d %H:%M:%S", self.converter(record.created)),
+            )
+        return f"{self._text},{int(record.msecs):03d}"
+
+
+class TurnBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Writes the lines of one event-loop turn together, at the end of the turn.
+
+    A line logged by the event loop of the main thread (where uvicorn serves) is
+    formatted at once and written by a callback the loop runs before it next waits for
+    I/O, together with every other line of the same turn: one write and one flush
+    instead of one per line under load. Lines logged elsewhere (other threads, before
+    the loop runs) are written at once, after whatever is pending, so the order holds.
+    Nothing waits longer than the current turn; ``flush`` (logging's shutdown at exit
+    calls it) writes what is pending.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._scheduled = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        loop = None
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(RuntimeError):  # no loop running yet
+                loop = asyncio.get_running_loop()
+        self._pending.append(line)
+        if loop is None:
+            self._write()
+        elif not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._write_locked)
+
+    def _write_locked(self) -> None:
+        self.acquire()
+        try:
+            self._write()
+        finally:
+            self.release()
+
+    def _write(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        text, self._pending = "".join(self._pending), []
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except Exception:  # a closed stream: as logging does, never raise into the app
+            if logging.raiseExceptions:
+                traceback.print_exc(file=sys.__stderr__)
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._write()
+        finally:
+            self.release()
+
+
 def configure_logging(log_format: str = "text") -> None:
     """Root logging for ``hubgraph gateway serve`` (and each of its worker processes)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = TurnBatchingHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Records need none of these (no format shows them); logging's documented switches
+    # save looking up the calling frame, thread and process for every line.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
