@@ -23,8 +23,8 @@ What it does:
   closed, never reused.
 
 Errors are ``OSError``s (``ConnectionError`` and :class:`ProtocolError`), which the
-subgraph client reports as SUBGRAPH_UNREACHABLE. Timeouts are the caller's
-(``asyncio.wait_for`` around the call).
+subgraph client reports as SUBGRAPH_UNREACHABLE, and ``TimeoutError`` when the whole call
+(waiting for a connection, connecting, the exchange) took longer than its timeout.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httptools
@@ -65,6 +66,7 @@ class ProtocolError(OSError):
 
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
+T = TypeVar("T")
 
 
 class _Exchange(asyncio.Protocol):
@@ -136,13 +138,13 @@ class _Exchange(asyncio.Protocol):
 
     # -- use --------------------------------------------------------------------------
 
-    async def exchange(self, request: bytes) -> Answer:
+    async def exchange(self, request: bytes, deadlines: _Deadlines, deadline: float) -> Answer:
         assert self.transport is not None
         self.begun = self.headers_done = self.length_known = self.keep_alive = False
         self.status, self.headers, self.chunks = 0, [], []
-        self.waiter = asyncio.get_running_loop().create_future()
+        self.waiter = waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
-        return await self.waiter
+        return await deadlines.wait(waiter, deadline)
 
     @property
     def reusable(self) -> bool:
@@ -161,6 +163,50 @@ class _Exchange(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+
+class _Deadlines:
+    """Timeouts for every call of a pool from one periodic timer, not a timer per call
+    (``asyncio.timeout`` makes and cancels a timer handle per call: measured, about a
+    tenth of a small request's cost). A waited-on future past its deadline fails with
+    TimeoutError at the next tick: at most ``tick`` seconds late, a twentieth of the
+    timeout (between 5 and 100 ms)."""
+
+    def __init__(self) -> None:
+        self.tick = 0.1
+        self._waiting: dict[asyncio.Future[Any], float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self, timeout_s: float) -> float:
+        """The deadline of a call that may take ``timeout_s`` from now."""
+        self.tick = min(self.tick, max(0.005, timeout_s / 20))
+        return asyncio.get_running_loop().time() + timeout_s
+
+    async def wait(self, future: asyncio.Future[T], deadline: float) -> T:
+        self._waiting[future] = deadline
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.tick, self._sweep)
+        try:
+            return await future
+        finally:
+            self._waiting.pop(future, None)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for future, deadline in list(self._waiting.items()):
+            if deadline <= now:
+                del self._waiting[future]
+                if not future.done():
+                    future.set_exception(TimeoutError())
+        if self._waiting:
+            self._timer = loop.call_later(self.tick, self._sweep)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 class Http1Pool:
@@ -189,6 +235,7 @@ class Http1Pool:
         self._open = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._deadlines = _Deadlines()
 
     async def post(
         self,
@@ -198,11 +245,14 @@ class Http1Pool:
         *,
         idempotent: bool = True,
     ) -> Answer:
-        """Status, headers (names in lower case) and body of the answer."""
+        """Status, headers (names in lower case) and body of the answer, within
+        ``timeout_s`` (TimeoutError) from the call to the last byte."""
         request = self._request(body, headers)
-        connection = await self._acquire()
+        deadlines = self._deadlines
+        deadline = deadlines.start(timeout_s)
+        connection = await self._acquire(deadline)
         try:
-            answer = await connection.exchange(request)
+            answer = await connection.exchange(request, deadlines, deadline)
         except ConnectionError:
             connection.close()
             self._discard()
@@ -210,9 +260,9 @@ class Http1Pool:
                 raise
             # The server closed the kept-alive connection as this request went out: it
             # never saw the request, so send it again on a new connection.
-            connection = await self._acquire(fresh=True)
+            connection = await self._acquire(deadline, fresh=True)
             try:
-                answer = await connection.exchange(request)
+                answer = await connection.exchange(request, deadlines, deadline)
             except BaseException:
                 connection.close()
                 self._discard()
@@ -240,7 +290,7 @@ class Http1Pool:
 
     # -- the pool ---------------------------------------------------------------------
 
-    async def _acquire(self, fresh: bool = False) -> _Exchange:
+    async def _acquire(self, deadline: float, fresh: bool = False) -> _Exchange:
         while True:
             if self._closed:
                 raise ConnectionError("the subgraph client is closed")
@@ -254,14 +304,15 @@ class Http1Pool:
             if self._open < self.max_connections:
                 self._open += 1
                 try:
-                    return await self._connect()
+                    async with asyncio.timeout_at(deadline):  # a new connection: rare
+                        return await self._connect()
                 except BaseException:
                     self._discard()
                     raise
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
-                await waiter
+                await self._deadlines.wait(waiter, deadline)
             except BaseException:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
@@ -304,6 +355,7 @@ class Http1Pool:
 
     async def close(self) -> None:
         self._closed = True
+        self._deadlines.close()
         while self._idle:
             self._idle.pop().close()
             self._open -= 1

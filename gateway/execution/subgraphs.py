@@ -212,13 +212,10 @@ class SubgraphClient:
         self, body: bytes, headers: Mapping[str, str], idempotent: bool
     ) -> tuple[bytes, list[tuple[str, str]]]:
         try:
-            # A deadline around the whole call: the HTTP client has no timeouts of its
-            # own, and an in-process (ASGI) subgraph has no socket to time out on.
-            # (asyncio.timeout, not wait_for: no task made per call.)
-            async with asyncio.timeout(self.settings.timeout_s):
-                status, response_headers, content = await self.transport.post(
-                    body, headers, self.settings.timeout_s, idempotent=idempotent
-                )
+            # Each transport keeps the timeout of the whole call (TimeoutError).
+            status, response_headers, content = await self.transport.post(
+                body, headers, self.settings.timeout_s, idempotent=idempotent
+            )
         except (httpx.TimeoutException, TimeoutError):
             raise SubgraphFailure(
                 self.name,
@@ -260,12 +257,18 @@ class InProcess:
         *,
         idempotent: bool = True,  # no connection to go stale in process
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        response = await self.client.post(
-            self.url,
-            content=body,
-            headers={**headers, "content-type": "application/json", "accept": "application/json"},
-            timeout=timeout_s,
-        )
+        # a deadline around it all: an in-process app has no socket to time out on
+        async with asyncio.timeout(timeout_s):
+            response = await self.client.post(
+                self.url,
+                content=body,
+                headers={
+                    **headers,
+                    "content-type": "application/json",
+                    "accept": "application/json",
+                },
+                timeout=timeout_s,
+            )
         return response.status_code, list(response.headers.multi_items()), response.content
 
     async def close(self) -> None:

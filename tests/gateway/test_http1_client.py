@@ -225,11 +225,32 @@ async def test_a_timed_out_exchange_closes_its_connection_and_frees_its_place() 
     async with raw_server(first_never_answers) as (_, url):
         pool = Http1Pool(url, 1)
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(pool.post(b"{}", {}, 5), 0.1)
+            await pool.post(b"{}", {}, 0.1)
         # the one place the pool has is free again, on a new connection
         _, _, content = await asyncio.wait_for(pool.post(b"{}", {}, 5), 2)
         assert orjson.loads(content)["data"]["connection"] == 2
         await pool.close()
+
+
+async def test_the_timeout_covers_the_wait_for_a_connection_and_the_exchange() -> None:
+    async def never_answers(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(10)
+        return False
+
+    async with raw_server(never_answers) as (server, url):
+        pool = Http1Pool(url, 1)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        results = await asyncio.gather(
+            pool.post(b"{}", {}, 0.2),  # holds the one connection, then times out
+            pool.post(b"{}", {}, 0.1),  # times out waiting for that connection
+            return_exceptions=True,
+        )
+        took = loop.time() - started
+        await pool.close()
+    assert [type(result) for result in results] == [TimeoutError, TimeoutError]
+    assert 0.2 <= took < 0.5  # late by at most a tick (a twentieth of the timeout)
+    assert server.connections == 1 and len(server.requests) == 1
 
 
 async def test_nobody_listening_is_an_os_error() -> None:
