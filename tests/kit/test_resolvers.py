@@ -18,7 +18,7 @@ from strawberry.dataloader import DataLoader
 
 from subgraphs.core.kit import resolvers
 from subgraphs.core.kit.federation import FEDERATION_VERSION, HubSchema, hub_schema
-from subgraphs.core.kit.resolvers import direct
+from subgraphs.core.kit.resolvers import direct, prefetch, selected
 
 ROWS = {"a": "Alpha", "b": "Beta", "c": "Gamma"}
 
@@ -27,6 +27,7 @@ ROWS = {"a": "Alpha", "b": "Beta", "c": "Gamma"}
 class Context:
     calls: list[list[str]] = field(default_factory=list)
     identity: Any = None
+    selected: set[str] = field(default_factory=set)
     _loader: DataLoader[str, Any] | None = None
 
     def names(self) -> DataLoader[str, Any]:
@@ -64,7 +65,7 @@ class Thing:
     @strawberry.field
     @direct
     def next(self, info: strawberry.Info) -> Thing | None:
-        following = chr(ord(self.key[0]) + 1)
+        following = "boom" if self.key == "z" else chr(ord(self.key[0]) + 1)
         future: Any = info.context.names().load(following)
         return future  # type: ignore[no-any-return]
 
@@ -120,6 +121,20 @@ class Query:
     def things(self) -> list[Thing]:
         return [Thing.of(k) for k in ROWS]
 
+    @strawberry.field
+    async def page(self, info: strawberry.Info) -> list[Thing]:
+        """Prefetches what is selected below it; "z"'s next fails in the loader."""
+        things = [Thing.of(k) for k in [*ROWS, "z"]]
+        info.context.selected = selected(info)
+        await prefetch(info, Thing, things, info.context.selected)
+        info.context.calls.append(["page returned"])
+        return things
+
+    @strawberry.field
+    def selections(self, info: strawberry.Info) -> Thing:
+        info.context.selected = selected(info, "next")
+        return Thing.of("a")
+
 
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     kit = hub_schema(Query, types=[Thing, Other])
@@ -137,7 +152,7 @@ async def _both(query: str, variables: dict[str, Any] | None = None) -> list[Any
             query, variable_values=copy.deepcopy(variables), context_value=context
         )
         errors = sorted((tuple(error.path or ()), error.message) for error in result.errors or ())
-        answers.append((result.data, errors, context.calls))
+        answers.append((result.data, errors, context.calls, context.selected))
     return answers
 
 
@@ -159,7 +174,7 @@ async def test_fields_answer_as_strawberrys() -> None:
         "{ things { key displayName next { key displayName } siblings { key } } }"
     )
     assert kit == plain
-    data, errors, calls = kit
+    data, errors, calls, _ = kit
     assert errors == []
     assert data["things"][0]["next"] == {"key": "b", "displayName": "Beta"}
     assert data["things"][2]["next"] is None  # "d" is not a row
@@ -181,7 +196,7 @@ async def test_entities_answer_as_strawberrys() -> None:
     ]
     kit, plain = await _both(query, {"r": representations})
     assert kit == plain
-    data, errors, calls = kit
+    data, errors, calls, _ = kit
     assert [e and e.get("key") for e in data["_entities"]] == ["c", None, None, None, "a", "c"]
     assert [path for path, _ in errors] == [("_entities", 2), ("_entities", 3)]
     assert calls == [["c", "x", "boom", "a"]]
@@ -203,3 +218,27 @@ def test_a_direct_resolver_with_arguments_is_refused() -> None:
 def test_an_async_direct_resolver_is_refused() -> None:
     with pytest.raises(TypeError, match=r"Asynchronous\.later"):
         hub_schema(AsynchronousQuery)
+
+
+async def test_prefetched_fields_answer_as_resolved_ones() -> None:
+    query = "{ page { key next { key displayName } } }"
+    kit, plain = await _both(query)
+    assert kit[:2] == plain[:2]  # data and errors
+    data, errors, calls, wanted = kit
+    assert wanted == {"key", "next"}
+    assert [t["next"] and t["next"]["key"] for t in data["page"]] == ["b", "c", None, None]
+    # the failure is the field's, at its own path, as when it resolves itself
+    assert [path for path, _ in errors] == [("page", 3, "next")]
+    # prefetched: the one batch before the page returned; else after it
+    assert calls == [["b", "c", "d", "boom"], ["page returned"]]
+    assert plain[2] == [["page returned"], ["b", "c", "d", "boom"]]
+
+
+async def test_selected_follows_fragments() -> None:
+    query = (
+        "{ selections { key next { ...F ... on Thing { siblings { key } } } } } "
+        "fragment F on Thing { displayName next { key } }"
+    )
+    kit, plain = await _both(query)
+    assert kit == plain
+    assert kit[3] == {"displayName", "next", "siblings"}

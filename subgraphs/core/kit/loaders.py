@@ -9,13 +9,15 @@ never sees another's cached rows.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import ColumnProperty, InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
 from subgraphs.core.kit.database import Database
@@ -28,6 +30,13 @@ BatchFn = Callable[[list[Any]], Awaitable[Sequence[Any]]]
 Lookup = Callable[[AsyncSession, list[Any]], Awaitable[Mapping[Any, Any]]]
 # What a loader gives instead of each row (e.g. a GraphQL type's ``from_row``).
 Convert = Callable[[Any], Any]
+
+
+@functools.cache
+def _columns(model: type) -> tuple[ColumnElement[Any], ...]:
+    """The model's mapped columns, each labelled with its attribute's name."""
+    attributes: Sequence[ColumnProperty[Any]] = sa_inspect(model).column_attrs
+    return tuple(attribute.columns[0].label(attribute.key) for attribute in attributes)
 
 
 class Loaders:
@@ -47,6 +56,26 @@ class Loaders:
     # rows_by and rows_grouped_by are asked for once per field of every row of a list:
     # a loader that exists already is returned before any batch function is built.
 
+    async def _rows(
+        self,
+        model: type,
+        convert: Convert | None,
+        *where: ColumnElement[bool],
+        order_by: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]] = (),
+    ) -> Sequence[Any]:
+        """ORM instances, or, for a ``convert``, the mapped columns' values as named rows:
+        a ``from_row`` reads attributes only, and a row costs a fraction of an instance
+        to load (identity map, instance state), which counts at hundreds of rows."""
+        stmt: Select[Any] = (
+            select(*_columns(model)) if convert is not None else select(model)
+        ).where(*where)
+        if order_by:
+            stmt = stmt.order_by(*order_by)
+        async with self.db.session() as session:
+            if convert is not None:
+                return (await session.execute(stmt)).all()
+            return (await session.scalars(stmt)).all()
+
     def rows_by(
         self,
         model: type,
@@ -55,17 +84,16 @@ class Loaders:
         convert: Convert | None = None,
     ) -> DataLoader[Any, Any]:
         """One row (or None) per key, where ``column`` is unique; ``convert(row)`` instead
-        of the row when given (e.g. the GraphQL type's ``from_row``), None still None."""
+        of the row when given (e.g. the GraphQL type's ``from_row``), None still None.
+        ``convert`` is given a named row of the model's mapped columns, by attribute name,
+        not an ORM instance: it may read columns only (no relationships, no methods)."""
         loader_name = ("rows_by", model, column.key, convert)
         loader = self._loaders.get(loader_name)
         if loader is not None:
             return loader
 
         async def batch(keys: list[Any]) -> list[Any]:
-            async with self.db.session() as session:
-                rows: Sequence[Any] = (
-                    await session.scalars(select(model).where(column.in_(keys)))
-                ).all()
+            rows = await self._rows(model, convert, column.in_(keys))
             attribute = column.key
             found = {getattr(row, attribute): row for row in rows}
             if convert is not None:
@@ -85,7 +113,7 @@ class Loaders:
         convert: Convert | None = None,
     ) -> DataLoader[Any, Any]:
         """A list of rows per key (one-to-many), in ``order_by`` order; ``convert(row)``
-        for each row when given. ``name`` tells loaders of one column with different
+        for each row when given (a named row of columns, as for ``rows_by``). ``name`` tells loaders of one column with different
         ``order_by`` or ``where`` apart."""
         loader_name = ("rows_grouped_by", model, column.key, name, convert)
         loader = self._loaders.get(loader_name)
@@ -93,9 +121,7 @@ class Loaders:
             return loader
 
         async def batch(keys: list[Any]) -> list[list[Any]]:
-            stmt: Select[Any] = select(model).where(column.in_(keys), *where).order_by(*order_by)
-            async with self.db.session() as session:
-                rows = (await session.scalars(stmt)).all()
+            rows = await self._rows(model, convert, column.in_(keys), *where, order_by=order_by)
             groups: dict[Any, list[Any]] = defaultdict(list)
             attribute = column.key
             for row in rows:

@@ -18,6 +18,8 @@ that changes nothing but the cost:
   (it may return an awaitable, e.g. a DataLoader's ``load``, which graphql-core
   awaits). A marked field that does not fit (arguments, extensions) is refused when
   the schema is built rather than served differently.
+* A direct resolver's future that is settled already (:func:`prefetch` ran its loads
+  before graphql-core got to the field) is answered with its value.
 * ``_entities``: when every resolved reference is a future (``resolve_reference``
   returning a DataLoader's ``load``) or a value, the list becomes one awaitable that
   waits for the futures in order, instead of one task per representation in
@@ -29,14 +31,17 @@ that changes nothing but the cost:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from inspect import isawaitable
 from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
+from strawberry.types.nodes import SelectedField, Selection
 
 F = TypeVar("F", bound=Callable[..., Any])
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -66,7 +71,79 @@ class _Direct:
         self.resolver = resolver
 
     def __call__(self, source: Any, info: GraphQLResolveInfo) -> Any:
-        return self.resolver(source, info)
+        return settled(self.resolver(source, info))
+
+
+def settled(result: Any) -> Any:
+    """A future that has its value already (e.g. a loader's, after :func:`prefetch`) as
+    that value, for graphql-core to complete at once instead of in a task of its own;
+    anything else (a pending or failed future, a value) as it is."""
+    if (
+        asyncio.isfuture(result)
+        and result.done()
+        and not result.cancelled()
+        and result.exception() is None
+    ):
+        return result.result()
+    return result
+
+
+async def prefetch(info: Any, type_: type, sources: Sequence[Any], fields: Iterable[str]) -> None:
+    """Resolve the direct-resolver ``fields`` (GraphQL names) of ``type_`` for each of
+    ``sources`` now and wait for their loaders, so that when graphql-core resolves those
+    fields the loaders' futures are settled and each value is completed in place (no
+    task per field and row). ``info`` is the Strawberry info of the field that returns
+    ``sources``; ``fields`` typically what :func:`selected` found below it.
+
+    The loads are the same ones, batched the same way, as when the fields resolve
+    themselves. Fields that are not direct, and protected fields (their guard runs
+    first), are left to resolve themselves. A failure is not raised here: the failed
+    future stays in its loader, and the field that asks for it reports it at its own
+    path, as without prefetching.
+    """
+    if not sources:
+        return
+    graphql_type = info.schema._schema.type_map[get_object_definition(type_, strict=True).name]
+    pending = []
+    for name in fields:
+        field = graphql_type.fields.get(name)
+        resolve = field.resolve if field is not None else None
+        if not isinstance(resolve, _Direct):
+            continue
+        for source in sources:
+            result = resolve.resolver(source, info)
+            if asyncio.isfuture(result) and not result.done():
+                pending.append(result)
+    for future in pending:
+        with contextlib.suppress(Exception):
+            await future
+
+
+def selected(info: Any, *path: str) -> set[str]:
+    """The names of the fields selected at ``path`` below the current field, through
+    fragments (``@skip`` / ``@include`` not evaluated: a skipped field counts as
+    selected, so what is prefetched for it is only wasted). ``info`` is Strawberry's."""
+    # Strawberry's selected_fields are the current field's own nodes (one per time
+    # the field is asked for under this response key).
+    level: list[Selection] = [
+        inner for field in _fields(info.selected_fields) for inner in field.selections
+    ]
+    for name in path:
+        level = [
+            inner
+            for selection in _fields(level)
+            if selection.name == name
+            for inner in selection.selections
+        ]
+    return {selection.name for selection in _fields(level)}
+
+
+def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:  # a fragment spread or an inline fragment
+            yield from _fields(selection.selections)
 
 
 class _GatheredEntities:
