@@ -99,10 +99,6 @@ class _Refused(Exception):
     """A selection holds a refused field: its shaping always has an error."""
 
 
-_RAW = object()  # a nullable leaf: the raw value as it is
-_NON_NULL_LEAF = object()  # a non-null leaf: the raw value unless null
-
-
 class _Compiler:
     def __init__(self, abstract_types: frozenset[str], visible_types: frozenset[str] | None):
         self.abstract_types = abstract_types
@@ -143,7 +139,7 @@ class _Compiler:
 
     def generate(self, runtime: str, fields: list[Field]) -> ObjectFn:
         """One function shaping an object of type ``runtime`` with ``fields``."""
-        namespace: dict[str, Any] = {"BAIL": _BAIL, "holds": conditions_hold}
+        code = _Code()
         lines = ["def shape(obj, variables):", "    get = obj.get"]
         entries: list[str] = []  # the result's "key: value" pairs, in order
         conditional = any(item.conditions != ALWAYS for item in fields)
@@ -155,116 +151,102 @@ class _Compiler:
             key = repr(item.response_key)
             indent = "    "
             if item.conditions != ALWAYS:
-                namespace[f"c{index}"] = item.conditions
-                lines.append(f"    if holds(c{index}, variables):")
+                lines.append(f"    if holds({code.name('c', item.conditions)}, variables):")
                 indent = "        "
             if item.is_typename:
                 value = repr(runtime)
             else:
-                read = f"get({item.data_key!r})"
-                kind = self.value_fn(item, item.type)
                 value = f"v{index}"
-                if kind is _RAW:
-                    lines.append(f"{indent}v{index} = {read}")
-                elif kind is _NON_NULL_LEAF:
-                    lines.append(f"{indent}v{index} = {read}")
-                    lines.append(f"{indent}if v{index} is None:")
-                    lines.append(f"{indent}    raise BAIL")
-                else:
-                    namespace[f"f{index}"] = kind
-                    lines.append(f"{indent}v{index} = f{index}({read}, variables)")
+                lines.append(f"{indent}{value} = get({item.data_key!r})")
+                self.value(code, lines, indent, value, item.type, item)
             if conditional:
                 lines.append(f"{indent}out[{key}] = {value}")
             else:
                 entries.append(f"{key}: {value}")
         lines.append("    return out" if conditional else f"    return {{{', '.join(entries)}}}")
-        exec("\n".join(lines), namespace)
-        return namespace["shape"]
+        exec("\n".join(lines), code.namespace)
+        return cast(ObjectFn, code.namespace["shape"])
 
-    def value_fn(self, item: Field, type_: GraphQLOutputType) -> Any:
-        """_RAW, _NON_NULL_LEAF or a ValueFn for a value of ``type_``."""
+    def value(
+        self,
+        code: _Code,
+        lines: list[str],
+        indent: str,
+        var: str,
+        type_: GraphQLOutputType,
+        item: Field,
+    ) -> None:
+        """Lines turning the raw value in ``var`` into the client's, in place, or raising
+        BAIL where the exact shaper would report an error."""
         if isinstance(type_, GraphQLNonNull):
-            inner = self.value_fn(item, type_.of_type)
-            if inner is _RAW:
-                return _NON_NULL_LEAF
-            return _non_null(inner)
+            lines += [f"{indent}if {var} is None:", f"{indent}    raise BAIL"]
+            self.present(code, lines, indent, var, type_.of_type, item)
+            return
+        inner: list[str] = []
+        self.present(code, inner, indent + "    ", var, type_, item)
+        if inner:
+            lines.append(f"{indent}if {var} is not None:")
+            lines += inner
+
+    def present(
+        self,
+        code: _Code,
+        lines: list[str],
+        indent: str,
+        var: str,
+        type_: GraphQLOutputType,
+        item: Field,
+    ) -> None:
+        """``value``'s lines for a ``var`` known not to be null (none for a leaf)."""
         if isinstance(type_, GraphQLList):
-            return _list_of(self.value_fn(item, type_.of_type))
+            lines += [f"{indent}if type({var}) is not list:", f"{indent}    raise BAIL"]
+            element, shaped = code.fresh("x"), code.fresh("l")
+            per_element: list[str] = []
+            self.value(code, per_element, indent + "    ", element, type_.of_type, item)
+            if not per_element:  # nullable leaves: the list as it is
+                lines.append(f"{indent}{var} = list({var})")
+                return
+            lines += [f"{indent}{shaped} = []", f"{indent}for {element} in {var}:"]
+            lines += per_element
+            lines += [f"{indent}    {shaped}.append({element})", f"{indent}{var} = {shaped}"]
+            return
         named = get_named_type(type_)
         if isinstance(named, GraphQLEnumType):
-            return _enum(named.values)
+            values = code.name("e", frozenset(named.values))
+            lines += [
+                f"{indent}if type({var}) is not str or {var} not in {values}:",
+                f"{indent}    raise BAIL",
+            ]
+            return
         if isinstance(named, GraphQLLeafType):
-            return _RAW
+            return
         if item.selection is None:
             raise _Refused  # the exact shaper reports an object field without selection
-        return _object(self.object_fn(item.selection, named.name))
+        shape = code.name("s", self.object_fn(item.selection, named.name))
+        lines += [
+            f"{indent}if type({var}) is not dict:",
+            f"{indent}    raise BAIL",
+            f"{indent}{var} = {shape}({var}, variables)",
+        ]
+
+
+class _Code:
+    """The names a generated function uses: the objects it refers to by name, and fresh
+    local names."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"BAIL": _BAIL, "holds": conditions_hold}
+        self._count = 0
+
+    def fresh(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}_{self._count}"
+
+    def name(self, prefix: str, value: Any) -> str:
+        name = self.fresh(prefix)
+        self.namespace[name] = value
+        return name
 
 
 def _empty(obj: dict[str, Any], variables: Variables) -> dict[str, Any]:
     return {}
-
-
-def _non_null(inner: ValueFn) -> ValueFn:
-    def non_null(raw: Any, variables: Variables) -> Any:
-        if raw is None:
-            raise _BAIL
-        value = inner(raw, variables)
-        if value is None:
-            raise _BAIL
-        return value
-
-    return non_null
-
-
-def _list_of(element: Any) -> ValueFn:
-    if element is _RAW:
-
-        def leaves(raw: Any, variables: Variables) -> Any:
-            if raw is None:
-                return None
-            if not isinstance(raw, list):
-                raise _BAIL
-            return list(raw)
-
-        return leaves
-    if element is _NON_NULL_LEAF:
-
-        def non_null_leaves(raw: Any, variables: Variables) -> Any:
-            if raw is None:
-                return None
-            if not isinstance(raw, list) or None in raw:
-                raise _BAIL
-            return list(raw)
-
-        return non_null_leaves
-
-    def values(raw: Any, variables: Variables) -> Any:
-        if raw is None:
-            return None
-        if not isinstance(raw, list):
-            raise _BAIL
-        return [element(value, variables) for value in raw]
-
-    return values
-
-
-def _enum(values: Mapping[str, Any]) -> ValueFn:
-    def enum(raw: Any, variables: Variables) -> Any:
-        if raw is None:
-            return None
-        if not isinstance(raw, str) or raw not in values:
-            raise _BAIL
-        return raw
-
-    return enum
-
-
-def _object(shape: ObjectFn) -> ValueFn:
-    def object_(raw: Any, variables: Variables) -> Any:
-        if raw is None:
-            return None
-        if not isinstance(raw, dict):
-            raise _BAIL
-        return shape(raw, variables)
-
-    return object_

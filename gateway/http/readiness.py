@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
 
@@ -94,7 +93,7 @@ class ReadinessCheck:
             )
         except (httpx.TimeoutException, TimeoutError):
             return failed(f"no answer within {self.timeout_s:g} s")
-        except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
+        except (httpx.HTTPError, OSError) as exc:
             return failed(f"unreachable ({type(exc).__name__})")
         ms = round((time.perf_counter() - started) * 1000, 1)
         if status != 200:
