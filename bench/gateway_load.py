@@ -135,6 +135,28 @@ class Processes:
         lines = [ln for ln in lines if re.search(r"\w", ln)]
         return lines[-1] if lines else "no output"
 
+    def peak_mb(self, name: str) -> float | None:
+        """The peak resident memory (VmHWM) of the largest process of ``name``'s group:
+        the server itself, not the ``uv run`` or ``taskset`` around it."""
+        process = self.running.get(name)
+        if process is None:
+            return None
+        peak = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                # the process group is the 5th field after the command in parentheses
+                if int(stat.rpartition(")")[2].split()[2]) != process.pid:
+                    continue
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            except (OSError, ValueError, IndexError):
+                continue
+        return peak / 1024 if peak else None
+
     def stop(self, name: str) -> None:
         process = self.running.pop(name, None)
         if process is None or process.poll() is not None:
@@ -273,6 +295,7 @@ class Cell:
     p50_ms: float
     p99_ms: float
     errors: int
+    peak_mb: float | None = None  # the target's peak resident memory over its cells
 
 
 def lua_script(directory: Path, query: str) -> Path:
@@ -384,28 +407,45 @@ def run_mode(
                     flush=True,
                 )
         if target != "subgraph":
+            peak = procs.peak_mb(target)
+            for cell in cells:
+                if cell.mode == mode and cell.target == target:
+                    cell.peak_mb = peak
             procs.stop(target)
     for name in SUBGRAPHS:
         procs.stop(f"{mode}-{name}")
 
 
+# The peers a target is compared with: in-flight deduplication on against the peers
+# with it on, off against off (Apollo Gateway has none, so it is in both sets).
+DEDUP_PEERS = ("hive-rust", "hive", "apollo")
+NODEDUP_PEERS = ("hive-rust-nodedup", "hive-nodedup", "apollo")
+
+
+def matching_peers(target: str) -> tuple[str, ...]:
+    return NODEDUP_PEERS if target.endswith("-nodedup") else DEDUP_PEERS
+
+
 def table(cells: list[Cell]) -> str:
-    best: dict[tuple[str, str, int], Cell] = {}
-    for c in cells:
-        key = (c.mode, c.query, c.connections)
-        if c.target in PEERS and (key not in best or c.rps > best[key].rps):
-            best[key] = c
-    head = f"{'mode':5} {'query':5} {'conns':>5}  {'target':13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  {'x best peer':>11} {'p99/peer':>8}  {'best peer':12} {'errors':>6}"
+    """One row per cell, with its ratio to the best peer in the matching dedup mode."""
+    head = f"{'mode':5} {'query':5} {'conns':>5}  {'target':17} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  {'x peer':>8} {'p99/peer':>8}  {'peer':17} {'peak MB':>7} {'errors':>6}"
     rows = [head, "-" * len(head)]
     order = {t: i for i, t in enumerate(TARGETS)}
     for c in sorted(
         cells, key=lambda c: (c.mode != "real", c.query, c.connections, order[c.target])
     ):
-        peer = best.get((c.mode, c.query, c.connections))
-        ratio = f"{c.rps / peer.rps:10.2f}x" if peer else f"{'-':>11}"
+        peers = [
+            p
+            for p in cells
+            if (p.mode, p.query, p.connections) == (c.mode, c.query, c.connections)
+            and p.target in matching_peers(c.target)
+        ]
+        peer = max(peers, key=lambda p: p.rps) if peers else None
+        ratio = f"{c.rps / peer.rps:7.2f}x" if peer else f"{'-':>8}"
         p99 = f"{c.p99_ms / peer.p99_ms:7.2f}x" if peer else f"{'-':>8}"
+        peak = f"{c.peak_mb:7.0f}" if c.peak_mb else f"{'-':>7}"
         rows.append(
-            f"{c.mode:5} {c.query:5} {c.connections:5}  {c.target:13} {c.rps:8.0f} {c.p50_ms:8.2f} {c.p99_ms:8.2f}  {ratio} {p99}  {peer.target if peer else '-':12} {c.errors or '':>6}"
+            f"{c.mode:5} {c.query:5} {c.connections:5}  {c.target:17} {c.rps:8.0f} {c.p50_ms:8.2f} {c.p99_ms:8.2f}  {ratio} {p99}  {peer.target if peer else '-':17} {peak} {c.errors or '':>6}"
         )
     return "\n".join(rows)
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gateway.engine import Gateway, GatewaySettings
 
 # The command's modules (the engine, the HTTP app, uvicorn) are imported when it runs:
-# `hubgraph gateway --help` must not wait a second for graphql-core, aiohttp and
+# `hubgraph gateway --help` must not wait a second for graphql-core, uvicorn and
 # Starlette. The defaults --help shows come from gateway/defaults.py, which imports
 # nothing, as do the settings dataclasses themselves.
 app = typer.Typer(help="The federation gateway.", no_args_is_help=True)
