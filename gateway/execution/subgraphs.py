@@ -92,13 +92,46 @@ class _Breaker:
             self.opened_at = time.monotonic()
 
 
+Answer = tuple[bytes, list[tuple[str, str]]]
+
+
+class _Shared:
+    """A subgraph request in flight that identical ones may follow: the future they
+    wait on is made by the first follower, so a request nobody follows makes none."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[Answer] | None = None
+
+    def follow(self) -> asyncio.Future[Answer]:
+        if self.future is None:
+            self.future = asyncio.get_running_loop().create_future()
+            # A follower may stop waiting: retrieve the exception so asyncio keeps quiet.
+            self.future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return self.future
+
+    def succeed(self, answer: Answer) -> None:
+        if self.future is not None:
+            self.future.set_result(answer)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.future is not None:
+            self.future.set_exception(exc)
+
+    def cancel(self) -> None:
+        """The sending caller was cancelled: its followers ask again (not cancelled)."""
+        if self.future is not None:
+            self.future.cancel()
+
+
 @dataclass
 class SubgraphClient:
     name: str
     transport: Http1Pool | InProcess
     settings: SubgraphSettings
     breaker: _Breaker = field(default_factory=_Breaker)
-    _inflight: dict[bytes, asyncio.Future[tuple[bytes, list[tuple[str, str]]]]] = field(
+    _inflight: dict[tuple[bytes, tuple[tuple[str, str], ...]], _Shared] = field(
         default_factory=dict
     )
 
@@ -147,24 +180,29 @@ class SubgraphClient:
         Headers that only trace a request (its id, its W3C trace context) are left out
         of the key. They differ on every request, so with them in it no two requests
         could ever share (issue 20). The shared request carries the first caller's."""
-        decisive = sorted(item for item in headers.items() if item[0] not in TRACING_HEADERS)
-        key = body + b"\0" + orjson.dumps(decisive)
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[tuple[bytes, list[tuple[str, str]]]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        # Nobody may wait on it: retrieve its exception so asyncio does not complain.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._inflight[key] = future
+        key = (body, tuple(sorted(i for i in headers.items() if i[0] not in TRACING_HEADERS)))
+        while (shared := self._inflight.get(key)) is not None:
+            followed = shared.follow()
+            try:
+                return await asyncio.shield(followed)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not followed.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this request itself is being cancelled
+                # The request it followed was cancelled with its own caller (not this
+                # one): ask again, following another or sending it.
+        # Nothing is made for followers until one comes: sharing nothing costs a key.
+        shared = self._inflight[key] = _Shared()
         try:
             result = await self._send(body, headers, False)
+        except asyncio.CancelledError:
+            shared.cancel()
+            raise
         except BaseException as exc:
-            future.set_exception(exc)
+            shared.fail(exc)
             raise
         else:
-            future.set_result(result)
+            shared.succeed(result)
             return result
         finally:
             del self._inflight[key]

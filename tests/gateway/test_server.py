@@ -190,6 +190,35 @@ async def test_identical_concurrent_queries_share_one_subgraph_request() -> None
     assert review_switch.calls == 1  # five identical _entities requests in flight, one sent
 
 
+async def test_followers_of_a_shared_request_share_its_failure_and_may_leave_early() -> None:
+    """Every follower of a failing shared request gets the failure (as a coded error on
+    its fields). When the caller that sent a shared request is cancelled, its request
+    goes with it, and its followers are not cancelled: they ask again, together."""
+    switches, product_switch, review_switch = apps()
+    product_switch.mode, product_switch.sleep_s = "sleep", 0.1  # all four reach reviews at once
+    review_switch.mode = "error500"  # tried three times (two retries), then a failure
+    gateway = Gateway(SUPERGRAPH.read_text(), subgraph_apps=switches)
+    try:
+        results = await asyncio.gather(*(gateway.execute(QUERY) for _ in range(4)))
+        for body, _ in results:
+            assert body["errors"][0]["extensions"]["code"] == "SUBREQUEST_HTTP_ERROR"
+        assert review_switch.calls == 3
+        product_switch.mode = "ok"
+        review_switch.mode, review_switch.sleep_s = "sleep", 0.2
+        leaving = asyncio.ensure_future(gateway.execute(QUERY))  # sends what the rest follow
+        staying = [asyncio.ensure_future(gateway.execute(QUERY)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        leaving.cancel()
+        answers = await asyncio.gather(*staying)
+        assert all(
+            body["data"]["topProducts"][1]["reviews"] == [{"body": "meh"}] for body, _ in answers
+        )
+        assert leaving.cancelled()
+        assert review_switch.calls == 5  # the cancelled one, then one for the three others
+    finally:
+        await gateway.close()
+
+
 async def test_requests_differing_only_in_tracing_headers_share_but_callers_do_not() -> None:
     """The deduplication key is what decides the answer (issue 20): each request's own
     id and trace context differ every time and must not keep identical queries apart;
