@@ -43,8 +43,6 @@ from graphql import (
 from gateway.operation import ALWAYS, Field, Operation, SelectionSet, conditions_hold
 
 Variables = Mapping[str, Any]
-# (raw value, variables) -> the client's value; raises Bail
-ValueFn = Callable[[Any, Variables], Any]
 # (merged object, variables) -> the client's object; raises Bail
 ObjectFn = Callable[[dict[str, Any], Variables], dict[str, Any]]
 
