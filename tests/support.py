@@ -141,8 +141,17 @@ class LiveServer:
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
+        # Kept-alive connections stay open for the whole test: with uvicorn's default of
+        # 5 s, a client reusing a connection just as the server drops it for idleness
+        # gets a ReadError (seen once in CI, in a storm of pooled requests between slow
+        # rounds). Tests are not about idle timeouts.
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            lifespan="on",
+            timeout_keep_alive=300,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
