@@ -31,7 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -127,7 +127,6 @@ def serve_hub(port: int, profile: str | None) -> None:
         serve(served)  # as `hubgraph core serve` serves it
         return
     import cProfile
-    import signal
 
     profiler = cProfile.Profile()
 
@@ -179,28 +178,11 @@ def _hub_process(
     ]
     if profile:
         args += ["--profile", profile]
-    with log.open("wb") as out:
-        child = subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=out)
+    from bench.hub_processes import process
+
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if child.poll() is not None:
-                raise RuntimeError(f"the hub exited\n{log.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the hub did not start\n{log.read_text()}")
-            time.sleep(0.05)
+    with process(args, env, f"{url}/healthz", log) as child:
         yield url, child
-    finally:
-        child.terminate()
-        try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _timed(client: httpx.Client, body: dict[str, Any], n: int) -> list[tuple[float, float]]:
@@ -234,10 +216,6 @@ def _baseline_tree(ref: str, into: Path) -> Path:
     return into
 
 
-def _p90(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=10)[-1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -255,6 +233,7 @@ def main() -> None:
         serve_hub(args.serve, args.profile)
         return
 
+    from bench.hub_processes import percentile
     from tests.auth_support import TestIssuer
 
     home = Path(tempfile.mkdtemp(prefix="hubgraph-bench-"))
@@ -313,10 +292,10 @@ def main() -> None:
                 order = clients if block % 2 == 0 else clients[::-1]
                 for client, child, profile in order:
                     if profile:
-                        child.send_signal(__import__("signal").SIGUSR1)
+                        child.send_signal(signal.SIGUSR1)
                     taken = _timed(client, body, per_block)
                     if profile:
-                        child.send_signal(__import__("signal").SIGUSR2)
+                        child.send_signal(signal.SIGUSR2)
                     samples[clients.index((client, child, profile))].extend(taken)
             line = f"{name:<28}"
             medians = []
@@ -324,7 +303,9 @@ def main() -> None:
                 taken = [ms for ms, _ in pairs]
                 gc_share = sum(gc for _, gc in pairs) / sum(taken)
                 medians.append(statistics.median(taken))
-                line += f"{medians[-1]:>26.2f}{_p90(taken):>8.2f}{gc_share:>6.0%}{count:>5}"
+                line += (
+                    f"{medians[-1]:>26.2f}{percentile(taken, 90):>8.2f}{gc_share:>6.0%}{count:>5}"
+                )
             if len(hubs) == 2:
                 line += f"{medians[0] / medians[1]:>10.2f}x"
             print(line, flush=True)

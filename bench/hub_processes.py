@@ -1,5 +1,6 @@
-"""For the benchmarks that run hubs and gateways as processes: ``hubgraph ...`` started,
-awaited until ``ready`` answers 200, and stopped again; and the percentiles they print."""
+"""For the benchmarks that run hubs and gateways as processes: ``hubgraph ...`` (or any
+command) started, awaited until ``ready`` answers 200, and stopped again; and the
+percentiles they print."""
 
 from __future__ import annotations
 
@@ -20,18 +21,25 @@ READY_TIMEOUT_S = 60.0
 @contextlib.contextmanager
 def hubgraph_process(args: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
     """``hubgraph ARGS`` with ``env`` added, its output in ``log``, until the block ends."""
+    with process([sys.executable, "-m", "hubgraph", *args], env, ready, log):
+        yield
+
+
+@contextlib.contextmanager
+def process(
+    argv: list[str], env: dict[str, str], ready: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``argv`` with ``env`` added, its output in ``log``, once ``ready`` answers 200;
+    stopped (SIGTERM, then SIGKILL after 20 s) when the block ends."""
     with log.open("wb") as out:
         child = subprocess.Popen(
-            [sys.executable, "-m", "hubgraph", *args],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
         )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             if child.poll() is not None:
-                raise RuntimeError(f"hubgraph {' '.join(args)} exited\n{log.read_text()}")
+                raise RuntimeError(f"{' '.join(argv)} exited\n{log.read_text()}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(ready, timeout=2).status_code == 200:
                     break
@@ -40,7 +48,7 @@ def hubgraph_process(args: list[str], env: dict[str, str], ready: str, log: Path
                     f"{ready} not ready in {READY_TIMEOUT_S:.0f} s\n{log.read_text()}"
                 )
             time.sleep(0.05)
-        yield
+        yield child
     finally:
         child.terminate()
         try:

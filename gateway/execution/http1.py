@@ -42,6 +42,9 @@ import httptools
 
 # Seconds a kept-alive connection may wait in the pool and still be used.
 IDLE_S = 4.0
+# The largest answer read (its head; its body, also once decoded): a subgraph that sends
+# more is refused, never held in memory whole.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # Headers the client writes itself; the same names among the forwarded ones are dropped.
 _OWN_HEADERS = frozenset(
     {
@@ -72,7 +75,10 @@ T = TypeVar("T")
 class _Exchange(asyncio.Protocol):
     """One connection: a request written, its answer parsed, one at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes  # of an answer's head, and of its body
+        self.received = 0  # bytes of the current answer's head or body so far
+        self.too_large: str | None = None  # why the answer was refused
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Answer] | None = None
@@ -96,7 +102,7 @@ class _Exchange(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(ProtocolError(f"unreadable HTTP answer ({exc})"))
+            self._fail(ProtocolError(self.too_large or f"unreadable HTTP answer ({exc})"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -118,18 +124,29 @@ class _Exchange(asyncio.Protocol):
         self.begun = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value), "head")
         self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
         self.keep_alive = self.parser.should_keep_alive()
+        self.received = 0
         self.headers_done = True
         self.length_known = any(
             name in ("content-length", "transfer-encoding") for name, _ in self.headers
         )
 
     def on_body(self, body: bytes) -> None:
+        self._count(len(body), "body")
         self.chunks.append(body)
+
+    def _count(self, size: int, part: str) -> None:
+        """Refuse an answer whose head or body passes ``max_bytes`` (raising makes the
+        parser stop; ``data_received`` reports the reason)."""
+        self.received += size
+        if self.received > self.max_bytes:
+            self.too_large = f"the answer's {part} is larger than {self.max_bytes} bytes"
+            raise ProtocolError(self.too_large)
 
     def on_message_complete(self) -> None:
         waiter = self.waiter
@@ -141,6 +158,7 @@ class _Exchange(asyncio.Protocol):
     async def exchange(self, request: bytes, deadlines: _Deadlines, deadline: float) -> Answer:
         assert self.transport is not None
         self.begun = self.headers_done = self.length_known = self.keep_alive = False
+        self.received = 0
         self.status, self.headers, self.chunks = 0, [], []
         self.waiter = waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
@@ -212,7 +230,9 @@ class _Deadlines:
 class Http1Pool:
     """POST to one URL over kept-alive HTTP/1.1 connections."""
 
-    def __init__(self, url: str, max_connections: int) -> None:
+    def __init__(
+        self, url: str, max_connections: int, max_response_bytes: int = MAX_RESPONSE_BYTES
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -223,6 +243,7 @@ class Http1Pool:
             ssl.create_default_context() if parts.scheme == "https" else None
         )
         self.max_connections = max(1, max_connections)
+        self.max_response_bytes = max_response_bytes
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -272,7 +293,7 @@ class Http1Pool:
             self._discard()
             raise
         self._release(connection)
-        return _decoded(answer)
+        return _decoded(answer, self.max_response_bytes)
 
     def _request(self, body: bytes, headers: Mapping[str, str]) -> bytes:
         lines = [self._head]
@@ -282,7 +303,9 @@ class Http1Pool:
                 continue
             line = f"{lowered}: {value}\r\n"
             if "\n" in line[:-2] or "\r" in line[:-2]:
-                raise ProtocolError(f"the header {name!r} holds a line break")
+                # never forwarded (it would smuggle a header in); servers do not pass
+                # such values on, so this is a bug wherever it comes from
+                raise ValueError(f"the header {name!r} holds a line break")
             lines.append(line.encode("latin-1", "replace"))
         lines.append(b"content-length: %d\r\n\r\n" % len(body))
         lines.append(body)
@@ -323,7 +346,7 @@ class Http1Pool:
     async def _connect(self) -> _Exchange:
         loop = asyncio.get_running_loop()
         _, protocol = await loop.create_connection(
-            _Exchange,
+            lambda: _Exchange(self.max_response_bytes),
             self.host,
             self.port,
             ssl=self.ssl,
@@ -365,7 +388,7 @@ class Http1Pool:
                 waiter.set_result(None)
 
 
-def _decoded(answer: Answer) -> Answer:
+def _decoded(answer: Answer, max_bytes: int) -> Answer:
     status, headers, content = answer
     encoding = ""
     for name, value in headers:
@@ -373,16 +396,18 @@ def _decoded(answer: Answer) -> Answer:
             encoding = value.strip().lower()
     if encoding in ("", "identity"):
         return answer
+    if encoding in ("gzip", "x-gzip"):
+        wbits = 31
+    elif encoding == "deflate":
+        wbits = 15 if content[:1] == b"\x78" else -15  # zlib-wrapped, or raw as some send it
+    else:
+        raise ProtocolError(f"the answer is encoded as {encoding!r}, which is not read")
+    decoder = zlib.decompressobj(wbits)
     try:
-        if encoding in ("gzip", "x-gzip"):
-            content = zlib.decompress(content, wbits=31)
-        elif encoding == "deflate":
-            try:
-                content = zlib.decompress(content)
-            except zlib.error:  # raw deflate, as some servers send it
-                content = zlib.decompress(content, wbits=-15)
-        else:
-            raise ProtocolError(f"the answer is encoded as {encoding!r}, which is not read")
+        # never more than the limit decoded, whatever the compression ratio
+        decoded = decoder.decompress(content, max_bytes + 1)
     except zlib.error as exc:
         raise ProtocolError(f"the {encoding} answer does not decode ({exc})") from None
-    return status, headers, content
+    if len(decoded) > max_bytes or decoder.unconsumed_tail:
+        raise ProtocolError(f"the answer's body is larger than {max_bytes} bytes once decoded")
+    return status, headers, decoded

@@ -29,7 +29,7 @@ import httpx
 import orjson
 from starlette.types import ASGIApp
 
-from gateway.execution.http1 import Http1Pool
+from gateway.execution.http1 import MAX_RESPONSE_BYTES, Http1Pool, ProtocolError
 
 # (subgraph name, seconds the call took or None when it never went out, failure code or None)
 FetchObserver = Callable[[str, float | None, str | None], None]
@@ -57,6 +57,7 @@ class SubgraphSettings:
     breaker_failures: int = 5  # consecutive failures that open the breaker
     breaker_cooldown_s: float = 5.0
     max_connections: int = 100
+    max_response_bytes: int = MAX_RESPONSE_BYTES  # a larger answer is refused
     dedupe_queries: bool = True  # identical queries in flight share one request
 
 
@@ -260,6 +261,10 @@ class SubgraphClient:
                 "SUBGRAPH_TIMEOUT",
                 f"subgraph '{self.name}' did not answer within {self.settings.timeout_s:g} s",
             ) from None
+        except ProtocolError as exc:  # an answer that is not HTTP we read (or too large)
+            raise SubgraphFailure(
+                self.name, "SUBREQUEST_MALFORMED_RESPONSE", f"subgraph '{self.name}': {exc}"
+            ) from None
         except (httpx.TransportError, OSError) as exc:
             raise SubgraphFailure(
                 self.name,
@@ -334,7 +339,7 @@ class SubgraphPool:
                     url if url.startswith("http") else f"http://{name}.embedded/graphql", app
                 )
             else:
-                transport = Http1Pool(url, own.max_connections)
+                transport = Http1Pool(url, own.max_connections, own.max_response_bytes)
             self.clients[name] = SubgraphClient(name, transport, own)
 
     def __getitem__(self, name: str) -> SubgraphClient:

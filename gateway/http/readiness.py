@@ -88,9 +88,8 @@ class ReadinessCheck:
             return {"ok": False, "url": url, "error": reason}
 
         try:
-            status, _, content = await asyncio.wait_for(
-                client.transport.post(PROBE, {}, self.timeout_s), self.timeout_s
-            )
+            # the transport keeps the timeout (TimeoutError)
+            status, _, content = await client.transport.post(PROBE, {}, self.timeout_s)
         except (httpx.TimeoutException, TimeoutError):
             return failed(f"no answer within {self.timeout_s:g} s")
         except (httpx.HTTPError, OSError) as exc:

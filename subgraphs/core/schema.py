@@ -150,35 +150,30 @@ class Domain:
     @strawberry.field(description="Sub-domains, by slug.")
     @direct
     def children(self, info: Info) -> list[Domain]:
-        loader = _ctx(info).loaders.rows_grouped_by(
-            models.Domain,
-            models.Domain.parent_id,
-            order_by=[models.Domain.slug],
-            convert=Domain.from_row,
-        )
-        return _later(loader.load(self.row_id))
+        return _under(info, self.row_id, models.Domain.parent_id, models.Domain.slug, Domain)
 
     @strawberry.field(description="Repos registered under this domain, by name.")
     @direct
     def repos(self, info: Info) -> list[ManagedRepo]:
-        loader = _ctx(info).loaders.rows_grouped_by(
-            models.ManagedRepo,
-            models.ManagedRepo.domain_id,
-            order_by=[models.ManagedRepo.name],
-            convert=ManagedRepo.from_row,
+        return _under(
+            info, self.row_id, models.ManagedRepo.domain_id, models.ManagedRepo.name, ManagedRepo
         )
-        return _later(loader.load(self.row_id))
 
     @strawberry.field(description="Capabilities this domain offers to others.")
     @direct
     def capabilities(self, info: Info) -> list[Capability]:
-        loader = _ctx(info).loaders.rows_grouped_by(
-            models.Capability,
-            models.Capability.domain_id,
-            order_by=[models.Capability.name],
-            convert=Capability.from_row,
+        return _under(
+            info, self.row_id, models.Capability.domain_id, models.Capability.name, Capability
         )
-        return _later(loader.load(self.row_id))
+
+
+def _under(info: Info, domain_id: uuid.UUID, column: Any, order: Any, kind: Any) -> Any:
+    """The rows whose ``column`` is ``domain_id`` as GraphQL ``kind`` objects, ordered by
+    ``order``: a future from the batch of every domain asking the same."""
+    loader = _ctx(info).loaders.rows_grouped_by(
+        column.class_, column, order_by=[order], convert=kind.from_row
+    )
+    return _later(loader.load(domain_id))
 
 
 def _domains_by_id(info: Info) -> DataLoader[uuid.UUID, Any]:

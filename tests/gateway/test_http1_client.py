@@ -128,7 +128,7 @@ async def test_forwarded_headers_are_sent_and_line_breaks_refused() -> None:
         head = server.requests[0][1].decode().lower()
         assert "authorization: bearer abc\r\n" in head
         assert head.count("content-length:") == 1 and "content-length: 2\r\n" in head
-        with pytest.raises(ProtocolError, match="line break"):
+        with pytest.raises(ValueError, match="line break"):
             await pool.post(b"{}", {"x-evil": "a\r\nx-injected: 1"}, 5)
         await pool.close()
     assert len(server.requests) == 1
@@ -166,6 +166,57 @@ async def test_bodies_however_they_are_framed(answer: bytes) -> None:
             assert orjson.loads(content) == {"data": {"a": 1}}
         await pool.close()
     assert server.connections == (3 if b"connection: close" in answer else 1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "refused"),
+    [
+        pytest.param(_answer(b"x" * 2000), "body is larger than 1000 bytes", id="body"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            + b"1f4\r\n"
+            + b"x" * 500
+            + b"\r\n"
+            + b"1f4\r\n"
+            + b"x" * 500
+            + b"\r\n"
+            + b"1f4\r\n"
+            + b"x" * 500
+            + b"\r\n0\r\n\r\n",
+            "body is larger than 1000 bytes",
+            id="chunked-body",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nx-big: " + b"y" * 2000 + b"\r\ncontent-length: 2\r\n\r\n{}",
+            "head is larger than 1000 bytes",
+            id="head",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\n"
+            + b"content-length: %d\r\n\r\n" % len(gzip.compress(b" " * 100_000))
+            + gzip.compress(b" " * 100_000),
+            "larger than 1000 bytes once decoded",
+            id="gzip-bomb",
+        ),
+    ],
+)
+async def test_an_answer_over_the_size_limit_is_refused(answer: bytes, refused: str) -> None:
+    answered: list[int] = []
+
+    async def big(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        answered.append(number)
+        writer.write(answer if len(answered) == 1 else _answer(b'{"data":{}}'))
+        await writer.drain()
+        return True
+
+    async with raw_server(big) as (server, url):
+        pool = Http1Pool(url, 1, max_response_bytes=1000)
+        with pytest.raises(ProtocolError, match=refused):
+            await pool.post(b"{}", {}, 5)
+        assert (await pool.post(b"{}", {}, 5))[2] == b'{"data":{}}'
+        await pool.close()
+    # refused while reading: that connection is closed; once decoded: it is reusable
+    assert server.connections == (1 if "decoded" in refused else 2)
 
 
 async def test_garbage_is_a_protocol_error_and_the_connection_is_not_reused() -> None:

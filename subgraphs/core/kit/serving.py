@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 import socket
 from collections.abc import Iterator, Sequence
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from gateway.process import freeze_startup_objects
 
 
 @dataclass(frozen=True)
@@ -73,25 +74,16 @@ def _config(item: Served) -> uvicorn.Config:
 # bench/core_hub.py, the collector's share of that request: ~50 % at the default,
 # ~20 % with the startup objects frozen and 20,000 (the gateway's value), ~7 % at
 # 100,000; the memory held by uncollected cycles stays within some tens of requests'.
-GC_THRESHOLDS = (100_000, 50, 100)
-
-
-def freeze_startup_objects() -> None:
-    """Everything built so far (schemas, ORM mappers, settings, the apps) lives as long
-    as the process: keep it out of the collector's generations, and collect young
-    objects less often, so that a request rarely pays for a full collection. Measured
-    (bench/core_hub.py) the collector took half of a 200-domain list's time, and most
-    of its p90. The same tuning as the gateway's workers (gateway/http/factory.py)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+GC_YOUNG_THRESHOLD = 100_000
 
 
 async def serve_all(items: Sequence[Served]) -> None:
     """Serve every app until a signal arrives; a server that fails to start stops all."""
     for item in items:
         check_port_free(item)
-    freeze_startup_objects()
+    # Everything built so far lives as long as the process: out of the collector's way
+    # (gateway/process.py, the same tuning as the gateway's at its own threshold).
+    freeze_startup_objects(GC_YOUNG_THRESHOLD)
     servers = [_SharedSignalServer(_config(item)) for item in items]
 
     def stop(*_: object) -> None:
