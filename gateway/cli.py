@@ -228,6 +228,12 @@ def serve(
         "replica under the in-process APQ store. Redis being down is never an error to "
         "clients (it is counted in /metrics).",
     ),
+    cache_timeout: float = typer.Option(
+        ServerSettings.cache_timeout_s,
+        min=0.001,
+        help="Seconds each call to the shared cache may take; a slower call counts as an "
+        "outage and the cache is skipped for a few seconds.",
+    ),
     metrics: bool = typer.Option(True, help="Serve Prometheus metrics at /metrics."),
     readiness_timeout: float = typer.Option(
         ServerSettings.readiness_timeout_s,
@@ -315,6 +321,7 @@ def serve(
         cors_max_age=cors_max_age,
         get_max_age=get_max_age,
         cache_url=_check_cache_url(cache_url),
+        cache_timeout_s=cache_timeout,
         metrics=metrics,
         readiness_timeout_s=readiness_timeout,
         access_log=access_log,

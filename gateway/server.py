@@ -429,7 +429,7 @@ def create_gateway_app(
     if settings.cache_url is not None:
         from gateway.shared_cache import SharedCache
 
-        shared = SharedCache(settings.cache_url)
+        shared = SharedCache(settings.cache_url, timeout_s=settings.cache_timeout_s)
     persisted = PersistedOperations(
         apq=settings.apq,
         apq_cache_size=settings.apq_cache_size,

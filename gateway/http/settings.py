@@ -49,6 +49,9 @@ class ServerSettings:
     # redis://… : a second level, shared by every replica, under the APQ store
     # (gateway/shared_cache.py); None: in-process only
     cache_url: str | None = None
+    # seconds each call to that cache may take before it counts as an outage (the cache is
+    # then skipped for a few seconds): on the request path, so short
+    cache_timeout_s: float = 0.1
 
     # -- operations
     metrics: bool = True  # GET /metrics (Prometheus text format)

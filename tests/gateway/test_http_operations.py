@@ -471,6 +471,8 @@ def test_worker_options_round_trip_through_the_environment(tmp_path: Path) -> No
             cors_origins=("https://a.example",),
             trusted_documents=tmp_path / "m.json",
             max_body_bytes=5000,
+            cache_url="redis://127.0.0.1:6379/0",
+            cache_timeout_s=0.5,
         ),
     )
     again = ServeOptions.from_env(options.to_env())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -96,7 +97,8 @@ async def replica(cache_url: str | None) -> AsyncIterator[tuple[httpx.AsyncClien
     """One gateway replica (its own in-process caches) and its subgraph switches."""
     switches = apps()[0]
     gateway = Gateway(SUPERGRAPH.read_text(), subgraph_apps=switches)
-    app = create_gateway_app(gateway, ServerSettings(cache_url=cache_url))
+    # A generous timeout: on a loaded test machine a 100 ms call is an outage, skipped for 5 s.
+    app = create_gateway_app(gateway, ServerSettings(cache_url=cache_url, cache_timeout_s=2.0))
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
         transport = httpx.ASGITransport(app=app)
@@ -190,6 +192,36 @@ async def test_an_outage_is_counted_skipped_for_a_while_then_redis_is_used_again
         assert cache.counts["apq", "hit"] == 2 and cache.counts["apq", "stored"] == 2
     finally:
         await cache.close()
+
+
+async def test_a_redis_that_never_answers_costs_one_timeout_then_is_skipped() -> None:
+    # A loopback listener that completes the handshake and never reads: a hung Redis.
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        port = hung.getsockname()[1]
+        cache = SharedCache(f"redis://127.0.0.1:{port}/0", timeout_s=0.3)
+        try:
+            started = time.monotonic()
+            assert await cache.get("apq", "k") is None
+            waited = time.monotonic() - started
+            assert 0.25 <= waited < 3, waited
+            assert not cache.up and cache.counts["apq", "error"] == 1
+            started = time.monotonic()
+            assert await cache.get("apq", "k") is None
+            assert time.monotonic() - started < 0.25  # skipped, not a second timeout
+            assert cache.counts["apq", "skipped"] == 1
+        finally:
+            await cache.close()
+
+
+async def test_the_served_cache_takes_the_configured_timeout(redis_server: RedisServer) -> None:
+    gateway = Gateway(SUPERGRAPH.read_text(), subgraph_apps=apps()[0])
+    settings = ServerSettings(cache_url=redis_server.url, cache_timeout_s=0.25)
+    app = create_gateway_app(gateway, settings)
+    async with app.router.lifespan_context(app):
+        assert _warmup_of(app).shared.timeout_s == 0.25
+    await gateway.close()
 
 
 def test_the_password_of_the_cache_url_is_not_logged() -> None:
