@@ -242,3 +242,20 @@ async def test_selected_follows_fragments() -> None:
     kit, plain = await _both(query)
     assert kit == plain
     assert kit[3] == {"displayName", "next", "siblings"}
+
+
+async def test_selected_leaves_out_what_skip_and_include_leave_out() -> None:
+    query = (
+        "query Q($no: Boolean!, $yes: Boolean!) { selections { next { "
+        "displayName @skip(if: $yes) key @include(if: $yes) "
+        "siblings @include(if: $no) { key } ...F @skip(if: $no) "
+        "... on Thing @include(if: $no) { next { key } } } } } "
+        "fragment F on Thing { other: displayName }"
+    )
+    kit, plain = await _both(query, {"no": False, "yes": True})
+    assert kit == plain
+    assert kit[3] == {"key", "displayName"}  # displayName through F (aliased), not skipped
+    # the same fields with the conditions the other way round
+    kit, plain = await _both(query, {"no": True, "yes": False})
+    assert kit == plain
+    assert kit[3] == {"displayName", "siblings", "next"}

@@ -121,8 +121,8 @@ async def prefetch(info: Any, type_: type, sources: Sequence[Any], fields: Itera
 
 def selected(info: Any, *path: str) -> set[str]:
     """The names of the fields selected at ``path`` below the current field, through
-    fragments (``@skip`` / ``@include`` not evaluated: a skipped field counts as
-    selected, so what is prefetched for it is only wasted). ``info`` is Strawberry's."""
+    fragments, leaving out what ``@skip`` / ``@include`` leave out (Strawberry has put
+    the variables' values into the directives' arguments). ``info`` is Strawberry's."""
     # Strawberry's selected_fields are the current field's own nodes (one per time
     # the field is asked for under this response key).
     level: list[Selection] = [
@@ -140,10 +140,21 @@ def selected(info: Any, *path: str) -> set[str]:
 
 def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
     for selection in selections:
+        if not _included(selection):
+            continue
         if isinstance(selection, SelectedField):
             yield selection
         else:  # a fragment spread or an inline fragment
             yield from _fields(selection.selections)
+
+
+def _included(selection: Selection) -> bool:
+    directives = selection.directives
+    if not directives:
+        return True
+    if "skip" in directives and directives["skip"].get("if") is True:
+        return False
+    return not ("include" in directives and directives["include"].get("if") is False)
 
 
 class _GatheredEntities:
