@@ -26,19 +26,24 @@ fields added to core's public ``Domain`` and ``ManagedRepo``. Every mutation nee
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
+from graphql import GraphQLObjectType
 from strawberry.dataloader import DataLoader
+from strawberry.types.base import get_object_definition
 
 from identity.access import HUB_READ, HUB_WRITE
 from subgraphs.core.kit.app import HubContext
+from subgraphs.core.kit.auth import GuardedResolver, refusal
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
+from subgraphs.core.kit.resolvers import direct, selected
 from subgraphs.dev import models, service
 from subgraphs.dev.events import EVENTS
 
@@ -46,6 +51,8 @@ Info = strawberry.Info[HubContext, None]
 
 READ = [[HUB_READ]]
 WRITE = [[HUB_WRITE]]
+T = TypeVar("T")
+A = TypeVar("A")
 
 
 def _ctx(info: Info) -> HubContext:
@@ -91,19 +98,35 @@ def _batched(
     return _ctx(info).loaders.keyed(name, lookup, empty)
 
 
-def _workplan_tasks(info: Info) -> DataLoader[Any, Any]:
+# The loaders of workplans, phases and tasks give GraphQL objects (``convert=``), one per
+# row, which the direct resolvers (kit.resolvers.direct) return as their futures are.
+
+
+def _workplan_tasks(info: Info) -> DataLoader[uuid.UUID, list[Task]]:
     return _ctx(info).loaders.rows_grouped_by(
-        models.Task, models.Task.workplan_id, order_by=[models.Task.position, models.Task.key]
+        models.Task,
+        models.Task.workplan_id,
+        order_by=[models.Task.position, models.Task.key],
+        convert=Task.from_row,
     )
 
 
-def _workplans_by_id(info: Info) -> DataLoader[Any, Any]:
-    return _ctx(info).loaders.rows_by(models.Workplan, models.Workplan.id)
+def _tasks_by_key(info: Info) -> DataLoader[str, Task | None]:
+    return _ctx(info).loaders.rows_by(models.Task, models.Task.key, convert=Task.from_row)
 
 
-def _workplan_phases(info: Info) -> DataLoader[Any, Any]:
+def _workplans_by_id(info: Info) -> DataLoader[uuid.UUID, Workplan | None]:
+    return _ctx(info).loaders.rows_by(
+        models.Workplan, models.Workplan.id, convert=Workplan.from_row
+    )
+
+
+def _workplan_phases(info: Info) -> DataLoader[uuid.UUID, list[Phase]]:
     return _ctx(info).loaders.rows_grouped_by(
-        models.Phase, models.Phase.workplan_id, order_by=[models.Phase.number]
+        models.Phase,
+        models.Phase.workplan_id,
+        order_by=[models.Phase.number],
+        convert=Phase.from_row,
     )
 
 
@@ -115,24 +138,157 @@ def _sbom_components(info: Info) -> DataLoader[Any, Any]:
     )
 
 
-def _task_dependencies(info: Info) -> DataLoader[Any, Any]:
+def _depends_on_key(row: Any) -> str:
+    return str(row.depends_on_key)
+
+
+def _reference(row: Any) -> str:
+    return str(row.reference)
+
+
+def _task_dependencies(info: Info) -> DataLoader[uuid.UUID, list[str]]:
+    """The keys each task waits for."""
     return _ctx(info).loaders.rows_grouped_by(
         models.TaskDependency,
         models.TaskDependency.task_id,
         order_by=[models.TaskDependency.depends_on_key],
+        convert=_depends_on_key,
     )
 
 
-def _task_references(info: Info) -> DataLoader[Any, Any]:
+def _task_references(info: Info) -> DataLoader[uuid.UUID, list[str]]:
     return _ctx(info).loaders.rows_grouped_by(
         models.TaskReference,
         models.TaskReference.task_id,
         order_by=[models.TaskReference.reference],
+        convert=_reference,
     )
 
 
-def _with_status(rows: Sequence[models.Task], status: TaskStatus | None) -> list[Task]:
-    return [Task.from_row(r) for r in rows if status is None or r.status == status.value]
+def _with_status(tasks: Iterable[Task], status: TaskStatus | None) -> list[Task]:
+    return [t for t in tasks if status is None or t.status is status]
+
+
+def _known_tasks(tasks: list[Task | None]) -> list[Task]:
+    return [t for t in tasks if t is not None]
+
+
+def _later(value: Awaitable[T]) -> T:
+    """An awaitable of a resolver's value, returned for graphql-core to await (as the
+    type checker cannot be told of a resolver of ``T`` that may return one)."""
+    return cast(T, value)
+
+
+def _then(awaitable: Awaitable[A], then: Callable[[A], Any]) -> Any:
+    """``then(value)`` of a loader's future: at once when it is settled already, else a
+    future of it (following ``then``'s own awaitable, if it returns one). A failure is
+    the future's own exception, as awaiting the loader would raise it."""
+    future = asyncio.ensure_future(awaitable)  # a loader's future, as it is
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return then(future.result())
+    result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def follow(done: asyncio.Future[Any]) -> None:
+        if result.done():
+            return
+        if done.cancelled():
+            result.cancel()
+        elif (error := done.exception()) is not None:
+            result.set_exception(error)
+        else:
+            result.set_result(done.result())
+
+    def settled(done: asyncio.Future[A]) -> None:
+        if done.cancelled():
+            result.cancel()
+            return
+        if (error := done.exception()) is not None:
+            result.set_exception(error)
+            return
+        try:
+            value = then(done.result())
+        except Exception as failure:
+            result.set_exception(failure)
+            return
+        if asyncio.isfuture(value):
+            value.add_done_callback(follow)
+        else:
+            result.set_result(value)
+
+    future.add_done_callback(settled)
+    return result
+
+
+def _all(loads: list[Awaitable[Any]]) -> Any:
+    """The loads' values: a list at once when all are settled with one, else their
+    gather (as a loader's ``load_many``)."""
+    futures = [asyncio.ensure_future(load) for load in loads]  # futures already
+    if all(f.done() and not f.cancelled() and f.exception() is None for f in futures):
+        return [f.result() for f in futures]
+    return asyncio.gather(*futures)
+
+
+# --- prefetching guarded fields ---------------------------------------------------------
+#
+# kit.resolvers.prefetch leaves protected fields to resolve themselves, and every field
+# of a task is protected (the type needs hub:read). A list of tasks loads its tasks'
+# selected direct fields itself, where the caller may see them (their guard would let
+# them through): the same loads, batched the same way, only before graphql-core gets to
+# them, so that each is completed in place. A failed load stays in its loader, for the
+# field to report at its own path.
+
+
+_PREFETCHABLE: set[Callable[..., Any]] = set()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _direct(resolver: F) -> F:
+    """kit.resolvers.direct, and one that :func:`_prefetch` may run."""
+    _PREFETCHABLE.add(resolver)
+    return direct(resolver)
+
+
+def _node_fields(info: Info) -> set[str]:
+    """The fields selected of a connection's nodes, as nodes or as edges' nodes."""
+    return selected(info, "nodes") | selected(info, "edges", "node")
+
+
+def _may_see(info: Info, type_name: str, field_name: str) -> bool:
+    graphql_type = info.schema._schema.type_map[type_name]
+    assert isinstance(graphql_type, GraphQLObjectType)
+    resolve = graphql_type.fields[field_name].resolve
+    if not isinstance(resolve, GuardedResolver):
+        return True
+    return refusal(resolve.requirement, resolve.coordinate, _ctx(info).identity) is None
+
+
+async def _prefetch(info: Info, type_: type, sources: Sequence[Any], fields: set[str]) -> None:
+    """Run the direct resolvers of ``type_``'s ``fields`` (GraphQL names) that the caller
+    may see for each of ``sources`` and wait for their loads (see above)."""
+    if not sources or not fields:
+        return
+    definition = get_object_definition(type_, strict=True)
+    pending = []
+    for field in definition.fields:
+        name = info.schema.config.name_converter.get_graphql_name(field)
+        resolver = field.base_resolver
+        if (
+            name not in fields
+            or resolver is None
+            or resolver.wrapped_func not in _PREFETCHABLE
+            or not _may_see(info, definition.name, name)
+        ):
+            continue
+        function = resolver.wrapped_func
+        for source in sources:
+            result = function(source, info)
+            if asyncio.isfuture(result) and not result.done():
+                pending.append(result)
+    for future in pending:
+        try:
+            await future
+        except Exception:  # the field reports it at its own path
+            continue
 
 
 @strawberry.type(
@@ -302,7 +458,8 @@ class Workplan:
         )
 
     @strawberry.field(description="The domain it belongs to (the core hub has the rest).")
-    def domain(self) -> Domain:
+    @_direct
+    def domain(self, info: Info) -> Domain:
         return Domain(slug=self.domain_slug)
 
     @strawberry.field(description="Budget pressure on its domain's work (Domain.resourcePressure).")
@@ -310,13 +467,15 @@ class Workplan:
         return await _resource_pressure(info, self.domain_slug)
 
     @strawberry.field(description="Its phases, by number.")
-    async def phases(self, info: Info) -> list[Phase]:
-        rows = await _workplan_phases(info).load(self.row_id)
-        return [Phase.from_row(r) for r in rows]
+    @_direct
+    def phases(self, info: Info) -> list[Phase]:
+        return _later(_workplan_phases(info).load(self.row_id))
 
     @strawberry.field(description="Its tasks, as in the file.")
     async def tasks(self, info: Info, status: TaskStatus | None = None) -> list[Task]:
-        return _with_status(await _workplan_tasks(info).load(self.row_id), status)
+        tasks = _with_status(await _workplan_tasks(info).load(self.row_id), status)
+        await _prefetch(info, Task, tasks, selected(info))
+        return tasks
 
     @strawberry.field(description="The Key Decisions table, then decisions recorded later.")
     async def decisions(self, info: Info) -> list[Decision]:
@@ -361,8 +520,10 @@ class Phase:
 
     @strawberry.field(description="Its tasks, as in the file.")
     async def tasks(self, info: Info, status: TaskStatus | None = None) -> list[Task]:
-        rows = await _workplan_tasks(info).load(self.workplan_id)
-        return _with_status([r for r in rows if r.phase_number == self.number], status)
+        tasks = await _workplan_tasks(info).load(self.workplan_id)
+        mine = _with_status([t for t in tasks if t.phase_number == self.number], status)
+        await _prefetch(info, Task, mine, selected(info))
+        return mine
 
 
 @strawberry.federation.type(keys=["id"], requires_scopes=READ, description="A task of a workplan.")
@@ -404,36 +565,51 @@ class Task:
         )
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> Task | None:
-        row = await _ctx(info).loaders.rows_by(models.Task, models.Task.key).load(str(id))
-        return cls.from_row(row) if row else None
+    def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> Task | None:
+        return _later(_tasks_by_key(info).load(str(id)))
+
+    # The fields below are direct (kit.resolvers.direct): a loader's future of the
+    # converted value, or the value when the future is settled already (_prefetch).
 
     @strawberry.field
-    async def workplan(self, info: Info) -> Workplan:
-        return Workplan.from_row(await _workplans_by_id(info).load(self.workplan_id))
+    @_direct
+    def workplan(self, info: Info) -> Workplan:
+        return cast(Workplan, _workplans_by_id(info).load(self.workplan_id))
 
     @strawberry.field
-    async def phase(self, info: Info) -> Phase | None:
+    @_direct
+    def phase(self, info: Info) -> Phase | None:
         if self.phase_number is None:
             return None
-        phases = await _workplan_phases(info).load(self.workplan_id)
-        return next((Phase.from_row(p) for p in phases if p.number == self.phase_number), None)
+        number = self.phase_number
+        return cast(
+            Phase | None,
+            _then(
+                _workplan_phases(info).load(self.workplan_id),
+                lambda phases: next((p for p in phases if p.number == number), None),
+            ),
+        )
 
     @strawberry.field(description="Keys of the tasks it waits for (here or elsewhere).")
-    async def depends_on(self, info: Info) -> list[str]:
-        rows = await _task_dependencies(info).load(self.row_id)
-        return [r.depends_on_key for r in rows]
+    @_direct
+    def depends_on(self, info: Info) -> list[str]:
+        return _later(_task_dependencies(info).load(self.row_id))
 
     @strawberry.field(description="The tasks it waits for that this hub knows.")
-    async def dependencies(self, info: Info) -> list[Task]:
-        keys = await self.depends_on(info)
-        rows = await _ctx(info).loaders.rows_by(models.Task, models.Task.key).load_many(keys)
-        return [Task.from_row(r) for r in rows if r is not None]
+    @_direct
+    def dependencies(self, info: Info) -> list[Task]:
+        tasks = _tasks_by_key(info)
+
+        def known(keys: list[str]) -> Any:
+            found = _all([tasks.load(k) for k in keys])
+            return _known_tasks(found) if isinstance(found, list) else _then(found, _known_tasks)
+
+        return cast(list[Task], _then(_task_dependencies(info).load(self.row_id), known))
 
     @strawberry.field(description="Other workplans it refers to, e.g. NK-WP-0001.")
-    async def references(self, info: Info) -> list[str]:
-        rows = await _task_references(info).load(self.row_id)
-        return [r.reference for r in rows]
+    @_direct
+    def references(self, info: Info) -> list[str]:
+        return _later(_task_references(info).load(self.row_id))
 
 
 # --- decisions, deployments, SBOMs ---------------------------------------------------
@@ -467,7 +643,7 @@ class Decision:
     async def workplan(self, info: Info) -> Workplan | None:
         if self.workplan_id is None:
             return None
-        return Workplan.from_row(await _workplans_by_id(info).load(self.workplan_id))
+        return await _workplans_by_id(info).load(self.workplan_id)
 
 
 @strawberry.federation.type(
@@ -643,7 +819,9 @@ class Query:
                 first=first,
                 after=after,
             )
-        return Connection.from_page(page, Workplan.from_row)
+        connection = Connection.from_page(page, Workplan.from_row)
+        await _prefetch(info, Workplan, connection.nodes, _node_fields(info))
+        return connection
 
     @strawberry.federation.field(
         requires_scopes=READ,
@@ -687,7 +865,9 @@ class Query:
                 first=first,
                 after=after,
             )
-        return Connection.from_page(page, Task.from_row)
+        connection = Connection.from_page(page, Task.from_row)
+        await _prefetch(info, Task, connection.nodes, _node_fields(info))
+        return connection
 
     @strawberry.federation.field(requires_scopes=READ, description="One task by key.")
     async def task(self, info: Info, id: strawberry.ID) -> Task | None:

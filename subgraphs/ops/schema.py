@@ -19,19 +19,25 @@ role); registry changes need ``hub:write``.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
+from graphql import GraphQLObjectType
 from strawberry.dataloader import DataLoader
 
 from identity.access import HUB_READ, HUB_WRITE, OPS_OPERATE
 from subgraphs.core.kit.app import HubContext
+from subgraphs.core.kit.auth import GuardedResolver, refusal
 from subgraphs.core.kit.federation import hub_schema
+from subgraphs.core.kit.loaders import Loaders
 from subgraphs.core.kit.pagination import Connection
+from subgraphs.core.kit.resolvers import direct, selected
 from subgraphs.ops import dev_tasks, models, probe_records, service
 from subgraphs.ops.events import EVENTS
 from subgraphs.ops.probes import run_probes
@@ -52,6 +58,7 @@ READ = [[HUB_READ]]
 WRITE = [[HUB_WRITE]]
 OPERATE = [[OPS_OPERATE]]
 RECENT_RESULTS = 10
+T = TypeVar("T")
 
 
 def _ctx(info: Info) -> HubContext:
@@ -105,7 +112,7 @@ def _batched(
 
 
 def _services_by_id(info: Info) -> DataLoader[Any, Any]:
-    return _ctx(info).loaders.rows_by(models.Service, models.Service.id)
+    return _ctx(info).loaders.rows_by(models.Service, models.Service.id, convert=Service.from_row)
 
 
 def _by_service(info: Info, model: Any, order_by: list[Any]) -> DataLoader[Any, Any]:
@@ -114,6 +121,129 @@ def _by_service(info: Info, model: Any, order_by: list[Any]) -> DataLoader[Any, 
 
 def _incidents(rows: list[models.Incident]) -> list[Incident]:
     return [Incident.from_row(r) for r in rows]
+
+
+def _later(value: Awaitable[T]) -> T:
+    """An awaitable of a resolver's value, returned for graphql-core to await (as the
+    type checker cannot be told of a resolver of ``T`` that may return one)."""
+    return cast(T, value)
+
+
+def _groups_of(
+    groups: Mapping[Any, Sequence[Any]], convert: Callable[[Any], T]
+) -> dict[Any, list[T]]:
+    """Each group's rows converted, one object per row (by id) shared by the groups."""
+    made: dict[Any, T] = {}
+
+    def one(row: Any) -> T:
+        found = made.get(row.id)
+        if found is None:
+            found = made[row.id] = convert(row)
+        return found
+
+    return {key: [one(row) for row in rows] for key, rows in groups.items()}
+
+
+# The lookups below give GraphQL objects, for the direct resolvers (kit.resolvers.direct)
+# to return their loaders' futures as they are: one conversion per row, not per field.
+
+
+async def _blocking_incidents(session: Any, keys: list[str]) -> dict[str, list[Incident]]:
+    return _groups_of(await service.blocking_incidents(session, keys), Incident.from_row)
+
+
+async def _affected_services(session: Any, ids: list[uuid.UUID]) -> dict[Any, list[Service]]:
+    return _groups_of(await service.affected_services(session, ids), Service.from_row)
+
+
+def _blocking_loader(info: Info) -> DataLoader[str, list[Incident]]:
+    return _batched(info, ("blocking",), _blocking_incidents, [])
+
+
+def _affected_services_loader(info: Info) -> DataLoader[uuid.UUID, list[Service]]:
+    return _batched(info, ("affected_services",), _affected_services, [])
+
+
+# --- tasks' blocking incidents, loaded with the tasks ------------------------------------
+#
+# ``_entities`` of dev's tasks is this hub's part of "which tasks are blocked, by which
+# incident". The kit's prefetch leaves guarded fields alone, and every field below a task
+# is guarded; so a task's reference waits for the loads of the fields asked for below it
+# (the same loads, batched the same way, when its caller may see them), and graphql-core
+# then completes each task's incidents and their services in place instead of awaiting
+# a future per field and row. A failed load is left in its loader for the field that
+# asks for it to report at its own path, as without this.
+
+# Per request (its loaders), the ``_entities`` call (its info) the plan was made for.
+_PLANS: weakref.WeakKeyDictionary[Loaders, tuple[Info, tuple[bool, bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _entity_plan(info: Info) -> tuple[bool, bool]:
+    """Whether this ``_entities`` call asks for tasks' blockingIncidents, and for their
+    services, each where the caller may see it (the field's guard lets it through)."""
+    loaders = _ctx(info).loaders
+    cached = _PLANS.get(loaders)
+    if cached is not None and cached[0] is info:
+        return cached[1]
+    blocking = "blockingIncidents" in selected(info) and _may_see(info, "Task", "blockingIncidents")
+    services = (
+        blocking
+        and "services" in selected(info, "blockingIncidents")
+        and _may_see(info, "Incident", "services")
+    )
+    _PLANS[loaders] = (info, (blocking, services))
+    return blocking, services
+
+
+def _may_see(info: Info, type_name: str, field_name: str) -> bool:
+    graphql_type = info.schema._schema.type_map[type_name]
+    assert isinstance(graphql_type, GraphQLObjectType)
+    resolve = graphql_type.fields[field_name].resolve
+    if not isinstance(resolve, GuardedResolver):
+        return True
+    return refusal(resolve.requirement, resolve.coordinate, _ctx(info).identity) is None
+
+
+def _primed(
+    value: T,
+    first: Awaitable[list[Incident]],
+    then: DataLoader[uuid.UUID, Any] | None,
+) -> asyncio.Future[T]:
+    """``value`` once ``first`` is settled and, with ``then``, once ``then``'s loads of
+    its incidents are settled (whether they succeed or fail)."""
+    ready: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+    def settle(_: object = None) -> None:
+        if not ready.done():
+            ready.set_result(value)
+
+    def loaded(future: asyncio.Future[list[Incident]]) -> None:
+        if then is None or future.cancelled() or future.exception() is not None:
+            settle()
+            return
+        # A load, or for several incidents load_many's gather (a future already, not
+        # wrapped in a task): its failure is the field's to report, not ours.
+        ids = [incident.row_id for incident in future.result()]
+        try:
+            more = asyncio.ensure_future(
+                then.load(ids[0]) if len(ids) == 1 else then.load_many(ids)
+            )
+        except Exception:  # the fields load (and report) it themselves
+            settle()
+            return
+        more.add_done_callback(_retrieved)
+        more.add_done_callback(settle)
+
+    # A loader's load is a future already (ensure_future returns it as it is).
+    asyncio.ensure_future(first).add_done_callback(loaded)
+    return ready
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 # --- other hubs' entities, extended --------------------------------------------------
@@ -157,17 +287,25 @@ class Task:
     id: strawberry.ID
 
     @classmethod
-    def resolve_reference(cls, id: strawberry.ID, **_: Any) -> Task:
+    def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> Task:
         # Nothing to read: incidents name tasks by key; a task no incident blocks has none.
-        return cls(id=id)
+        task = cls(id=id)
+        blocking, services = _entity_plan(info)
+        if not blocking:
+            return task
+        # Asked for its blocking incidents (and their services): the task once they are
+        # loaded, so that graphql-core completes them in place (_primed).
+        incidents = _blocking_loader(info).load(str(id))
+        then = _affected_services_loader(info) if services else None
+        return _later(_primed(task, incidents, then))
 
     @strawberry.federation.field(
         requires_scopes=READ,
         description="The unresolved incidents blocking this task, most severe first.",
     )
-    async def blocking_incidents(self, info: Info) -> list[Incident]:
-        loader = _batched(info, ("blocking",), service.blocking_incidents, [])
-        return _incidents(await loader.load(str(self.id)))
+    @direct
+    def blocking_incidents(self, info: Info) -> list[Incident]:
+        return _later(_blocking_loader(info).load(str(self.id)))
 
 
 # --- services and probes ---------------------------------------------------------------
@@ -268,16 +406,16 @@ class Service:
         )
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> Service | None:
+    def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> Service | None:
         try:
             key = uuid.UUID(str(id))
         except ValueError:
             return None
-        row = await _services_by_id(info).load(key)
-        return cls.from_row(row) if row else None
+        return _later(_services_by_id(info).load(key))
 
     @strawberry.field(description="The owning domain (the core hub has the rest).")
-    def domain(self) -> Domain:
+    @direct
+    def domain(self, info: Info) -> Domain:
         return Domain(slug=self.domain_slug)
 
     @strawberry.field(description="Its probes.")
@@ -372,9 +510,9 @@ class Incident:
         )
 
     @strawberry.field(description="The services it affects, by namespace and name.")
-    async def services(self, info: Info) -> list[Service]:
-        loader = _batched(info, ("affected_services",), service.affected_services, [])
-        return [Service.from_row(r) for r in await loader.load(self.row_id)]
+    @direct
+    def services(self, info: Info) -> list[Service]:
+        return _later(_affected_services_loader(info).load(self.row_id))
 
     async def _task_keys(self, info: Info) -> list[str]:
         rows = (
