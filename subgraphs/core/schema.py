@@ -34,7 +34,7 @@ from subgraphs.core.events import EVENTS
 from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
-from subgraphs.core.kit.resolvers import direct, prefetch, selected
+from subgraphs.core.kit.resolvers import direct, prefetch, selected_nodes
 from subgraphs.core.service import GdprProcessing as GdprProcessingRecord
 
 if TYPE_CHECKING:
@@ -745,8 +745,7 @@ class Query:
         connection = Connection.from_page(page, Domain.from_row)
         # The page's nested lists and parents, loaded before graphql-core gets to them
         # (the same queries), so that it completes each row's fields in place.
-        wanted = selected(info, "nodes") | selected(info, "edges", "node")
-        await prefetch(info, Domain, connection.nodes, wanted)
+        await prefetch(info, Domain, connection.nodes, selected_nodes(info))
         return connection
 
     @strawberry.field(description="One domain, or null when there is none with this slug.")

@@ -28,22 +28,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLObjectType
 from strawberry.dataloader import DataLoader
-from strawberry.types.base import get_object_definition
 
 from identity.access import HUB_READ, HUB_WRITE
 from subgraphs.core.kit.app import HubContext
-from subgraphs.core.kit.auth import GuardedResolver, refusal
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
-from subgraphs.core.kit.resolvers import direct, selected
+from subgraphs.core.kit.resolvers import direct, prefetch, selected, selected_nodes
 from subgraphs.dev import models, service
 from subgraphs.dev.events import EVENTS
 
@@ -228,69 +225,6 @@ def _all(loads: list[Awaitable[Any]]) -> Any:
     return asyncio.gather(*futures)
 
 
-# --- prefetching guarded fields ---------------------------------------------------------
-#
-# kit.resolvers.prefetch leaves protected fields to resolve themselves, and every field
-# of a task is protected (the type needs hub:read). A list of tasks loads its tasks'
-# selected direct fields itself, where the caller may see them (their guard would let
-# them through): the same loads, batched the same way, only before graphql-core gets to
-# them, so that each is completed in place. A failed load stays in its loader, for the
-# field to report at its own path.
-
-
-_PREFETCHABLE: set[Callable[..., Any]] = set()
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _direct(resolver: F) -> F:
-    """kit.resolvers.direct, and one that :func:`_prefetch` may run."""
-    _PREFETCHABLE.add(resolver)
-    return direct(resolver)
-
-
-def _node_fields(info: Info) -> set[str]:
-    """The fields selected of a connection's nodes, as nodes or as edges' nodes."""
-    return selected(info, "nodes") | selected(info, "edges", "node")
-
-
-def _may_see(info: Info, type_name: str, field_name: str) -> bool:
-    graphql_type = info.schema._schema.type_map[type_name]
-    assert isinstance(graphql_type, GraphQLObjectType)
-    resolve = graphql_type.fields[field_name].resolve
-    if not isinstance(resolve, GuardedResolver):
-        return True
-    return refusal(resolve.requirement, resolve.coordinate, _ctx(info).identity) is None
-
-
-async def _prefetch(info: Info, type_: type, sources: Sequence[Any], fields: set[str]) -> None:
-    """Run the direct resolvers of ``type_``'s ``fields`` (GraphQL names) that the caller
-    may see for each of ``sources`` and wait for their loads (see above)."""
-    if not sources or not fields:
-        return
-    definition = get_object_definition(type_, strict=True)
-    pending = []
-    for field in definition.fields:
-        name = info.schema.config.name_converter.get_graphql_name(field)
-        resolver = field.base_resolver
-        if (
-            name not in fields
-            or resolver is None
-            or resolver.wrapped_func not in _PREFETCHABLE
-            or not _may_see(info, definition.name, name)
-        ):
-            continue
-        function = resolver.wrapped_func
-        for source in sources:
-            result = function(source, info)
-            if asyncio.isfuture(result) and not result.done():
-                pending.append(result)
-    for future in pending:
-        try:
-            await future
-        except Exception:  # the field reports it at its own path
-            continue
-
-
 @strawberry.type(
     description="A domain's budget for a period past a threshold (the fin hub's "
     "budget_threshold_crossed): pressure on its work, not a status of any task."
@@ -458,7 +392,7 @@ class Workplan:
         )
 
     @strawberry.field(description="The domain it belongs to (the core hub has the rest).")
-    @_direct
+    @direct
     def domain(self, info: Info) -> Domain:
         return Domain(slug=self.domain_slug)
 
@@ -467,14 +401,14 @@ class Workplan:
         return await _resource_pressure(info, self.domain_slug)
 
     @strawberry.field(description="Its phases, by number.")
-    @_direct
+    @direct
     def phases(self, info: Info) -> list[Phase]:
         return _later(_workplan_phases(info).load(self.row_id))
 
     @strawberry.field(description="Its tasks, as in the file.")
     async def tasks(self, info: Info, status: TaskStatus | None = None) -> list[Task]:
         tasks = _with_status(await _workplan_tasks(info).load(self.row_id), status)
-        await _prefetch(info, Task, tasks, selected(info))
+        await prefetch(info, Task, tasks, selected(info))
         return tasks
 
     @strawberry.field(description="The Key Decisions table, then decisions recorded later.")
@@ -522,7 +456,7 @@ class Phase:
     async def tasks(self, info: Info, status: TaskStatus | None = None) -> list[Task]:
         tasks = await _workplan_tasks(info).load(self.workplan_id)
         mine = _with_status([t for t in tasks if t.phase_number == self.number], status)
-        await _prefetch(info, Task, mine, selected(info))
+        await prefetch(info, Task, mine, selected(info))
         return mine
 
 
@@ -569,15 +503,15 @@ class Task:
         return _later(_tasks_by_key(info).load(str(id)))
 
     # The fields below are direct (kit.resolvers.direct): a loader's future of the
-    # converted value, or the value when the future is settled already (_prefetch).
+    # converted value, or the value when the future is settled already (prefetch).
 
     @strawberry.field
-    @_direct
+    @direct
     def workplan(self, info: Info) -> Workplan:
         return cast(Workplan, _workplans_by_id(info).load(self.workplan_id))
 
     @strawberry.field
-    @_direct
+    @direct
     def phase(self, info: Info) -> Phase | None:
         if self.phase_number is None:
             return None
@@ -591,12 +525,12 @@ class Task:
         )
 
     @strawberry.field(description="Keys of the tasks it waits for (here or elsewhere).")
-    @_direct
+    @direct
     def depends_on(self, info: Info) -> list[str]:
         return _later(_task_dependencies(info).load(self.row_id))
 
     @strawberry.field(description="The tasks it waits for that this hub knows.")
-    @_direct
+    @direct
     def dependencies(self, info: Info) -> list[Task]:
         tasks = _tasks_by_key(info)
 
@@ -607,7 +541,7 @@ class Task:
         return cast(list[Task], _then(_task_dependencies(info).load(self.row_id), known))
 
     @strawberry.field(description="Other workplans it refers to, e.g. NK-WP-0001.")
-    @_direct
+    @direct
     def references(self, info: Info) -> list[str]:
         return _later(_task_references(info).load(self.row_id))
 
@@ -820,7 +754,7 @@ class Query:
                 after=after,
             )
         connection = Connection.from_page(page, Workplan.from_row)
-        await _prefetch(info, Workplan, connection.nodes, _node_fields(info))
+        await prefetch(info, Workplan, connection.nodes, selected_nodes(info))
         return connection
 
     @strawberry.federation.field(
@@ -866,7 +800,7 @@ class Query:
                 after=after,
             )
         connection = Connection.from_page(page, Task.from_row)
-        await _prefetch(info, Task, connection.nodes, _node_fields(info))
+        await prefetch(info, Task, connection.nodes, selected_nodes(info))
         return connection
 
     @strawberry.federation.field(requires_scopes=READ, description="One task by key.")

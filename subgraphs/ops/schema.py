@@ -28,12 +28,11 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLObjectType
 from strawberry.dataloader import DataLoader
 
 from identity.access import HUB_READ, HUB_WRITE, OPS_OPERATE
 from subgraphs.core.kit.app import HubContext
-from subgraphs.core.kit.auth import GuardedResolver, refusal
+from subgraphs.core.kit.auth import may_see
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.loaders import Loaders
 from subgraphs.core.kit.pagination import Connection
@@ -187,23 +186,14 @@ def _entity_plan(info: Info) -> tuple[bool, bool]:
     cached = _PLANS.get(loaders)
     if cached is not None and cached[0] is info:
         return cached[1]
-    blocking = "blockingIncidents" in selected(info) and _may_see(info, "Task", "blockingIncidents")
+    blocking = "blockingIncidents" in selected(info) and may_see(info, "Task", "blockingIncidents")
     services = (
         blocking
         and "services" in selected(info, "blockingIncidents")
-        and _may_see(info, "Incident", "services")
+        and may_see(info, "Incident", "services")
     )
     _PLANS[loaders] = (info, (blocking, services))
     return blocking, services
-
-
-def _may_see(info: Info, type_name: str, field_name: str) -> bool:
-    graphql_type = info.schema._schema.type_map[type_name]
-    assert isinstance(graphql_type, GraphQLObjectType)
-    resolve = graphql_type.fields[field_name].resolve
-    if not isinstance(resolve, GuardedResolver):
-        return True
-    return refusal(resolve.requirement, resolve.coordinate, _ctx(info).identity) is None
 
 
 def _primed(

@@ -150,7 +150,7 @@ def test_the_list_loads_its_tasks_fields_before_graphql_core_gets_to_them(
     dev: LiveServer, seed: Seed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(_workplans(range(2), tasks_each=3))
-    prefetch = schema._prefetch
+    prefetch = schema.prefetch
     calls: list[tuple[str, int, dict[str, bool]]] = []
 
     async def spy(info: Any, type_: type, sources: Any, fields: set[str]) -> None:
@@ -163,6 +163,6 @@ def test_the_list_loads_its_tasks_fields_before_graphql_core_gets_to_them(
         }
         calls.append((type_.__name__, len(sources), done))
 
-    monkeypatch.setattr(schema, "_prefetch", spy)
+    monkeypatch.setattr(schema, "prefetch", spy)
     dev.gql(BY_WORKPLAN.replace("W001", "W000"))
     assert calls == [("Task", 3, dict.fromkeys(calls[0][2], True))]

@@ -259,3 +259,66 @@ async def test_selected_leaves_out_what_skip_and_include_leave_out() -> None:
     kit, plain = await _both(query, {"no": True, "yes": False})
     assert kit == plain
     assert kit[3] == {"displayName", "siblings", "next"}
+
+
+# -- prefetching protected fields: only for a caller the guard lets through -------------
+
+
+@strawberry.type
+class Guarded:
+    key: str
+
+    @strawberry.federation.field(requires_scopes=[["hub:read"]])
+    @direct
+    def next(self, info: strawberry.Info) -> Thing | None:
+        future: Any = info.context.names().load(chr(ord(self.key[0]) + 1))
+        return future  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class GuardedQuery:
+    @strawberry.field
+    async def guarded(self, info: strawberry.Info) -> list[Guarded]:
+        rows = [Guarded(key=k) for k in ROWS]
+        await prefetch(info, Guarded, rows, selected(info))
+        info.context.calls.append(["page returned"])
+        return rows
+
+
+async def test_a_protected_field_is_prefetched_only_for_a_caller_its_guard_lets_through() -> None:
+    from identity.validation import Identity
+    from subgraphs.core.kit.auth import GuardedResolver, may_see
+
+    schema = hub_schema(GuardedQuery, types=[Thing])
+    field = schema._schema.type_map["Guarded"].fields["next"]  # type: ignore[union-attr]
+    assert isinstance(field.resolve, GuardedResolver)
+    query = "{ guarded { key next { key } } }"
+
+    reader = Context(
+        identity=Identity(
+            subject="u", roles=frozenset(), scopes=frozenset({"hub:read"}), claims={}, token="t"
+        )
+    )
+    result = await schema.execute(query, context_value=reader)
+    assert result.errors is None and result.data is not None
+    assert [g["next"] and g["next"]["key"] for g in result.data["guarded"]] == ["b", "c", None]
+    assert reader.calls == [["b", "c", "d"], ["page returned"]]  # loaded ahead, in one batch
+
+    for identity in (
+        None,
+        Identity(subject="u", roles=frozenset(), scopes=frozenset(), claims={}, token="t"),
+    ):
+        refused = Context(identity=identity)
+        result = await schema.execute(query, context_value=refused)
+        # refused at the field, as ever
+        assert result.data == {"guarded": [{"key": k, "next": None} for k in ROWS]}
+        assert result.errors and len(result.errors) == 3
+        assert refused.calls == [["page returned"]]  # and nothing was read ahead for it
+
+    class Info:  # may_see takes Strawberry's info (and graphql-core's)
+        def __init__(self, context: Context) -> None:
+            self.schema, self.context = schema, context
+
+    assert may_see(Info(reader), "Guarded", "next")
+    assert not may_see(Info(Context()), "Guarded", "next")
+    assert may_see(Info(Context()), "Thing", "next")  # not protected

@@ -150,6 +150,22 @@ def refusal(
     return error(denial_message(code, coordinate, requirement))
 
 
+def may_see(info: Any, type_name: str, field_name: str) -> bool:
+    """Whether the caller of ``info`` (Strawberry's or graphql-core's) passes the guard of
+    ``type_name.field_name``; an unguarded field: True. For work done ahead of a field
+    (a prefetch), which must not load what the field would then refuse."""
+    schema = getattr(info.schema, "_schema", info.schema)  # Strawberry's wraps graphql-core's
+    return allowed(schema.type_map[type_name].fields[field_name].resolve, info)
+
+
+def allowed(resolve: Any, info: Any) -> bool:
+    """Whether ``resolve`` (a field's resolver in the built schema) lets the caller of
+    ``info`` through: not a guard, or a guard the caller passes."""
+    if not isinstance(resolve, GuardedResolver):
+        return True
+    return refusal(resolve.requirement, resolve.coordinate, _identity(info)) is None
+
+
 # --- authorization: the wrapped resolvers -----------------------------------------------
 
 

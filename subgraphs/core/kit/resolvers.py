@@ -43,6 +43,8 @@ from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.types.nodes import SelectedField, Selection
 
+from subgraphs.core.kit.auth import GuardedResolver, allowed
+
 F = TypeVar("F", bound=Callable[..., Any])
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 _DIRECT = "__hub_direct__"
@@ -96,10 +98,11 @@ async def prefetch(info: Any, type_: type, sources: Sequence[Any], fields: Itera
     ``sources``; ``fields`` typically what :func:`selected` found below it.
 
     The loads are the same ones, batched the same way, as when the fields resolve
-    themselves. Fields that are not direct, and protected fields (their guard runs
-    first), are left to resolve themselves. A failure is not raised here: the failed
-    future stays in its loader, and the field that asks for it reports it at its own
-    path, as without prefetching.
+    themselves. Fields that are not direct are left to resolve themselves; a protected
+    field is prefetched only for a caller its guard lets through (the guard still runs
+    when the field resolves), so nothing is read that the caller may not see. A failure
+    is not raised here: the failed future stays in its loader, and the field that asks
+    for it reports it at its own path, as without prefetching.
     """
     if not sources:
         return
@@ -108,6 +111,10 @@ async def prefetch(info: Any, type_: type, sources: Sequence[Any], fields: Itera
     for name in fields:
         field = graphql_type.fields.get(name)
         resolve = field.resolve if field is not None else None
+        if isinstance(resolve, GuardedResolver):
+            if not allowed(resolve, info):
+                continue
+            resolve = resolve.resolve
         if not isinstance(resolve, _Direct):
             continue
         for source in sources:
@@ -136,6 +143,12 @@ def selected(info: Any, *path: str) -> set[str]:
             for inner in selection.selections
         ]
     return {selection.name for selection in _fields(level)}
+
+
+def selected_nodes(info: Any) -> set[str]:
+    """The fields selected of the nodes of the connection the current field returns, as
+    ``nodes`` or as ``edges { node }``."""
+    return selected(info, "nodes") | selected(info, "edges", "node")
 
 
 def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
