@@ -19,10 +19,9 @@ path, checking it) need ``admin``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -34,14 +33,13 @@ from subgraphs.core.events import EVENTS
 from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
-from subgraphs.core.kit.resolvers import direct, prefetch, selected_nodes
+from subgraphs.core.kit.resolvers import direct, later, prefetch, selected_nodes
 from subgraphs.core.service import GdprProcessing as GdprProcessingRecord
 
 if TYPE_CHECKING:
     from subgraphs.core.integration_rules import RuleSet
 
 Info = strawberry.Info[HubContext, None]
-T = TypeVar("T")
 
 # The @requiresScopes arguments this schema uses (alternatives of scope sets).
 READ = [[HUB_READ]]
@@ -51,12 +49,6 @@ ADMIN_ONLY = [[ADMIN]]
 
 def _ctx(info: Info) -> HubContext:
     return info.context
-
-
-def _later(value: Awaitable[T]) -> T:
-    """An awaitable of a resolver's value, returned for graphql-core to await (as the
-    type checker cannot be told of a resolver of ``T`` that may return one)."""
-    return cast(T, value)
 
 
 # --- enums -------------------------------------------------------------------------
@@ -138,14 +130,14 @@ class Domain:
         loader = _ctx(info).loaders.rows_by(
             models.Domain, models.Domain.slug, convert=Domain.from_row
         )
-        return _later(loader.load(slug))
+        return later(loader.load(slug))
 
     @strawberry.field(description="The domain this one belongs to, if any.")
     @direct
     def parent(self, info: Info) -> Domain | None:
         if self.parent_id is None:
             return None
-        return _later(_domains_by_id(info).load(self.parent_id))
+        return later(_domains_by_id(info).load(self.parent_id))
 
     @strawberry.field(description="Sub-domains, by slug.")
     @direct
@@ -173,7 +165,7 @@ def _under(info: Info, domain_id: uuid.UUID, column: Any, order: Any, kind: Any)
     loader = _ctx(info).loaders.rows_grouped_by(
         column.class_, column, order_by=[order], convert=kind.from_row
     )
-    return _later(loader.load(domain_id))
+    return later(loader.load(domain_id))
 
 
 def _domains_by_id(info: Info) -> DataLoader[uuid.UUID, Any]:
@@ -215,12 +207,12 @@ class ManagedRepo:
         loader = _ctx(info).loaders.rows_by(
             models.ManagedRepo, models.ManagedRepo.id, convert=ManagedRepo.from_row
         )
-        return _later(loader.load(key))
+        return later(loader.load(key))
 
     @strawberry.field
     @direct
     def domain(self, info: Info) -> Domain:
-        return _later(_domains_by_id(info).load(self.domain_id))
+        return later(_domains_by_id(info).load(self.domain_id))
 
     @strawberry.field(
         description="The most recent integration check, if the repo was ever checked."
@@ -305,7 +297,7 @@ class Capability:
     @strawberry.field(description="The domain offering it.")
     @direct
     def domain(self, info: Info) -> Domain:
-        return _later(_domains_by_id(info).load(self.domain_id))
+        return later(_domains_by_id(info).load(self.domain_id))
 
 
 @strawberry.type(description="One lifecycle step of a capability request.")

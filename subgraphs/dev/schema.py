@@ -26,12 +26,11 @@ fields added to core's public ``Domain`` and ``ManagedRepo``. Every mutation nee
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -40,7 +39,15 @@ from identity.access import HUB_READ, HUB_WRITE
 from subgraphs.core.kit.app import HubContext
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.pagination import Connection
-from subgraphs.core.kit.resolvers import direct, prefetch, selected, selected_nodes
+from subgraphs.core.kit.resolvers import (
+    direct,
+    gathered,
+    later,
+    prefetch,
+    selected,
+    selected_nodes,
+    then,
+)
 from subgraphs.dev import models, service
 from subgraphs.dev.events import EVENTS
 
@@ -48,8 +55,6 @@ Info = strawberry.Info[HubContext, None]
 
 READ = [[HUB_READ]]
 WRITE = [[HUB_WRITE]]
-T = TypeVar("T")
-A = TypeVar("A")
 
 
 def _ctx(info: Info) -> HubContext:
@@ -168,61 +173,6 @@ def _with_status(tasks: Iterable[Task], status: TaskStatus | None) -> list[Task]
 
 def _known_tasks(tasks: list[Task | None]) -> list[Task]:
     return [t for t in tasks if t is not None]
-
-
-def _later(value: Awaitable[T]) -> T:
-    """An awaitable of a resolver's value, returned for graphql-core to await (as the
-    type checker cannot be told of a resolver of ``T`` that may return one)."""
-    return cast(T, value)
-
-
-def _then(awaitable: Awaitable[A], then: Callable[[A], Any]) -> Any:
-    """``then(value)`` of a loader's future: at once when it is settled already, else a
-    future of it (following ``then``'s own awaitable, if it returns one). A failure is
-    the future's own exception, as awaiting the loader would raise it."""
-    future = asyncio.ensure_future(awaitable)  # a loader's future, as it is
-    if future.done() and not future.cancelled() and future.exception() is None:
-        return then(future.result())
-    result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    def follow(done: asyncio.Future[Any]) -> None:
-        if result.done():
-            return
-        if done.cancelled():
-            result.cancel()
-        elif (error := done.exception()) is not None:
-            result.set_exception(error)
-        else:
-            result.set_result(done.result())
-
-    def settled(done: asyncio.Future[A]) -> None:
-        if done.cancelled():
-            result.cancel()
-            return
-        if (error := done.exception()) is not None:
-            result.set_exception(error)
-            return
-        try:
-            value = then(done.result())
-        except Exception as failure:
-            result.set_exception(failure)
-            return
-        if asyncio.isfuture(value):
-            value.add_done_callback(follow)
-        else:
-            result.set_result(value)
-
-    future.add_done_callback(settled)
-    return result
-
-
-def _all(loads: list[Awaitable[Any]]) -> Any:
-    """The loads' values: a list at once when all are settled with one, else their
-    gather (as a loader's ``load_many``)."""
-    futures = [asyncio.ensure_future(load) for load in loads]  # futures already
-    if all(f.done() and not f.cancelled() and f.exception() is None for f in futures):
-        return [f.result() for f in futures]
-    return asyncio.gather(*futures)
 
 
 @strawberry.type(
@@ -403,7 +353,7 @@ class Workplan:
     @strawberry.field(description="Its phases, by number.")
     @direct
     def phases(self, info: Info) -> list[Phase]:
-        return _later(_workplan_phases(info).load(self.row_id))
+        return later(_workplan_phases(info).load(self.row_id))
 
     @strawberry.field(description="Its tasks, as in the file.")
     async def tasks(self, info: Info, status: TaskStatus | None = None) -> list[Task]:
@@ -500,7 +450,7 @@ class Task:
 
     @classmethod
     def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> Task | None:
-        return _later(_tasks_by_key(info).load(str(id)))
+        return later(_tasks_by_key(info).load(str(id)))
 
     # The fields below are direct (kit.resolvers.direct): a loader's future of the
     # converted value, or the value when the future is settled already (prefetch).
@@ -518,7 +468,7 @@ class Task:
         number = self.phase_number
         return cast(
             Phase | None,
-            _then(
+            then(
                 _workplan_phases(info).load(self.workplan_id),
                 lambda phases: next((p for p in phases if p.number == number), None),
             ),
@@ -527,7 +477,7 @@ class Task:
     @strawberry.field(description="Keys of the tasks it waits for (here or elsewhere).")
     @direct
     def depends_on(self, info: Info) -> list[str]:
-        return _later(_task_dependencies(info).load(self.row_id))
+        return later(_task_dependencies(info).load(self.row_id))
 
     @strawberry.field(description="The tasks it waits for that this hub knows.")
     @direct
@@ -535,15 +485,15 @@ class Task:
         tasks = _tasks_by_key(info)
 
         def known(keys: list[str]) -> Any:
-            found = _all([tasks.load(k) for k in keys])
-            return _known_tasks(found) if isinstance(found, list) else _then(found, _known_tasks)
+            found = gathered([tasks.load(k) for k in keys])
+            return _known_tasks(found) if isinstance(found, list) else then(found, _known_tasks)
 
-        return cast(list[Task], _then(_task_dependencies(info).load(self.row_id), known))
+        return cast(list[Task], then(_task_dependencies(info).load(self.row_id), known))
 
     @strawberry.field(description="Other workplans it refers to, e.g. NK-WP-0001.")
     @direct
     def references(self, info: Info) -> list[str]:
-        return _later(_task_references(info).load(self.row_id))
+        return later(_task_references(info).load(self.row_id))
 
 
 # --- decisions, deployments, SBOMs ---------------------------------------------------

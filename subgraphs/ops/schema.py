@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -36,7 +36,7 @@ from subgraphs.core.kit.auth import may_see
 from subgraphs.core.kit.federation import hub_schema
 from subgraphs.core.kit.loaders import Loaders
 from subgraphs.core.kit.pagination import Connection
-from subgraphs.core.kit.resolvers import direct, selected
+from subgraphs.core.kit.resolvers import direct, later, selected
 from subgraphs.ops import dev_tasks, models, probe_records, service
 from subgraphs.ops.events import EVENTS
 from subgraphs.ops.probes import run_probes
@@ -122,12 +122,6 @@ def _incidents(rows: list[models.Incident]) -> list[Incident]:
     return [Incident.from_row(r) for r in rows]
 
 
-def _later(value: Awaitable[T]) -> T:
-    """An awaitable of a resolver's value, returned for graphql-core to await (as the
-    type checker cannot be told of a resolver of ``T`` that may return one)."""
-    return cast(T, value)
-
-
 def _groups_of(
     groups: Mapping[Any, Sequence[Any]], convert: Callable[[Any], T]
 ) -> dict[Any, list[T]]:
@@ -166,9 +160,10 @@ def _affected_services_loader(info: Info) -> DataLoader[uuid.UUID, list[Service]
 # --- tasks' blocking incidents, loaded with the tasks ------------------------------------
 #
 # ``_entities`` of dev's tasks is this hub's part of "which tasks are blocked, by which
-# incident". The kit's prefetch leaves guarded fields alone, and every field below a task
-# is guarded; so a task's reference waits for the loads of the fields asked for below it
-# (the same loads, batched the same way, when its caller may see them), and graphql-core
+# incident". There is no page here for the kit's prefetch to run over (each task comes
+# from its own representation), so a task's reference waits for the loads of the fields
+# asked for below it (the same loads, batched the same way, and only where the fields'
+# guards let the caller through: kit.auth.may_see), and graphql-core
 # then completes each task's incidents and their services in place instead of awaiting
 # a future per field and row. A failed load is left in its loader for the field that
 # asks for it to report at its own path, as without this.
@@ -287,7 +282,7 @@ class Task:
         # loaded, so that graphql-core completes them in place (_primed).
         incidents = _blocking_loader(info).load(str(id))
         then = _affected_services_loader(info) if services else None
-        return _later(_primed(task, incidents, then))
+        return later(_primed(task, incidents, then))
 
     @strawberry.federation.field(
         requires_scopes=READ,
@@ -295,7 +290,7 @@ class Task:
     )
     @direct
     def blocking_incidents(self, info: Info) -> list[Incident]:
-        return _later(_blocking_loader(info).load(str(self.id)))
+        return later(_blocking_loader(info).load(str(self.id)))
 
 
 # --- services and probes ---------------------------------------------------------------
@@ -401,7 +396,7 @@ class Service:
             key = uuid.UUID(str(id))
         except ValueError:
             return None
-        return _later(_services_by_id(info).load(key))
+        return later(_services_by_id(info).load(key))
 
     @strawberry.field(description="The owning domain (the core hub has the rest).")
     @direct
@@ -502,7 +497,7 @@ class Incident:
     @strawberry.field(description="The services it affects, by namespace and name.")
     @direct
     def services(self, info: Info) -> list[Service]:
-        return _later(_affected_services_loader(info).load(self.row_id))
+        return later(_affected_services_loader(info).load(self.row_id))
 
     async def _task_keys(self, info: Info) -> list[str]:
         rows = (

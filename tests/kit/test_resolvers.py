@@ -322,3 +322,55 @@ async def test_a_protected_field_is_prefetched_only_for_a_caller_its_guard_lets_
     assert may_see(Info(reader), "Guarded", "next")
     assert not may_see(Info(Context()), "Guarded", "next")
     assert may_see(Info(Context()), "Thing", "next")  # not protected
+
+
+# -- the combinators direct resolvers return ---------------------------------------------
+
+
+async def test_then_answers_a_settled_load_at_once_and_a_pending_one_later() -> None:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+    done.set_result(2)
+    assert resolvers.then(done, lambda v: v * 10) == 20  # a value: completed in place
+
+    pending: asyncio.Future[int] = loop.create_future()
+    result = resolvers.then(pending, lambda v: v * 10)
+    assert asyncio.isfuture(result) and not result.done()
+    pending.set_result(3)
+    assert await result == 30
+
+    # ``after`` may return a future of its own: followed, its failure passed on
+    inner: asyncio.Future[str] = loop.create_future()
+    pending = loop.create_future()
+    chained = resolvers.then(pending, lambda _: inner)
+    pending.set_result(1)
+    await asyncio.sleep(0)
+    assert not chained.done()
+    inner.set_exception(LookupError("gone"))
+    with pytest.raises(LookupError, match="gone"):
+        await chained
+
+    # the load's own failure, and ``after``'s, are the future's
+    failing: asyncio.Future[int] = loop.create_future()
+    failed = resolvers.then(failing, lambda v: v)
+    failing.set_exception(ValueError("no row"))
+    with pytest.raises(ValueError, match="no row"):
+        await failed
+    pending = loop.create_future()
+    broken = resolvers.then(pending, lambda v: 1 // v)
+    pending.set_result(0)
+    with pytest.raises(ZeroDivisionError):
+        await broken
+
+
+async def test_gathered_is_a_list_when_every_load_is_settled() -> None:
+    loop = asyncio.get_running_loop()
+    loads: list[asyncio.Future[int]] = [loop.create_future() for _ in range(3)]
+    for i, load in enumerate(loads):
+        load.set_result(i)
+    assert resolvers.gathered(list(loads)) == [0, 1, 2]
+    waiting: asyncio.Future[int] = loop.create_future()
+    together = resolvers.gathered([*loads, waiting])
+    assert not isinstance(together, list)
+    waiting.set_result(3)
+    assert await together == [0, 1, 2, 3]

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from inspect import isawaitable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
@@ -46,6 +46,8 @@ from strawberry.types.nodes import SelectedField, Selection
 from subgraphs.core.kit.auth import GuardedResolver, allowed
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+A = TypeVar("A")
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 _DIRECT = "__hub_direct__"
 ENTITIES_FIELD = "_entities"
@@ -74,6 +76,67 @@ class _Direct:
 
     def __call__(self, source: Any, info: GraphQLResolveInfo) -> Any:
         return settled(self.resolver(source, info))
+
+
+# -- what a direct resolver returns: a loader's future, or a value made from one --------
+#
+# A direct resolver is synchronous; graphql-core awaits what it returns. These keep a
+# settled future's value a value (completed in place) and never add a task.
+
+
+def later(value: Awaitable[T]) -> T:
+    """An awaitable of a resolver's value, returned for graphql-core to await (as the
+    type checker cannot be told of a resolver of ``T`` that may return one)."""
+    return cast(T, value)
+
+
+def then(awaitable: Awaitable[A], after: Callable[[A], Any]) -> Any:
+    """``after(value)`` of a loader's future: at once when it is settled already, else a
+    future of it (following ``after``'s own awaitable, if it returns one). A failure is
+    the future's own exception, as awaiting the loader would raise it."""
+    future = asyncio.ensure_future(awaitable)  # a loader's future, as it is
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return after(future.result())
+    result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def follow(done: asyncio.Future[Any]) -> None:
+        if result.done():
+            return
+        if done.cancelled():
+            result.cancel()
+        elif (error := done.exception()) is not None:
+            result.set_exception(error)
+        else:
+            result.set_result(done.result())
+
+    def settled(done: asyncio.Future[A]) -> None:
+        if done.cancelled():
+            result.cancel()
+            return
+        if (error := done.exception()) is not None:
+            result.set_exception(error)
+            return
+        try:
+            value = after(done.result())
+        except Exception as failure:
+            result.set_exception(failure)
+            return
+        if asyncio.isfuture(value):
+            value.add_done_callback(follow)
+        else:
+            result.set_result(value)
+
+    future.add_done_callback(settled)
+    return result
+
+
+def gathered(loads: list[Awaitable[Any]]) -> Any:
+    """The loads' values: a list at once when all are settled with one, else their
+    gather (as a loader's ``load_many``)."""
+    futures = [asyncio.ensure_future(load) for load in loads]  # futures already
+    if all(f.done() and not f.cancelled() and f.exception() is None for f in futures):
+        return [f.result() for f in futures]
+    return asyncio.gather(*futures)
 
 
 def settled(result: Any) -> Any:
