@@ -266,7 +266,11 @@ class System:
         port = self.gateway_ports[index]
         args = ["gateway", "serve", *subgraphs, "--port", str(port), "--no-access-log"]
         if cache:
-            args += ["--cache-url", self.redis_url]
+            # A second for each Redis call, not the default 100 ms: a dozen processes share
+            # two cores here, and a gateway's event loop that is late to read Redis's
+            # answer counts as Redis timing out (it is then skipped for 5 s). What is
+            # measured is sharing through Redis, not Redis's latency.
+            args += ["--cache-url", self.redis_url, "--cache-timeout", "1"]
         env = {**self.env, **self.service_env("gateway")}
         return Process(
             f"gateway{index}",
