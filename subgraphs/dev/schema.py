@@ -458,7 +458,7 @@ class Task:
     @strawberry.field
     @direct
     def workplan(self, info: Info) -> Workplan:
-        return cast(Workplan, _workplans_by_id(info).load(self.workplan_id))
+        return cast(Workplan, _workplans_by_id(info).load(self.workplan_id))  # never None: FK
 
     @strawberry.field
     @direct
@@ -485,8 +485,7 @@ class Task:
         tasks = _tasks_by_key(info)
 
         def known(keys: list[str]) -> Any:
-            found = gathered([tasks.load(k) for k in keys])
-            return _known_tasks(found) if isinstance(found, list) else then(found, _known_tasks)
+            return then(gathered([tasks.load(k) for k in keys]), _known_tasks)
 
         return cast(list[Task], then(_task_dependencies(info).load(self.row_id), known))
 

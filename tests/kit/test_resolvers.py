@@ -332,6 +332,7 @@ async def test_then_answers_a_settled_load_at_once_and_a_pending_one_later() -> 
     done: asyncio.Future[int] = loop.create_future()
     done.set_result(2)
     assert resolvers.then(done, lambda v: v * 10) == 20  # a value: completed in place
+    assert resolvers.then(4, lambda v: v * 10) == 40  # a plain value too
 
     pending: asyncio.Future[int] = loop.create_future()
     result = resolvers.then(pending, lambda v: v * 10)

@@ -47,7 +47,6 @@ from subgraphs.core.kit.auth import GuardedResolver, allowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-A = TypeVar("A")
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 _DIRECT = "__hub_direct__"
 ENTITIES_FIELD = "_entities"
@@ -90,16 +89,18 @@ def later(value: Awaitable[T]) -> T:
     return cast(T, value)
 
 
-def then(awaitable: Awaitable[A], after: Callable[[A], Any]) -> Any:
-    """``after(value)`` of a loader's future: at once when it is settled already, else a
-    future of it (following ``after``'s own awaitable, if it returns one). A failure is
-    the future's own exception, as awaiting the loader would raise it."""
-    future = asyncio.ensure_future(awaitable)  # a loader's future, as it is
-    if future.done() and not future.cancelled() and future.exception() is None:
+def then(value: Any, after: Callable[[Any], Any]) -> Any:
+    """``after`` of ``value``: at once when ``value`` is a plain value or a future settled
+    with one, else a future of it (following ``after``'s own future, if it returns one).
+    A failure is the future's own exception, as awaiting the loader would raise it."""
+    if not isawaitable(value):
+        return after(value)
+    future = asyncio.ensure_future(value)  # a loader's future, as it is
+    if _has_value(future):
         return after(future.result())
     result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-    def follow(done: asyncio.Future[Any]) -> None:
+    def copy(done: asyncio.Future[Any]) -> None:  # done's outcome, as result's
         if result.done():
             return
         if done.cancelled():
@@ -109,24 +110,21 @@ def then(awaitable: Awaitable[A], after: Callable[[A], Any]) -> Any:
         else:
             result.set_result(done.result())
 
-    def settled(done: asyncio.Future[A]) -> None:
-        if done.cancelled():
-            result.cancel()
-            return
-        if (error := done.exception()) is not None:
-            result.set_exception(error)
+    def loaded(done: asyncio.Future[Any]) -> None:
+        if not _has_value(done):
+            copy(done)
             return
         try:
-            value = after(done.result())
+            following = after(done.result())
         except Exception as failure:
             result.set_exception(failure)
             return
-        if asyncio.isfuture(value):
-            value.add_done_callback(follow)
+        if asyncio.isfuture(following):
+            following.add_done_callback(copy)
         else:
-            result.set_result(value)
+            result.set_result(following)
 
-    future.add_done_callback(settled)
+    future.add_done_callback(loaded)
     return result
 
 
@@ -134,7 +132,7 @@ def gathered(loads: list[Awaitable[Any]]) -> Any:
     """The loads' values: a list at once when all are settled with one, else their
     gather (as a loader's ``load_many``)."""
     futures = [asyncio.ensure_future(load) for load in loads]  # futures already
-    if all(f.done() and not f.cancelled() and f.exception() is None for f in futures):
+    if all(_has_value(f) for f in futures):
         return [f.result() for f in futures]
     return asyncio.gather(*futures)
 
@@ -143,14 +141,11 @@ def settled(result: Any) -> Any:
     """A future that has its value already (e.g. a loader's, after :func:`prefetch`) as
     that value, for graphql-core to complete at once instead of in a task of its own;
     anything else (a pending or failed future, a value) as it is."""
-    if (
-        asyncio.isfuture(result)
-        and result.done()
-        and not result.cancelled()
-        and result.exception() is None
-    ):
-        return result.result()
-    return result
+    return result.result() if asyncio.isfuture(result) and _has_value(result) else result
+
+
+def _has_value(future: asyncio.Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
 
 
 async def prefetch(info: Any, type_: type, sources: Sequence[Any], fields: Iterable[str]) -> None:
